@@ -131,7 +131,7 @@ def bin_w(w):
     return np.where(w.detach().numpy() >= 0, 1, -1).astype(np.int8)
 
 
-def fold_threshold(bn, taps, maxabs):
+def fold_threshold(name, bn, taps, maxabs):
     """Exact fold of BN + sign(y>=0) into integer thresholds / directions."""
     g = bn.weight.detach().double().numpy()
     b = bn.bias.detach().double().numpy()
@@ -150,6 +150,8 @@ def fold_threshold(bn, taps, maxabs):
             T[c] = min(max(T[c], lo - 1), hi)
         else:  # constant output sign(beta)
             T[c] = lo if b[c] >= 0 else hi + 1
+    print("%s: thresholds in [%d, %d], acc range [%d, %d], %d channels with direction -1"
+          % (name, T.min(), T.max(), lo, hi, np.sum(D == -1)))
     return T, D
 
 
@@ -159,8 +161,8 @@ def export(model, xtr, ytr):
     wf = bin_w(model.wf)                        # (out, in) in HWC order already
     in_bits = 5
     maxabs_in = 2 ** in_bits - 1                # declared input range 0..31
-    t1, d1 = fold_threshold(model.bn1, 9 * 1, maxabs_in)
-    t2, d2 = fold_threshold(model.bn2, 9 * C1, 1)
+    t1, d1 = fold_threshold("bn1", model.bn1, 9 * 1, maxabs_in)
+    t2, d2 = fold_threshold("bn2", model.bn2, 9 * C1, 1)
     # final BN: y = a*acc + c  ->  integer m = round(a*2^k), b = round(c*2^k)
     bn = model.bnf
     a = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).detach().double().numpy()
