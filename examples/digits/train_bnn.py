@@ -4,6 +4,8 @@ fixture bnn_expected.npz computed by the independent integer reference intref.py
 
 pip packages: numpy, scikit-learn, torch (CPU is enough), pyyaml
 Run from this folder:  python train_bnn.py
+Optional environment overrides for experiments: SEED, EPOCHS, LR, C1, C2, POOL2 (0 drops the second maxpool); OUT=dir writes the
+outputs there instead of this folder. The defaults produce the files in this folder.
 
 Training is Larq-style: latent float weights, binary weights sign(w) (sign(0)=+1),
 binary activations sign(BN(acc)) with a straight-through estimator, latent
@@ -209,7 +211,7 @@ def main():
     t0 = time.time()
     set_determinism(SEED)
     xtr, xte, ytr, yte = load_data()
-    np.savez(os.path.join(HERE, "test.npz"), x=xte.astype(np.int64), y=yte.astype(np.int64))
+    np.savez_compressed(os.path.join(HERE, "test.npz"), x=xte.astype(np.int64), y=yte.astype(np.int64))
     model = train(xtr, ytr)
     pf_tr, pf_te = float_predict(model, xtr), float_predict(model, xte)
     print("float train accuracy: %.4f" % np.mean(pf_tr == ytr))
@@ -222,7 +224,7 @@ def main():
     print("integer train accuracy: %.4f" % np.mean(r_tr["pred"] == ytr))
     print("integer test accuracy:  %.4f  (%d/%d)" % (np.mean(r["pred"] == yte), np.sum(r["pred"] == yte), len(yte)))
     print("integer/float test prediction agreement: %.4f" % np.mean(r["pred"] == pf_te))
-    np.savez(os.path.join(HERE, "bnn_expected.npz"), scores=r["scores"].astype(np.int64),
+    np.savez_compressed(os.path.join(HERE, "bnn_expected.npz"), scores=r["scores"].astype(np.int64),
              pred=r["pred"].astype(np.int64))
     print("done in %.1f s" % (time.time() - t0))
 

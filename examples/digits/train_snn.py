@@ -4,6 +4,8 @@ fixture snn_expected.npz computed by the independent integer reference intref.py
 
 pip packages: numpy, scikit-learn, torch (CPU is enough), pyyaml
 Run from this folder:  python train_snn.py
+Optional environment overrides for experiments: SEED, EPOCHS, LR, H, T, Q, FB, LOSS_SCALE; OUT=dir writes the
+outputs there instead of this folder. The defaults produce the files in this folder.
 
 Float model (surrogate gradients, snnTorch conventions implemented by hand):
   direct encoding (pixels/16 fed as current every step, T steps) ->
@@ -178,7 +180,7 @@ def main():
     t0 = time.time()
     set_determinism(SEED)
     xtr, xte, ytr, yte = load_data()
-    np.savez(os.path.join(HERE, "test.npz"), x=xte.astype(np.int64), y=yte.astype(np.int64))
+    np.savez_compressed(os.path.join(HERE, "test.npz"), x=xte.astype(np.int64), y=yte.astype(np.int64))
     X = torch.tensor(xtr.reshape(len(xtr), -1), dtype=torch.float32)
     Y = torch.tensor(ytr)
     gen = torch.Generator().manual_seed(SEED)
@@ -199,7 +201,7 @@ def main():
     print("integer/float test prediction agreement: %.4f" % np.mean(r["pred"] == pf_te))
     print("mean output spikes per test image: %.2f; tied argmax: %d"
           % (r["counts"].sum(1).mean(), np.sum((r["counts"] == r["counts"].max(1, keepdims=True)).sum(1) > 1)))
-    np.savez(os.path.join(HERE, "snn_expected.npz"), counts=r["counts"].astype(np.int64),
+    np.savez_compressed(os.path.join(HERE, "snn_expected.npz"), counts=r["counts"].astype(np.int64),
              pred=r["pred"].astype(np.int64))
     print("done in %.1f s" % (time.time() - t0))
 

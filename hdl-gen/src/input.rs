@@ -116,7 +116,13 @@ fn read_arrays(path: &Path) -> Result<Vec<(String, Array)>, Error> {
     let bad = |m: String| Error::input(path, m);
     match path.extension().and_then(|e| e.to_str()) {
         Some("npy") => {
-            let npy = NpyFile::new(BufReader::new(file))
+            let bytes = std::fs::read(path).map_err(|e| Error::Read {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
+            crate::spec::param::npy_header_shape_ok(&bytes)
+                .map_err(|m| bad(format!("not a valid .npy file: {m}")))?;
+            let npy = NpyFile::new(std::io::Cursor::new(bytes))
                 .map_err(|e| bad(format!("not a valid .npy file: {e}")))?;
             Ok(vec![("x".into(), read_npy_ints(npy).map_err(bad)?)])
         }

@@ -40,6 +40,9 @@ pub struct Network {
     pub layers: Vec<Layer>,
 }
 
+/// Largest feature map (elements) between layers.
+pub const MAX_ELEMS: usize = 1 << 26;
+
 const TOP_KEYS: &[&str] = &[
     "version",
     "name",
@@ -215,10 +218,12 @@ fn parse_root(cx: Cx, src: &Arc<Source>, root: &Node) -> R<Network> {
             span: kspan,
         };
         let body = body.unwrap_or(&empty);
-        let name = match body.value {
-            Value::Map(_) => Obj::new(cx, body, "layer", Op::keys(kind))?
-                .get("name")
-                .map(|n| string(cx, n, "name").map(str::to_string))
+        // The name first (unchecked), so every later message can say which layer.
+        let name = match &body.value {
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == "name"))
+                .map(|(_, n)| string(cx, n, "name").map(str::to_string))
                 .transpose()?,
             _ => None,
         }
@@ -242,6 +247,17 @@ fn parse_root(cx: Cx, src: &Arc<Source>, root: &Node) -> R<Network> {
             unreachable!("kind names come from KINDS")
         };
         let (op, out) = parsed?;
+        if out.shape.len() > MAX_ELEMS {
+            return Err(cx
+                .err(
+                    item.span,
+                    format!(
+                        "{what}: its output {} has more than {MAX_ELEMS} elements",
+                        out.shape
+                    ),
+                )
+                .with_help("check the sizes; no FPGA holds a feature map this large"));
+        }
         layers.push(Layer {
             name,
             span: Span::new(item.span.start, item.span.end),
@@ -306,6 +322,15 @@ fn parse_input(cx: Cx, n: &Node, events: bool) -> R<InputSpec> {
         .iter()
         .map(|d| size(cx, d, "input dimension"))
         .collect::<R<Vec<usize>>>()?;
+    let elems = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    if elems.is_none_or(|e| e > MAX_ELEMS) {
+        return Err(cx
+            .err(
+                sn.span,
+                format!("input shape: more than {MAX_ELEMS} elements"),
+            )
+            .with_help("check the dimensions; no FPGA holds an input this large"));
+    }
     let shape = match dims[..] {
         [n] => Shape::vec(n),
         [h, w, c] => Shape::map(h, w, c),

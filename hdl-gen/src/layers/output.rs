@@ -50,7 +50,10 @@ impl LayerKind for Output {
                         &Want {
                             what: &what,
                             shapes: &shapes,
-                            kind: Kind::Int { lo: -LIM, hi: LIM },
+                            kind: Kind::Int {
+                                lo: -LIM,
+                                hi: LIM - 1,
+                            },
                             random: if key == "scale" { (1, 4) } else { (-8, 8) },
                             range_help: "scale and bias are 32-bit signed integers",
                         },

@@ -36,9 +36,22 @@ impl LayerKind for SumPool {
         let win = pool_window(o, input)?;
         let n = (win.kh * win.kw) as i64;
         let c = input.shape.c;
+        let (lo, hi) = (lo as i128 * n as i128, hi as i128 * n as i128);
+        if lo < (i64::MIN / 4) as i128 || hi > (i64::MAX / 4) as i128 {
+            return Err(o
+                .cx
+                .err(
+                    o.node.span,
+                    format!(
+                        "{}: the pooled range [{lo}, {hi}] would overflow 62 bits",
+                        o.what()
+                    ),
+                )
+                .with_help("reduce the input range or the window"));
+        }
         let val = ValType::Int {
-            lo: lo.saturating_mul(n),
-            hi: hi.saturating_mul(n),
+            lo: lo as i64,
+            hi: hi as i64,
         };
         Ok((
             SumPool { win, channels: c },

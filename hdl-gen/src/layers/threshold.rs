@@ -38,13 +38,13 @@ impl LayerKind for Threshold {
         let shapes = [vec![], vec![c]];
         let dn = o.req("direction", "`ge` (BatchNorm scale > 0), `le` (scale < 0), or a per-channel list/.npy of +1 (ge) / -1 (le)")?;
         let ge: Vec<bool> = match &dn.value {
-            Value::Str(_) => vec![
+            Value::Str(s) if !s.ends_with(".npy") && !s.ends_with(".npz") => vec![
                 choice(
                     o.cx,
                     dn,
                     "direction",
                     &["ge", "le"],
-                    "or a per-channel list of +1 (ge) / -1 (le)"
+                    "or per channel: a list or .npy of +1 (ge) / -1 (le)"
                 )? == "ge";
                 c
             ],

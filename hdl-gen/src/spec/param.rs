@@ -2,8 +2,6 @@
 //! `.npy`/`.npz` files relative to the YAML, or `{random: SEED}`. Everything becomes
 //! checked `i64` data; shape, integrality and range errors point at the YAML node.
 
-use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
 
 use npyz::{DType, NpyFile, TypeChar};
@@ -95,7 +93,26 @@ enum Raw {
     Bool(Vec<bool>),
 }
 
+/// Largest parameter array hdlgen accepts (elements); far beyond any FPGA's memory.
+pub const MAX_PARAM_ELEMS: usize = 1 << 28;
+
 pub fn load(cx: Cx, node: &Node, want: &Want) -> R<Array> {
+    for s in want.shapes {
+        let n = s.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        if n.is_none_or(|n| n > MAX_PARAM_ELEMS) {
+            return Err(cx
+                .err(
+                    node.span,
+                    format!(
+                        "{}: shape {} is too large (limit {MAX_PARAM_ELEMS} elements)",
+                        want.what,
+                        shape_str(s)
+                    ),
+                )
+                .with_label("too many parameters")
+                .with_help("check the layer's sizes; no FPGA holds this many parameters"));
+        }
+    }
     let (shape, raw, origin) = match &node.value {
         Value::Int(i) => (vec![], Raw::Int(vec![*i]), String::new()),
         Value::Float(f) => (vec![], Raw::Float(vec![*f]), String::new()),
@@ -195,8 +212,8 @@ pub fn load(cx: Cx, node: &Node, want: &Want) -> R<Array> {
         };
         match want.kind {
             Kind::Binary if v != 1 && v != -1 => {
-                return Err(bad(i, v.to_string(), "is not a binary weight")
-                    .with_help("binary weights are +1 or -1 (bit 1 = +1, bit 0 = -1)"))
+                return Err(bad(i, v.to_string(), "is not +1 or -1")
+                    .with_help("binary values are +1 or -1 (bit 1 = +1, bit 0 = -1)"))
             }
             Kind::Int { lo, hi } if v < lo as i128 || v > hi as i128 => {
                 return Err(
@@ -325,18 +342,23 @@ fn read_npy_file(
         cx.err(node.span, format!("{what}: {msg}"))
             .with_label("this file")
     };
-    let file = File::open(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         fail(format!("cannot open {}: {e}", path.display()))
             .with_help("paths are relative to the YAML file's folder")
     })?;
+    if key.is_none() {
+        npy_header_shape_ok(&bytes)
+            .map_err(|m| fail(format!("{} is not a valid .npy file: {m}", path.display())))?;
+    }
+    let file = std::io::Cursor::new(bytes);
     let r = match key {
         None => {
-            let npy = NpyFile::new(BufReader::new(file))
+            let npy = NpyFile::new(file)
                 .map_err(|e| fail(format!("{} is not a valid .npy file: {e}", path.display())))?;
             read_npy(npy)
         }
         Some(k) => {
-            let mut npz = npyz::npz::NpzArchive::new(BufReader::new(file))
+            let mut npz = npyz::npz::NpzArchive::new(file)
                 .map_err(|e| fail(format!("{} is not a valid .npz file: {e}", path.display())))?;
             let names: Vec<String> = npz.array_names().map(|s| s.to_string()).collect();
             let found = npz.by_name(k);
@@ -480,4 +502,48 @@ pub(crate) fn read_npy_ints<Rd: std::io::Read>(npy: NpyFile<Rd>) -> Result<Array
 
 pub(crate) fn fmt_index(shape: &[usize], flat: usize) -> String {
     index_str(shape, flat)
+}
+
+/// Checks the shape in an `.npy` header before npyz sees it: a forged header with a huge
+/// shape must be an error, not an overflow inside the reader.
+pub(crate) fn npy_header_shape_ok(bytes: &[u8]) -> Result<(), String> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err("missing the .npy magic bytes".into());
+    }
+    let (len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10usize),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        v => return Err(format!("unsupported .npy version {v}")),
+    };
+    let header = bytes
+        .get(start..start.saturating_add(len))
+        .ok_or("truncated header")?;
+    let header = String::from_utf8_lossy(header);
+    let shape = header
+        .split("'shape':")
+        .nth(1)
+        .and_then(|r| r.split('(').nth(1))
+        .and_then(|r| r.split(')').next())
+        .ok_or("no shape in the header")?;
+    let mut n: u64 = 1;
+    for d in shape.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let d: u64 = d
+            .trim_end_matches('L')
+            .parse()
+            .map_err(|_| format!("bad dimension `{d}` in the header"))?;
+        n = n
+            .checked_mul(d)
+            .filter(|&n| n <= 1 << 40)
+            .ok_or("the header's shape is impossibly large")?;
+    }
+    if n.saturating_mul(1) > (bytes.len() as u64).saturating_mul(8) + 8 {
+        return Err(format!(
+            "the header promises {n} elements but the file is only {} bytes",
+            bytes.len()
+        ));
+    }
+    Ok(())
 }

@@ -52,6 +52,7 @@ pub fn parse(src: &Source) -> Result<Node, Box<SpecError>> {
     let mut b = Builder {
         stack: Vec::new(),
         anchors: HashMap::new(),
+        expanded: 0,
         docs: Vec::new(),
     };
     for ev in Parser::new_from_str(text) {
@@ -98,6 +99,35 @@ struct Builder {
     stack: Vec<Open>,
     anchors: HashMap<usize, Node>,
     docs: Vec<Node>,
+    /// Nodes copied by alias expansion so far (bounded: no "billion laughs").
+    expanded: usize,
+}
+
+const MAX_EXPANDED: usize = 1 << 20;
+
+/// Number of nodes in a tree, counting no further than `limit`.
+fn count_nodes(n: &Node, limit: usize) -> usize {
+    let mut c = 1;
+    match &n.value {
+        Value::Seq(items) => {
+            for it in items {
+                if c > limit {
+                    break;
+                }
+                c += count_nodes(it, limit - c);
+            }
+        }
+        Value::Map(entries) => {
+            for (_, v) in entries {
+                if c > limit {
+                    break;
+                }
+                c += 1 + count_nodes(v, limit - c);
+            }
+        }
+        _ => {}
+    }
+    c
 }
 
 impl Builder {
@@ -118,6 +148,17 @@ impl Builder {
             }
             Event::Alias(id) => match self.anchors.get(&id) {
                 Some(n) => {
+                    self.expanded += count_nodes(n, MAX_EXPANDED);
+                    if self.expanded > MAX_EXPANDED {
+                        return Err(SpecError::new(
+                            src,
+                            span,
+                            "aliases expand to more than a million YAML nodes",
+                        )
+                        .with_help(
+                            "a network description needs far fewer; check for nested aliases",
+                        ));
+                    }
                     let mut n = n.clone();
                     n.span = span;
                     self.push(src, n)
