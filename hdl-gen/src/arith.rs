@@ -21,14 +21,49 @@ pub fn last_mask(bits: usize) -> u64 {
 #[inline]
 pub fn xnor_popcount(a: &[u64], b: &[u64], bits: usize) -> u32 {
     let n = words_for(bits);
-    let mut p = 0;
-    for k in 0..n.saturating_sub(1) {
-        p += (!(a[k] ^ b[k])).count_ones();
+    if n == 0 {
+        return 0;
     }
-    if n > 0 {
-        p += (!(a[n - 1] ^ b[n - 1]) & last_mask(bits)).count_ones();
+    // Count mismatches (no NOT needed), then take them from the length.
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut diff: u32 = a[..n - 1]
+        .iter()
+        .zip(&b[..n - 1])
+        .map(|(&x, &y)| (x ^ y).count_ones())
+        .sum();
+    diff += ((a[n - 1] ^ b[n - 1]) & last_mask(bits)).count_ones();
+    bits as u32 - diff
+}
+
+/// XNOR-popcount restricted to the positions set in `mask` (padded taps that do not
+/// count are left out of the mask; bits beyond the vector are never in it).
+#[inline]
+pub fn xnor_popcount_masked(a: &[u64], b: &[u64], mask: &[u64]) -> u32 {
+    a.iter()
+        .zip(b)
+        .zip(mask)
+        .map(|((&x, &y), &m)| (!(x ^ y) & m).count_ones())
+        .sum()
+}
+
+/// ORs the first `n` bits of `src` into `dst` starting at bit `off`.
+#[inline]
+pub fn or_bits(dst: &mut [u64], off: usize, src: &[u64], n: usize) {
+    let mut i = 0;
+    while i < n {
+        let take = (n - i).min(64);
+        let word = if take == 64 {
+            src[i / 64]
+        } else {
+            src[i / 64] & ((1u64 << take) - 1)
+        };
+        let (wi, sh) = ((off + i) / 64, (off + i) % 64);
+        dst[wi] |= word << sh;
+        if sh != 0 && sh + take > 64 {
+            dst[wi + 1] |= word >> (64 - sh);
+        }
+        i += take;
     }
-    p
 }
 
 /// Popcount of the first `bits` bits of `a` (used for `one`-padded taps: XNOR(1, w) = w).

@@ -4,6 +4,7 @@
 //! invalid (a diagnostic says where); 2 command-line usage error; 3 an output could not
 //! be written.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -11,6 +12,25 @@ use clap::{Parser, Subcommand};
 use hdlgen::layers::{Cost, Stats, KINDS};
 use hdlgen::{input, Error, Network};
 use serde_json::json;
+
+/// Prints to stdout; a closed pipe (`hdlgen ... | head`) ends the program quietly.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write;
+        if writeln!(std::io::stdout(), $($t)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
+macro_rules! out_nonl {
+    ($($t:tt)*) => {{
+        use std::io::Write;
+        if write!(std::io::stdout(), $($t)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
 
 #[derive(Parser)]
 #[command(
@@ -62,7 +82,7 @@ fn main() -> ExitCode {
         } => run(&net, &input, json, trace.as_deref()),
         Cmd::Layers => {
             for (k, s) in KINDS {
-                println!("{k:<14} {s}");
+                out!("{k:<14} {s}");
             }
             Ok(())
         }
@@ -74,7 +94,7 @@ fn main() -> ExitCode {
                 Error::Write { .. } => 3,
                 _ => 1,
             };
-            eprintln!("{:?}", miette::Report::new(e));
+            let _ = writeln!(std::io::stderr(), "{:?}", miette::Report::new(e));
             ExitCode::from(code)
         }
     }
@@ -128,16 +148,23 @@ fn check(path: &Path, as_json: bool) -> Result<(), Error> {
             "decoder": t.map(|t| t.decoder.name()),
             "layers": layers, "params": params, "macs": macs, "neurons": neurons,
         });
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return Ok(());
     }
     let snn = net.is_snn();
-    println!("{}: {}", net.name, kind_line(&net));
-    println!("input {} {}", net.input.ty.shape, net.input.ty.val);
+    out!("{}: {}", net.name, kind_line(&net));
+    out!("input {} {}", net.input.ty.shape, net.input.ty.val);
     let work = if snn { "MACs/step" } else { "MACs" };
-    println!(
+    out!(
         "{:>3}  {:<12} {:<14} {:<12} {:<24} {:>10} {:>12} {:>8}",
-        "#", "layer", "kind", "output", "values", "params", work, "fan-out"
+        "#",
+        "layer",
+        "kind",
+        "output",
+        "values",
+        "params",
+        work,
+        "fan-out"
     );
     for (i, (l, c)) in net.layers.iter().zip(&costs).enumerate() {
         let fan = if c.fanout > 0 {
@@ -145,7 +172,7 @@ fn check(path: &Path, as_json: bool) -> Result<(), Error> {
         } else {
             "-".into()
         };
-        println!(
+        out!(
             "{:>3}  {:<12} {:<14} {:<12} {:<24} {:>10} {:>12} {:>8}",
             i,
             l.name,
@@ -157,7 +184,7 @@ fn check(path: &Path, as_json: bool) -> Result<(), Error> {
             fan
         );
     }
-    print!(
+    out_nonl!(
         "total: {} parameters, {} {}",
         thousands(params),
         thousands(macs),
@@ -168,9 +195,9 @@ fn check(path: &Path, as_json: bool) -> Result<(), Error> {
         }
     );
     if snn {
-        print!(", {} neurons", thousands(neurons));
+        out_nonl!(", {} neurons", thousands(neurons));
     }
-    println!();
+    out!();
     Ok(())
 }
 
@@ -217,7 +244,7 @@ fn run(path: &Path, input_path: &Path, as_json: bool, trace: Option<&Path>) -> R
             .collect();
         let doc = json!({"network": net.name, "samples": runs.len(), "results": results,
             "accuracy": correct.map(|c| c as f64 / runs.len() as f64), "layers": layers});
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return Ok(());
     }
     let show = runs.len().min(20);
@@ -227,25 +254,26 @@ fn run(path: &Path, input_path: &Path, as_json: bool, trace: Option<&Path>) -> R
             .as_ref()
             .map(|y| format!("  label {}", y[i]))
             .unwrap_or_default();
-        println!(
+        out!(
             "sample {i}: prediction {}{label}  {what} {:?}",
-            r.outcome.prediction, r.outcome.values
+            r.outcome.prediction,
+            r.outcome.values
         );
     }
     if runs.len() > show {
-        println!(
+        out!(
             "... {} more samples (use --json for all)",
             runs.len() - show
         );
     }
     if let Some(c) = correct {
-        println!(
+        out!(
             "accuracy: {c}/{} = {:.2}%",
             runs.len(),
             100.0 * c as f64 / runs.len() as f64
         );
     }
-    println!("per sample, by layer:");
+    out!("per sample, by layer:");
     for (l, s) in net.layers.iter().zip(&totals) {
         let mut parts = vec![];
         if s.macs > 0 {
@@ -262,15 +290,15 @@ fn run(path: &Path, input_path: &Path, as_json: bool, trace: Option<&Path>) -> R
             ));
         }
         if !parts.is_empty() {
-            println!("  {:<12} {}", l.name, parts.join(", "));
+            out!("  {:<12} {}", l.name, parts.join(", "));
         }
     }
     let dropped: u64 = runs.iter().map(|r| r.dropped_events).sum();
     if dropped > 0 {
-        println!("note: {dropped} events fell after the last time step and were ignored");
+        out!("note: {dropped} events fell after the last time step and were ignored");
     }
     if let Some(d) = trace {
-        println!("trace written to {}", d.display());
+        out!("trace written to {}", d.display());
     }
     Ok(())
 }

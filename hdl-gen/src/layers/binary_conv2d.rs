@@ -3,7 +3,9 @@
 
 use super::geom::{self, Window};
 use super::{Cost, LayerKind, ParseCx, State, Stats};
-use crate::arith::{binary_dot, pack_signs, popcount, words_for, xnor_popcount};
+use crate::arith::{
+    binary_dot, or_bits, pack_signs, popcount, words_for, xnor_popcount, xnor_popcount_masked,
+};
 use crate::error::SpecErrorExt;
 use crate::spec::decode::{choice, int, size, Obj, R};
 use crate::spec::param::{self, Array, Kind, Want};
@@ -31,10 +33,13 @@ pub struct BinaryConv2d {
     pub int_input: bool,
     /// ±1 weights, (Cout, kh, kw, Cin).
     pub weights: Array,
-    /// Packed weights: per (co, ky, kx) a pixel of `words_for(cin)` words.
+    /// Packed weights: per filter the whole (kh, kw, Cin) window as one bit vector.
     packed: Vec<u64>,
-    /// Popcount of each packed weight pixel (for `one` padding: XNOR(1, w) = w).
-    pix_ones: Vec<u32>,
+    /// ±1 weights as negation masks (0 for +1, −1 for −1), (kh, kw, Cin, Cout): the
+    /// integer path adds `(x ^ m) − m` over all filters at once.
+    neg_masks: Vec<i64>,
+    acc_fits_i32: bool,
+    neg_masks32: Vec<i32>,
 }
 
 pub(crate) fn acc_range(o: &Obj, taps: usize, input: &ValType, extra: i64) -> R<ValType> {
@@ -131,14 +136,18 @@ impl LayerKind for BinaryConv2d {
         )?;
         let taps = kh * kw * cin;
         let val = acc_range(o, taps, &input.val, pad_value)?;
-        let wpp = words_for(cin);
-        let mut packed = Vec::with_capacity(filters * kh * kw * wpp);
-        let mut pix_ones = Vec::with_capacity(filters * kh * kw);
-        for pix in weights.data.chunks(cin) {
-            let p = pack_signs(pix);
-            pix_ones.push(popcount(&p, cin));
-            packed.extend(p);
+        let packed = weights.data.chunks(taps).flat_map(pack_signs).collect();
+        let mut neg_masks = vec![0; weights.len()];
+        for co in 0..filters {
+            for t in 0..taps {
+                neg_masks[t * filters + co] = if weights.data[co * taps + t] > 0 {
+                    0
+                } else {
+                    -1
+                };
+            }
         }
+        let neg_masks32 = neg_masks.iter().map(|&m| m as i32).collect();
         let out = TType {
             shape: Shape::map(win.out_h, win.out_w, filters),
             val,
@@ -153,7 +162,9 @@ impl LayerKind for BinaryConv2d {
                 int_input,
                 weights,
                 packed,
-                pix_ones,
+                neg_masks,
+                acc_fits_i32: val.max_abs() < i32::MAX as i64,
+                neg_masks32,
             },
             out,
         ))
@@ -183,74 +194,99 @@ impl LayerKind for BinaryConv2d {
 }
 
 impl BinaryConv2d {
+    /// Gathers each output's window into one packed vector plus a mask of the taps that
+    /// count (`zero` padding leaves taps out; `one` padding sets them to +1), then runs
+    /// every filter over it with one masked XNOR-popcount.
     fn eval_bits(&self, x: &BitTensor, out: &mut IntTensor) {
         let w = &self.win;
-        let wpp = x.wpp;
-        let taps = w.taps();
-        // Gather the tap pixels of one output position once, then run every filter over them.
-        let mut tap_pix: Vec<Option<&[u64]>> = vec![None; taps];
+        let cin = self.cin;
+        let kbits = w.taps() * cin;
+        let kwords = words_for(kbits);
+        let ones = vec![u64::MAX; words_for(cin)];
+        let mut xw = vec![0u64; kwords];
+        let mut mw = vec![0u64; kwords];
         for oy in 0..w.out_h {
             for ox in 0..w.out_w {
+                xw.fill(0);
+                mw.fill(0);
                 for ky in 0..w.kh {
                     for kx in 0..w.kw {
-                        tap_pix[ky * w.kw + kx] = match (w.in_y(oy, ky), w.in_x(ox, kx)) {
-                            (Some(iy), Some(ix)) => Some(x.pixel(iy, ix)),
-                            _ => None,
+                        let off = (ky * w.kw + kx) * cin;
+                        let src = match (w.in_y(oy, ky), w.in_x(ox, kx)) {
+                            (Some(iy), Some(ix)) => x.pixel(iy, ix),
+                            _ if self.padding == Padding::One => &ones,
+                            _ => continue,
                         };
+                        or_bits(&mut xw, off, src, cin);
+                        or_bits(&mut mw, off, &ones, cin);
                     }
                 }
+                let n = popcount(&mw, kwords * 64) as usize;
                 let o = (oy * w.out_w + ox) * self.filters;
-                for co in 0..self.filters {
-                    let mut p = 0u32;
-                    let mut n = 0usize;
-                    for (t, tp) in tap_pix.iter().enumerate() {
-                        let wi = co * taps + t;
-                        match tp {
-                            Some(px) => {
-                                p += xnor_popcount(
-                                    px,
-                                    &self.packed[wi * wpp..(wi + 1) * wpp],
-                                    self.cin,
-                                );
-                                n += self.cin;
-                            }
-                            None if self.padding == Padding::One => {
-                                p += self.pix_ones[wi];
-                                n += self.cin;
-                            }
-                            None => {}
-                        }
+                let outs = &mut out.data[o..o + self.filters];
+                if n == kbits {
+                    // Every tap counts (interior, or `one` padding): no mask needed.
+                    for (acc, wk) in outs.iter_mut().zip(self.packed.chunks_exact(kwords)) {
+                        *acc = binary_dot(xnor_popcount(&xw, wk, kbits), n);
                     }
-                    out.data[o + co] = binary_dot(p, n);
+                } else {
+                    for (acc, wk) in outs.iter_mut().zip(self.packed.chunks_exact(kwords)) {
+                        *acc = binary_dot(xnor_popcount_masked(&xw, wk, &mw), n);
+                    }
                 }
             }
         }
     }
 
+    /// Integer input: accumulates all filters of one output pixel at once. When the
+    /// accumulator range fits 32 bits (checked at parse) it runs in i32, twice the lanes.
     fn eval_int(&self, x: &IntTensor, out: &mut IntTensor) {
+        if self.acc_fits_i32 {
+            self.eval_int_as::<i32>(x, out, &self.neg_masks32, |v| v as i32);
+        } else {
+            self.eval_int_as::<i64>(x, out, &self.neg_masks, |v| v);
+        }
+    }
+
+    fn eval_int_as<T>(
+        &self,
+        x: &IntTensor,
+        out: &mut IntTensor,
+        masks: &[T],
+        conv: impl Fn(i64) -> T,
+    ) where
+        T: Copy
+            + Default
+            + Into<i64>
+            + std::ops::BitXor<Output = T>
+            + std::ops::Sub<Output = T>
+            + std::ops::AddAssign,
+    {
         let w = &self.win;
-        let cin = self.cin;
-        let taps = w.taps();
-        let pad = vec![self.pad_value; cin];
-        let mut window: Vec<i64> = Vec::with_capacity(taps * cin);
+        let (cin, cout) = (self.cin, self.filters);
+        let mut acc = vec![T::default(); cout];
         for oy in 0..w.out_h {
             for ox in 0..w.out_w {
-                window.clear();
+                acc.fill(T::default());
                 for ky in 0..w.kh {
                     for kx in 0..w.kw {
-                        match (w.in_y(oy, ky), w.in_x(ox, kx)) {
-                            (Some(iy), Some(ix)) => {
-                                let o = (iy * w.in_w + ix) * cin;
-                                window.extend_from_slice(&x.data[o..o + cin]);
+                        let px = match (w.in_y(oy, ky), w.in_x(ox, kx)) {
+                            (Some(iy), Some(ix)) => Some((iy * w.in_w + ix) * cin),
+                            _ => None,
+                        };
+                        for ci in 0..cin {
+                            let v = conv(px.map_or(self.pad_value, |p| x.data[p + ci]));
+                            let t = ((ky * w.kw + kx) * cin + ci) * cout;
+                            // w = ±1 as a negation mask: (v ^ m) − m is v or −v.
+                            for (a, &m) in acc.iter_mut().zip(&masks[t..t + cout]) {
+                                *a += (v ^ m) - m;
                             }
-                            _ => window.extend_from_slice(&pad),
                         }
                     }
                 }
-                let o = (oy * w.out_w + ox) * self.filters;
-                for co in 0..self.filters {
-                    let wv = &self.weights.data[co * taps * cin..(co + 1) * taps * cin];
-                    out.data[o + co] = wv.iter().zip(&window).map(|(&s, &v)| s * v).sum();
+                let o = (oy * w.out_w + ox) * cout;
+                for (d, &a) in out.data[o..o + cout].iter_mut().zip(&acc) {
+                    *d = a.into();
                 }
             }
         }

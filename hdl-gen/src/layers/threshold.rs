@@ -15,6 +15,10 @@ pub struct Threshold {
     pub thresholds: Vec<i64>,
     /// Per channel: true = `ge` (acc ≥ T), false = `le` (acc ≤ T).
     pub ge: Vec<bool>,
+    /// Per channel: T (ge) or T + 1 (le), compared with ≥.
+    cmp: Vec<i64>,
+    /// Per channel: 0 (ge) or 1 (le), XORed onto the comparison.
+    flip: Vec<u64>,
 }
 
 fn isqrt(v: i64) -> i64 {
@@ -102,11 +106,19 @@ impl LayerKind for Threshold {
                     .with_help(help));
             }
         }
+        let cmp = thresholds
+            .iter()
+            .zip(&ge)
+            .map(|(&t, &g)| if g { t } else { t + 1 })
+            .collect();
+        let flip = ge.iter().map(|&g| (!g) as u64).collect();
         Ok((
             Threshold {
                 channels: c,
                 thresholds,
                 ge,
+                cmp,
+                flip,
             },
             TType {
                 shape: input.shape,
@@ -119,17 +131,17 @@ impl LayerKind for Threshold {
         let t = x.as_int();
         let mut out = BitTensor::zeros(t.shape);
         let c = self.channels;
-        for (p, px) in t.data.chunks(c).enumerate() {
-            let words = &mut out.data[p * out.wpp..(p + 1) * out.wpp];
-            for (ch, &acc) in px.iter().enumerate() {
-                let on = if self.ge[ch] {
-                    acc >= self.thresholds[ch]
-                } else {
-                    acc <= self.thresholds[ch]
-                };
-                if on {
-                    words[ch / 64] |= 1 << (ch % 64);
+        // acc ≤ T is !(acc ≥ T + 1): one comparison per value, flipped per channel.
+        let (cmp, flip) = (&self.cmp, &self.flip);
+        for (px, words) in t.data.chunks(c).zip(out.data.chunks_mut(out.wpp)) {
+            for (k, word) in words.iter_mut().enumerate() {
+                let lo = k * 64;
+                let hi = (lo + 64).min(c);
+                let mut bits = 0u64;
+                for ch in lo..hi {
+                    bits |= (((px[ch] >= cmp[ch]) as u64) ^ flip[ch]) << (ch - lo);
                 }
+                *word = bits;
             }
         }
         Tensor::Bits(out)
