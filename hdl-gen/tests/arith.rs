@@ -126,6 +126,27 @@ proptest! {
     }
 
     #[test]
+    fn or_bits_and_masked_popcount_match_bit_by_bit(
+        (off, src, w) in (0usize..200, 0usize..200).prop_flat_map(|(off, n)| (Just(off), pm1(n..n + 1), pm1(off + n..off + n + 1))),
+    ) {
+        // Place `src` at bit `off` of a window and count agreements with `w` only there.
+        let n = src.len();
+        let words = (off + n).div_ceil(64).max(1);
+        let (mut xw, mut mw) = (vec![0u64; words], vec![0u64; words]);
+        or_bits(&mut xw, off, &pack_signs(&src), n);
+        or_bits(&mut mw, off, &vec![u64::MAX; n.div_ceil(64)], n);
+        for i in 0..words * 64 {
+            let inside = i >= off && i < off + n;
+            prop_assert_eq!(get_bit(&mw, i), inside);
+            prop_assert_eq!(get_bit(&xw, i), inside && src[i - off] == 1);
+        }
+        let direct = (0..n).filter(|&i| src[i] == w[off + i]).count() as u32;
+        let mut ww = pack_signs(&w);
+        ww.resize(words, 0);
+        prop_assert_eq!(xnor_popcount_masked(&xw, &ww, &mw), direct);
+    }
+
+    #[test]
     fn saturation_bounds(v in -(1i128 << 70)..(1i128 << 70), bits in 2u32..=64) {
         let s = sat(v, bits) as i128;
         let (lo, hi) = signed_range(bits);
@@ -146,7 +167,7 @@ proptest! {
         steps in prop::collection::vec(-3000i64..3000, 1..40),
     ) {
         let (lo, hi) = signed_range(r.v_bits);
-        prop_assume!(theta < hi);
+        let theta = 1 + (theta - 1) % (hi - 1); // reachable: 1 ≤ θ < v_max
         let v_min = use_vmin.then_some((-5 * theta).max(lo));
         let (mut v, mut prev) = (0, 0);
         let (mut dv, mut dprev) = (0, 0);
