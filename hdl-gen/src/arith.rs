@@ -70,14 +70,11 @@ pub fn or_bits(dst: &mut [u64], off: usize, src: &[u64], n: usize) {
 #[inline]
 pub fn popcount(a: &[u64], bits: usize) -> u32 {
     let n = words_for(bits);
-    let mut p = 0;
-    for k in 0..n.saturating_sub(1) {
-        p += a[k].count_ones();
+    if n == 0 {
+        return 0;
     }
-    if n > 0 {
-        p += (a[n - 1] & last_mask(bits)).count_ones();
-    }
-    p
+    a[..n - 1].iter().map(|w| w.count_ones()).sum::<u32>()
+        + (a[n - 1] & last_mask(bits)).count_ones()
 }
 
 /// ±1 dot product from a match count over `taps` positions.

@@ -73,7 +73,14 @@ impl LayerKind for Threshold {
             "thresholds",
             "integer thresholds per channel (a .npy of shape [C], an inline list or a number)",
         )?;
+        // Random thresholds near the centre (±√hi), kept inside the accumulator range so
+        // they are valid for either direction.
         let r = isqrt(hi);
+        let random = if (-r).max(lo) <= r.min(hi) {
+            ((-r).max(lo), r.min(hi))
+        } else {
+            (lo, hi)
+        };
         let help = format!(
             "the accumulator lies in [{lo}, {hi}]; a threshold outside [{}, {}] (ge) or [{}, {}] (le) makes the channel constant: clamp it",
             lo,
@@ -91,7 +98,7 @@ impl LayerKind for Threshold {
                     lo: lo.saturating_sub(1),
                     hi: hi.saturating_add(1),
                 },
-                random: (-r, r),
+                random,
                 range_help: &help,
             },
         )?;

@@ -257,6 +257,7 @@ fn inline(cx: Cx, node: &Node, what: &str) -> R<(Vec<usize>, Raw)> {
     let mut ints = Vec::new();
     let mut floats = Vec::new();
     let mut any_float = false;
+    #[allow(clippy::too_many_arguments)]
     fn walk(
         cx: Cx,
         n: &Node,

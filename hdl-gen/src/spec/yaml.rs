@@ -1,7 +1,6 @@
 //! A small YAML node tree with byte spans, built from saphyr-parser events, so every
 //! later check can point at the exact text it complains about.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
@@ -270,8 +269,7 @@ fn merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
     out
 }
 
-fn resolve_plain(s: &Cow<'_, str>) -> Value {
-    let t = s.as_ref();
+fn resolve_plain(t: &str) -> Value {
     match t {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
