@@ -23,6 +23,13 @@ pub enum Padding {
 }
 
 #[derive(Clone, Debug)]
+enum Narrow {
+    I16(Vec<i16>),
+    I32(Vec<i32>),
+    None,
+}
+
+#[derive(Clone, Debug)]
 pub struct BinaryConv2d {
     pub filters: usize,
     pub cin: usize,
@@ -38,8 +45,8 @@ pub struct BinaryConv2d {
     /// ±1 weights as negation masks (0 for +1, −1 for −1), (kh, kw, Cin, Cout): the
     /// integer path adds `(x ^ m) − m` over all filters at once.
     neg_masks: Vec<i64>,
-    acc_fits_i32: bool,
-    neg_masks32: Vec<i32>,
+    /// The same masks in the narrowest lane type the derived range allows.
+    narrow: Narrow,
 }
 
 pub(crate) fn acc_range(o: &Obj, taps: usize, input: &ValType, extra: i64) -> R<ValType> {
@@ -147,7 +154,13 @@ impl LayerKind for BinaryConv2d {
                 };
             }
         }
-        let neg_masks32 = neg_masks.iter().map(|&m| m as i32).collect();
+        let narrow = if val.max_abs() < i16::MAX as i64 {
+            Narrow::I16(neg_masks.iter().map(|&m| m as i16).collect())
+        } else if val.max_abs() < i32::MAX as i64 {
+            Narrow::I32(neg_masks.iter().map(|&m| m as i32).collect())
+        } else {
+            Narrow::None
+        };
         let out = TType {
             shape: Shape::map(win.out_h, win.out_w, filters),
             val,
@@ -163,8 +176,7 @@ impl LayerKind for BinaryConv2d {
                 weights,
                 packed,
                 neg_masks,
-                acc_fits_i32: val.max_abs() < i32::MAX as i64,
-                neg_masks32,
+                narrow,
             },
             out,
         ))
@@ -190,6 +202,22 @@ impl LayerKind for BinaryConv2d {
             fanout: 0,
             neurons: 0,
         }
+    }
+}
+
+/// All filters over one fully counted window of `N` words. Bits beyond the window are 0
+/// in both the gathered input and the packed weights, so they never differ.
+fn full_window<const N: usize>(xw: &[u64], packed: &[u64], kbits: usize, outs: &mut [i64]) {
+    let x: &[u64; N] = match xw[..N].try_into() {
+        Ok(x) => x,
+        Err(_) => unreachable!("window holds N words"),
+    };
+    for (acc, wk) in outs.iter_mut().zip(packed.chunks_exact(N)) {
+        let mut diff = 0;
+        for k in 0..N {
+            diff += (x[k] ^ wk[k]).count_ones();
+        }
+        *acc = binary_dot(kbits as u32 - diff, kbits);
     }
 }
 
@@ -225,10 +253,21 @@ impl BinaryConv2d {
                 let o = (oy * w.out_w + ox) * self.filters;
                 let outs = &mut out.data[o..o + self.filters];
                 if n == kbits {
-                    // Every tap counts (interior, or `one` padding): no mask needed.
-                    for (acc, wk) in outs.iter_mut().zip(self.packed.chunks_exact(kwords)) {
-                        *acc = binary_dot(xnor_popcount(&xw, wk, kbits), n);
+                    // Every tap counts (interior, or `one` padding): no mask needed, and a
+                    // fixed word count lets the compiler unroll the common window sizes.
+                    macro_rules! fixed {
+                        ($($k:literal)*) => {
+                            match kwords {
+                                $($k => full_window::<$k>(&xw, &self.packed, kbits, outs),)*
+                                _ => {
+                                    for (acc, wk) in outs.iter_mut().zip(self.packed.chunks_exact(kwords)) {
+                                        *acc = binary_dot(xnor_popcount(&xw, wk, kbits), n);
+                                    }
+                                }
+                            }
+                        };
                     }
+                    fixed!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 18 20 24 32 36);
                 } else {
                     for (acc, wk) in outs.iter_mut().zip(self.packed.chunks_exact(kwords)) {
                         *acc = binary_dot(xnor_popcount_masked(&xw, wk, &mw), n);
@@ -238,13 +277,13 @@ impl BinaryConv2d {
         }
     }
 
-    /// Integer input: accumulates all filters of one output pixel at once. When the
-    /// accumulator range fits 32 bits (checked at parse) it runs in i32, twice the lanes.
+    /// Integer input: accumulates all filters of one output pixel at once, in i16 or i32
+    /// lanes when the derived range (which bounds every partial sum too) allows.
     fn eval_int(&self, x: &IntTensor, out: &mut IntTensor) {
-        if self.acc_fits_i32 {
-            self.eval_int_as::<i32>(x, out, &self.neg_masks32, |v| v as i32);
-        } else {
-            self.eval_int_as::<i64>(x, out, &self.neg_masks, |v| v);
+        match &self.narrow {
+            Narrow::I16(m) => self.eval_int_as::<i16>(x, out, m, |v| v as i16),
+            Narrow::I32(m) => self.eval_int_as::<i32>(x, out, m, |v| v as i32),
+            Narrow::None => self.eval_int_as::<i64>(x, out, &self.neg_masks, |v| v),
         }
     }
 
