@@ -11,6 +11,7 @@ pub mod input;
 pub mod layers;
 pub mod model;
 pub mod network;
+pub mod rtl;
 pub mod spec;
 pub mod tensor;
 

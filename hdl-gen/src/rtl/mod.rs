@@ -1,0 +1,33 @@
+//! RTL: a small typed Verilog AST for generated structure (tops, wiring, per-layer
+//! wrappers), printed in one place, plus the hand-written parameterised primitives in
+//! `hdl-gen/rtl/lib/*.v` that carry the datapaths.
+
+pub mod ast;
+pub mod print;
+
+/// Hand-written Verilog-2005 primitives, embedded so generated designs are self-contained.
+pub mod lib {
+    /// `hdlgen_popcount`: pipelined popcount adder tree (mirrors `arith::popcount`).
+    pub const POPCOUNT: (&str, &str) = (
+        "hdlgen_popcount.v",
+        include_str!("../../rtl/lib/hdlgen_popcount.v"),
+    );
+
+    /// Every primitive, in dependency order.
+    pub const ALL: &[(&str, &str)] = &[POPCOUNT];
+
+    /// Register stages `hdlgen_popcount` inserts for `n` input bits (its LATENCY).
+    pub fn popcount_latency(n: usize, reg_every: usize) -> usize {
+        let levels = if n <= 1 {
+            0
+        } else {
+            usize::BITS as usize - (n - 1).leading_zeros() as usize
+        };
+        if levels == 0 {
+            return 1;
+        }
+        (1..=levels)
+            .filter(|&k| k % reg_every == 0 || k == levels)
+            .count()
+    }
+}
