@@ -7,7 +7,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 pkgs=(verilator iverilog yosys nextpnr-ice40 fpga-icestorm fpga-icestorm-chipdb g++ make
-      ccache pkg-config libhdf5-dev libudev-dev python3-venv)
+      ccache pkg-config libhdf5-dev libudev-dev zlib1g-dev python3-venv)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

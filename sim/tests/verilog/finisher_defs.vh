@@ -1,0 +1,1 @@
+`define FIN_W 4
