@@ -10,7 +10,11 @@ fn design() -> Design {
 }
 
 fn params(n: usize, r: usize) -> Vec<String> {
-    vec![format!("-GN={n}"), format!("-GREG_EVERY={r}")]
+    vec![
+        format!("-GN={n}"),
+        format!("-GREG_EVERY={r}"),
+        "-GTAG_W=3".into(),
+    ]
 }
 
 /// Random vectors with varied densities, plus all-zeros and all-ones.
@@ -72,41 +76,68 @@ fn popcount_tree_matches_arith_with_its_latency() {
         };
         let model = build(&design(), &opts).unwrap_or_else(|e| panic!("N={n}: {e}"));
         let mut sim = model.instance().expect("instance");
-        let (clk, iv, bits, ov, count) = (
-            sim.port("clk").unwrap(),
-            sim.port("in_valid").unwrap(),
-            sim.port("in_bits").unwrap(),
-            sim.port("out_valid").unwrap(),
-            sim.port("count").unwrap(),
+        let port = |n: &str| sim.port(n).unwrap_or_else(|e| panic!("{e}"));
+        let (clk, en, iv, tag, bits, ov, otag, count) = (
+            port("clk"),
+            port("en"),
+            port("in_valid"),
+            port("in_tag"),
+            port("in_bits"),
+            port("out_valid"),
+            port("out_tag"),
+            port("count"),
         );
         let lat = popcount_latency(n, r);
         let vs = vectors(n, 300, n as u64 * 31 + r as u64);
-        // Feed one vector per cycle (valid only on even cycles to check valid tracking).
-        let mut expect: Vec<Option<u32>> = Vec::new();
-        for cyc in 0..vs.len() + lat + 1 {
-            let v = vs.get(cyc);
-            let valid = v.is_some() && cyc % 2 == 0;
+        let mut g = SplitMix64::new(n as u64);
+        // One vector per enabled cycle, valid on alternate ones; `en` low about a third of
+        // the time freezes everything. Step k's output belongs to the input of step k+1-lat.
+        let mut expect: Vec<Option<(u32, u64)>> = Vec::new();
+        let mut next = 0;
+        let mut cyc = 0u64;
+        while next < vs.len() + lat + 1 {
+            cyc += 1;
+            let enabled = g.next() % 3 != 0;
+            sim.set(en, enabled as u64);
+            let v = vs.get(next);
+            let valid = v.is_some() && next % 2 == 0;
             sim.set(iv, valid as u64);
+            sim.set(tag, cyc % 8);
             sim.set_wide(bits, &to_u32(v.map_or(&vs[0], |v| v), n));
+            let before = (sim.get(ov), sim.get(count), sim.get(otag));
+            sim.tick(clk);
+            if !enabled {
+                assert_eq!(
+                    (sim.get(ov), sim.get(count), sim.get(otag)),
+                    before,
+                    "N={n} R={r}: en low must freeze"
+                );
+                continue;
+            }
             expect.push(if valid {
-                v.map(|v| popcount(v, n))
+                v.map(|v| (popcount(v, n), cyc % 8))
             } else {
                 None
             });
-            sim.tick(clk);
-            if cyc + 1 >= lat {
-                let src = cyc + 1 - lat;
+            next += 1;
+            if next >= lat {
+                let src = next - lat;
                 let want = expect[src];
                 assert_eq!(
                     sim.get(ov) == 1,
                     want.is_some(),
-                    "N={n} R={r}: out_valid at cycle {cyc} (input of cycle {src})"
+                    "N={n} R={r}: out_valid for the input of step {src}"
                 );
-                if let Some(w) = want {
+                if let Some((w, t)) = want {
                     assert_eq!(
                         sim.get(count) as u32,
                         w,
-                        "N={n} R={r}: count for the input of cycle {src}"
+                        "N={n} R={r}: count for the input of step {src}"
+                    );
+                    assert_eq!(
+                        sim.get(otag),
+                        t,
+                        "N={n} R={r}: tag for the input of step {src}"
                     );
                 }
             }

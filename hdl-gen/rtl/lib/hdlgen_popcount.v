@@ -4,17 +4,22 @@
 // a register stage follows every REG_EVERY tree levels and the last level, so the result
 // appears LATENCY cycles after its input. An unregistered 256-bit popcount closes at
 // ~16 MHz on a UP5K; registering every 2 levels keeps each stage to two small adders.
-// `in_valid` travels alongside as `out_valid` (no back-pressure: callers stall upstream).
+// `in_valid` and a TAG_W-bit `in_tag` travel alongside as `out_valid`/`out_tag`. Every
+// register advances only when `en` is high, so a caller stalls the tree with its pipeline.
 // Upper adder bits are constant zero at low levels; synthesis (wreduce) trims them.
 `default_nettype none
 module hdlgen_popcount #(
     parameter integer N = 64,
-    parameter integer REG_EVERY = 2
+    parameter integer REG_EVERY = 2,
+    parameter integer TAG_W = 1
 ) (
     input  wire                     clk,
+    input  wire                     en,
     input  wire                     in_valid,
+    input  wire [TAG_W-1:0]         in_tag,
     input  wire [N-1:0]             in_bits,
     output wire                     out_valid,
+    output wire [TAG_W-1:0]         out_tag,
     output wire [$clog2(N+1)-1:0]   count
 );
     localparam integer W = $clog2(N + 1);
@@ -72,7 +77,7 @@ module hdlgen_popcount #(
             end
             if (REG) begin : g_reg
                 reg [W*CNT-1:0] q;
-                always @(posedge clk) q <= next;
+                always @(posedge clk) if (en) q <= next;
                 assign val = q;
             end else begin : g_comb
                 assign val = next;
@@ -80,21 +85,24 @@ module hdlgen_popcount #(
         end
         if (LEVELS == 0) begin : g_one
             reg [W-1:0] q;
-            always @(posedge clk) q <= leaves[W-1:0];
+            always @(posedge clk) if (en) q <= leaves[W-1:0];
             assign count = q;
         end else begin : g_out
             assign count = g_level[LEVELS].val[W-1:0];
         end
     endgenerate
 
-    reg [LATENCY-1:0] valid_pipe = {LATENCY{1'b0}};
+    // Valid and tag ride a shift register of the same depth as the tree.
+    reg [(TAG_W+1)*LATENCY-1:0] side = {((TAG_W+1)*LATENCY){1'b0}};
     generate
         if (LATENCY == 1) begin : g_v1
-            always @(posedge clk) valid_pipe <= in_valid;
+            always @(posedge clk) if (en) side <= {in_tag, in_valid};
         end else begin : g_vn
-            always @(posedge clk) valid_pipe <= {valid_pipe[LATENCY-2:0], in_valid};
+            always @(posedge clk)
+                if (en) side <= {side[(TAG_W+1)*(LATENCY-1)-1:0], in_tag, in_valid};
         end
     endgenerate
-    assign out_valid = valid_pipe[LATENCY-1];
+    assign out_valid = side[(TAG_W+1)*(LATENCY-1)];
+    assign out_tag = side[(TAG_W+1)*LATENCY-1 -: TAG_W];
 endmodule
 `default_nettype wire
