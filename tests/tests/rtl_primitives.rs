@@ -158,3 +158,201 @@ fn popcount_tree_is_lint_clean() {
         }
     }
 }
+
+mod mvau {
+    use hdlgen::arith::{binary_dot, pack_signs, popcount, xnor_popcount_masked, SplitMix64};
+    use hdlgen::rtl::lib::{mvau_bin_latency, MVAU_BIN, POPCOUNT};
+    use hdlgen_sim::{build, lint, BuildOptions, Design};
+
+    fn design() -> Design {
+        Design::new("hdlgen_mvau_bin")
+            .text(POPCOUNT.0, POPCOUNT.1)
+            .text(MVAU_BIN.0, MVAU_BIN.1)
+    }
+
+    fn params(mw: usize, mh: usize, pe: usize, simd: usize) -> Vec<String> {
+        vec![
+            format!("-GMW={mw}"),
+            format!("-GMH={mh}"),
+            format!("-GPE={pe}"),
+            format!("-GSIMD={simd}"),
+        ]
+    }
+
+    /// Bits `[lo, lo + n)` of a ±1 slice packed as u32 words for a wide port.
+    fn bits_u32(bits: impl Iterator<Item = bool>, n: usize) -> Vec<u32> {
+        let mut w = vec![0u32; n.div_ceil(32).max(1)];
+        for (i, b) in bits.enumerate() {
+            if b {
+                w[i / 32] |= 1 << (i % 32);
+            }
+        }
+        w
+    }
+
+    fn sign_extend(v: u64, bits: u32) -> i64 {
+        ((v << (64 - bits)) as i64) >> (64 - bits)
+    }
+
+    /// (MW, MH, PE, SIMD, use masks, stall the streams)
+    const CASES: &[(usize, usize, usize, usize, bool, bool)] = &[
+        (64, 16, 4, 16, true, true),
+        (9, 3, 3, 9, false, true),
+        (288, 64, 8, 32, true, true),
+        (5, 4, 1, 1, true, true),
+        (100, 6, 2, 25, true, true),
+        (130, 5, 5, 65, true, false),
+        (48, 8, 2, 16, false, false),
+    ];
+
+    #[test]
+    fn mvau_matches_arith_under_back_pressure_and_reloads() {
+        for &(mw, mh, pe, simd, masks, stalls) in CASES {
+            let what = format!("MW={mw} MH={mh} PE={pe} SIMD={simd}");
+            let opts = BuildOptions {
+                verilator_args: params(mw, mh, pe, simd),
+                ..BuildOptions::default()
+            };
+            let model = build(&design(), &opts).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let (sf, nf) = (mw / simd, mh / pe);
+            let dw = (usize::BITS - mw.leading_zeros()) + 1; // clog2(MW + 1) + 1
+            let mut g = SplitMix64::new((mw * 1000 + mh) as u64);
+            // Two weight sets loaded at run time into the same build.
+            for set in 0..2 {
+                let mut sim = model.instance().expect("instance");
+                let port = |n: &str| sim.port(n).unwrap_or_else(|e| panic!("{e}"));
+                let (clk, rst, iv, ir, id, im, ov, or, od, we, wa, wd) = (
+                    port("clk"),
+                    port("rst"),
+                    port("in_valid"),
+                    port("in_ready"),
+                    port("in_data"),
+                    port("in_mask"),
+                    port("out_valid"),
+                    port("out_ready"),
+                    port("out_data"),
+                    port("wr_en"),
+                    port("wr_addr"),
+                    port("wr_data"),
+                );
+                let w: Vec<Vec<i64>> = (0..mh)
+                    .map(|_| {
+                        (0..mw)
+                            .map(|_| if g.next() & 1 == 1 { 1 } else { -1 })
+                            .collect()
+                    })
+                    .collect();
+                sim.set(rst, 1);
+                sim.tick(clk);
+                sim.set(rst, 0);
+                sim.set(we, 1);
+                for f in 0..nf {
+                    for s in 0..sf {
+                        let word = (0..pe)
+                            .flat_map(|p| (0..simd).map(move |i| (p, i)))
+                            .map(|(p, i)| w[f * pe + p][s * simd + i] == 1);
+                        sim.set(wa, (f * sf + s) as u64);
+                        sim.set_wide(wd, &bits_u32(word, pe * simd));
+                        sim.tick(clk);
+                    }
+                }
+                sim.set(we, 0);
+                // Vectors, each replayed once per fold; expected dots per (vector, fold).
+                let vectors = 5;
+                let mut beats = vec![];
+                let mut expect = vec![];
+                for _ in 0..vectors {
+                    let x: Vec<i64> = (0..mw)
+                        .map(|_| if g.next() & 1 == 1 { 1 } else { -1 })
+                        .collect();
+                    let m: Vec<i64> = (0..mw)
+                        .map(|_| if !masks || g.next() % 4 != 0 { 1 } else { -1 })
+                        .collect();
+                    for f in 0..nf {
+                        for s in 0..sf {
+                            beats.push((
+                                x[s * simd..(s + 1) * simd].to_vec(),
+                                m[s * simd..(s + 1) * simd].to_vec(),
+                            ));
+                        }
+                        for p in 0..pe {
+                            let (px, pm, pw) =
+                                (pack_signs(&x), pack_signs(&m), pack_signs(&w[f * pe + p]));
+                            expect.push(binary_dot(
+                                xnor_popcount_masked(&px, &pw, &pm),
+                                popcount(&pm, mw) as usize,
+                            ));
+                        }
+                    }
+                }
+                let mut got = vec![];
+                let (mut next, mut cycles, mut first_in) = (0, 0u64, None);
+                while got.len() < expect.len() {
+                    cycles += 1;
+                    assert!(cycles < 100_000, "{what}: no progress");
+                    let give = next < beats.len() && (!stalls || g.next() % 3 != 0);
+                    sim.set(iv, give as u64);
+                    if let Some((x, m)) = beats.get(next) {
+                        sim.set_wide(id, &bits_u32(x.iter().map(|&v| v == 1), simd));
+                        sim.set_wide(im, &bits_u32(m.iter().map(|&v| v == 1), simd));
+                    }
+                    let ready = !stalls || g.next() % 3 != 0;
+                    sim.set(or, ready as u64);
+                    sim.eval();
+                    let took = give && sim.get(ir) == 1;
+                    if sim.get(ov) == 1 && ready {
+                        let words = sim.get_words(od);
+                        for p in 0..pe {
+                            let mut v = 0u64;
+                            for b in 0..dw as usize {
+                                let bit = p * dw as usize + b;
+                                v |= (((words[bit / 32] >> (bit % 32)) & 1) as u64) << b;
+                            }
+                            got.push(sign_extend(v, dw));
+                        }
+                    }
+                    sim.tick(clk);
+                    if took {
+                        first_in.get_or_insert(cycles);
+                        next += 1;
+                    }
+                }
+                for (i, (g, e)) in got.iter().zip(&expect).enumerate() {
+                    let (v, rest) = (i / (nf * pe), i % (nf * pe));
+                    assert_eq!(
+                        g,
+                        e,
+                        "{what} set {set}: vector {v}, output channel {} (fold {}, lane {})",
+                        rest,
+                        rest / pe,
+                        rest % pe
+                    );
+                }
+                if !stalls {
+                    // One beat per cycle: from the first beat's cycle to the cycle the last
+                    // result is visible, vectors·NF·SF beats plus the pipeline latency.
+                    let ideal = (vectors * nf * sf) as u64;
+                    let measured = cycles - first_in.unwrap_or(1) + 1;
+                    assert_eq!(
+                        measured,
+                        ideal + mvau_bin_latency(simd, 2) as u64,
+                        "{what}: cycles"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mvau_is_lint_clean() {
+        for &(mw, mh, pe, simd, ..) in CASES {
+            let p = params(mw, mh, pe, simd);
+            let warnings = lint(&design(), &p.iter().map(String::as_str).collect::<Vec<_>>())
+                .unwrap_or_else(|e| panic!("lint: {e}"));
+            assert!(
+                warnings.is_empty(),
+                "MW={mw} MH={mh} PE={pe} SIMD={simd}: {warnings:?}"
+            );
+        }
+    }
+}

@@ -13,8 +13,21 @@ pub mod lib {
         include_str!("../../rtl/lib/hdlgen_popcount.v"),
     );
 
+    /// `hdlgen_mvau_bin`: folded XNOR-popcount matrix-vector unit (PE × SIMD) with
+    /// run-time loadable weights (mirrors `arith::xnor_popcount_masked` / `binary_dot`).
+    pub const MVAU_BIN: (&str, &str) = (
+        "hdlgen_mvau_bin.v",
+        include_str!("../../rtl/lib/hdlgen_mvau_bin.v"),
+    );
+
     /// Every primitive, in dependency order.
-    pub const ALL: &[(&str, &str)] = &[POPCOUNT];
+    pub const ALL: &[(&str, &str)] = &[POPCOUNT, MVAU_BIN];
+
+    /// Cycles from a beat entering `hdlgen_mvau_bin` to its fold's result in the output
+    /// register (weight read, popcount tree, accumulate), with no stalls.
+    pub fn mvau_bin_latency(simd: usize, reg_every: usize) -> usize {
+        2 + popcount_latency(simd, reg_every)
+    }
 
     /// Register stages `hdlgen_popcount` inserts for `n` input bits (its LATENCY).
     pub fn popcount_latency(n: usize, reg_every: usize) -> usize {
