@@ -97,7 +97,7 @@ fn popcount_tree_matches_arith_with_its_latency() {
         let mut cyc = 0u64;
         while next < vs.len() + lat + 1 {
             cyc += 1;
-            let enabled = g.next() % 3 != 0;
+            let enabled = !g.next().is_multiple_of(3);
             sim.set(en, enabled as u64);
             let v = vs.get(next);
             let valid = v.is_some() && next % 2 == 0;
@@ -266,7 +266,7 @@ mod mvau {
                         .map(|_| if g.next() & 1 == 1 { 1 } else { -1 })
                         .collect();
                     let m: Vec<i64> = (0..mw)
-                        .map(|_| if !masks || g.next() % 4 != 0 { 1 } else { -1 })
+                        .map(|_| if !masks || !g.next().is_multiple_of(4) { 1 } else { -1 })
                         .collect();
                     for f in 0..nf {
                         for s in 0..sf {
@@ -290,13 +290,13 @@ mod mvau {
                 while got.len() < expect.len() {
                     cycles += 1;
                     assert!(cycles < 100_000, "{what}: no progress");
-                    let give = next < beats.len() && (!stalls || g.next() % 3 != 0);
+                    let give = next < beats.len() && (!stalls || !g.next().is_multiple_of(3));
                     sim.set(iv, give as u64);
                     if let Some((x, m)) = beats.get(next) {
                         sim.set_wide(id, &bits_u32(x.iter().map(|&v| v == 1), simd));
                         sim.set_wide(im, &bits_u32(m.iter().map(|&v| v == 1), simd));
                     }
-                    let ready = !stalls || g.next() % 3 != 0;
+                    let ready = !stalls || !g.next().is_multiple_of(3);
                     sim.set(or, ready as u64);
                     sim.eval();
                     let took = give && sim.get(ir) == 1;
