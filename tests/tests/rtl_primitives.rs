@@ -266,7 +266,13 @@ mod mvau {
                         .map(|_| if g.next() & 1 == 1 { 1 } else { -1 })
                         .collect();
                     let m: Vec<i64> = (0..mw)
-                        .map(|_| if !masks || !g.next().is_multiple_of(4) { 1 } else { -1 })
+                        .map(|_| {
+                            if !masks || !g.next().is_multiple_of(4) {
+                                1
+                            } else {
+                                -1
+                            }
+                        })
                         .collect();
                     for f in 0..nf {
                         for s in 0..sf {

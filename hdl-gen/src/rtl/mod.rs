@@ -20,8 +20,13 @@ pub mod lib {
         include_str!("../../rtl/lib/hdlgen_mvau_bin.v"),
     );
 
+    /// `hdlgen_swg`: sliding-window generator over a ring of K_H + 1 input rows in block
+    /// RAM; emits each window once, SIMD elements per beat in (kh, kw, Cin) order, with
+    /// padding data and mask bits (the geometry of `layers::geom::Window`).
+    pub const SWG: (&str, &str) = ("hdlgen_swg.v", include_str!("../../rtl/lib/hdlgen_swg.v"));
+
     /// Every primitive, in dependency order.
-    pub const ALL: &[(&str, &str)] = &[POPCOUNT, MVAU_BIN];
+    pub const ALL: &[(&str, &str)] = &[POPCOUNT, MVAU_BIN, SWG];
 
     /// Cycles from a beat entering `hdlgen_mvau_bin` to its fold's result in the output
     /// register (weight read, popcount tree, accumulate), with no stalls.
