@@ -86,6 +86,23 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+
+    /// An external tool (Verilator, yosys, nextpnr) is missing or failed.
+    #[error("{message}")]
+    Tool {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// The FPGA flow (yosys, nextpnr, packers) is missing a tool or failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Flow(#[from] crate::flow::FlowError),
+
+    /// The hardware computed something other than the reference model.
+    #[error("{0}")]
+    Mismatch(String),
 }
 
 impl From<Box<SpecError>> for Error {

@@ -5,8 +5,10 @@
 //! reference, built on the arithmetic of [`arith`].
 
 pub mod arith;
+pub mod cosim;
 pub mod encode;
 pub mod error;
+pub mod flow;
 pub mod input;
 pub mod layers;
 pub mod model;

@@ -2,7 +2,8 @@
 //!
 //! Exit codes: 0 success; 1 the network description, its weights or the input file are
 //! invalid (a diagnostic says where); 2 command-line usage error; 3 an output could not
-//! be written.
+//! be written; 4 an external tool (Verilator, yosys, nextpnr) is missing or failed;
+//! 5 the hardware disagrees with the reference model.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -66,12 +67,85 @@ enum Cmd {
         #[arg(long, value_name = "DIR")]
         trace: Option<PathBuf>,
     },
+    /// Generate synthesizable Verilog for a BNN (the default: `hdlgen NET.yaml`).
+    Gen {
+        net: PathBuf,
+        /// Output directory.
+        #[arg(long, short, default_value = "hdl")]
+        output: PathBuf,
+        #[command(flatten)]
+        hw: HwArgs,
+    },
+    /// Co-simulate the generated Verilog in Verilator against the reference model.
+    Sim {
+        net: PathBuf,
+        /// Input file (as for `run`): one sample or a batch.
+        #[arg(long, short)]
+        input: PathBuf,
+        /// Write a waveform of the run (.vcd or .fst).
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
+        /// Withhold input and output handshakes on this percentage of cycles (random).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=90))]
+        stall: u32,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        hw: HwArgs,
+    },
     /// List the layer kinds with a one-line description each.
     Layers,
 }
 
+/// Hardware options shared by `gen` and `sim`.
+#[derive(clap::Args)]
+struct HwArgs {
+    /// Board whose LUTs bound the automatic folding.
+    #[arg(long, default_value = "icebreaker", value_parser = ["icebreaker", "hx8k", "ulx3s-25f", "ulx3s-85f"])]
+    board: String,
+    /// LUT4 budget for the automatic folding (overrides the board's).
+    #[arg(long)]
+    luts: Option<u64>,
+    /// Register every N adder-tree levels (2 suits iCE40 at 48 MHz, 1 ECP5 at 150 MHz).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=8))]
+    reg_every: u64,
+}
+
+impl HwArgs {
+    fn budget(&self) -> u64 {
+        self.luts.unwrap_or(
+            match self.board.as_str() {
+                "hx8k" => 7_680,
+                "ulx3s-25f" => 24_288,
+                "ulx3s-85f" => 83_640,
+                _ => 5_280,
+            } * 4
+                / 5,
+        )
+    }
+    fn options(&self, taps: bool) -> hdlgen::rtl::gen::GenOptions {
+        hdlgen::rtl::gen::GenOptions {
+            lut_budget: Some(self.budget()),
+            folds: None,
+            taps,
+            hex: !taps,
+            reg_every: self.reg_every as usize,
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `hdlgen NET.yaml ...` means `hdlgen gen NET.yaml ...`.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .is_some_and(|a| a.ends_with(".yaml") || a.ends_with(".yml"))
+    {
+        args.insert(1, "gen".into());
+    }
+    let cli = Cli::parse_from(args);
     let r = match cli.cmd {
         Cmd::Check { net, json } => check(&net, json),
         Cmd::Run {
@@ -80,6 +154,15 @@ fn main() -> ExitCode {
             json,
             trace,
         } => run(&net, &input, json, trace.as_deref()),
+        Cmd::Gen { net, output, hw } => gen(&net, &output, &hw),
+        Cmd::Sim {
+            net,
+            input,
+            trace,
+            stall,
+            json,
+            hw,
+        } => sim(&net, &input, trace, stall, json, &hw),
         Cmd::Layers => {
             for (k, s) in KINDS {
                 out!("{k:<14} {s}");
@@ -92,6 +175,8 @@ fn main() -> ExitCode {
         Err(e) => {
             let code = match &e {
                 Error::Write { .. } => 3,
+                Error::Tool { .. } | Error::Flow(_) => 4,
+                Error::Mismatch(_) => 5,
                 _ => 1,
             };
             let _ = writeln!(std::io::stderr(), "{:?}", miette::Report::new(e));
@@ -141,8 +226,21 @@ fn check(path: &Path, as_json: bool) -> Result<(), Error> {
             })
             .collect();
         let t = net.temporal.as_ref();
+        let hw = if net.is_snn() {
+            None
+        } else {
+            let g = hdlgen::rtl::gen::generate(
+                &net,
+                &hdlgen::rtl::gen::GenOptions {
+                    lut_budget: Some(5_280 * 4 / 5),
+                    hex: false,
+                    ..Default::default()
+                },
+            )?;
+            Some(g.estimate)
+        };
         let doc = json!({
-            "name": net.name, "spiking": net.is_snn(),
+            "name": net.name, "spiking": net.is_snn(), "hardware_estimate": hw,
             "input": {"shape": net.input.ty.shape.dims(), "values": net.input.ty.val.to_string()},
             "time_steps": t.map(|t| t.steps), "encoder": t.map(|t| t.encoder.name()),
             "decoder": t.map(|t| t.decoder.name()),
@@ -198,6 +296,19 @@ fn check(path: &Path, as_json: bool) -> Result<(), Error> {
         out_nonl!(", {} neurons", thousands(neurons));
     }
     out!();
+    if !snn {
+        // The hardware this would become on the default board (iCEBreaker).
+        let g = hdlgen::rtl::gen::generate(
+            &net,
+            &hdlgen::rtl::gen::GenOptions {
+                lut_budget: Some(5_280 * 4 / 5),
+                hex: false,
+                ..Default::default()
+            },
+        )?;
+        out!("hardware estimate (iCEBreaker budget; `hdlgen gen --board/--luts` to change):");
+        print_estimate(&g.estimate);
+    }
     Ok(())
 }
 
@@ -329,4 +440,145 @@ fn write_trace(dir: &Path, runs: &[hdlgen::model::Run], batched: bool) -> Result
         )?;
     }
     Ok(())
+}
+
+fn generate(
+    path: &Path,
+    hw: &HwArgs,
+    taps: bool,
+) -> Result<(Network, hdlgen::rtl::gen::Generated), Error> {
+    let net = Network::load(path)?;
+    let g = hdlgen::rtl::gen::generate(&net, &hw.options(taps))?;
+    Ok((net, g))
+}
+
+fn print_estimate(est: &hdlgen::rtl::estimate::Estimate) {
+    out!(
+        "{:<22} {:<7} {:>4} {:>5} {:>10} {:>7} {:>7} {:>5}",
+        "engine",
+        "kind",
+        "pe",
+        "simd",
+        "cycles",
+        "LUT4",
+        "FF",
+        "BRAM"
+    );
+    let opt = |v: Option<usize>| v.map_or("-".into(), |v| v.to_string());
+    for e in &est.engines {
+        out!(
+            "{:<22} {:<7} {:>4} {:>5} {:>10} {:>7} {:>7} {:>5}",
+            e.name,
+            e.kind,
+            opt(e.pe),
+            opt(e.simd),
+            thousands(e.cycles),
+            thousands(e.lut4),
+            thousands(e.ff),
+            e.bram
+        );
+    }
+    out!(
+        "interval {} cycles/image (pipeline efficiency {:.1}%), about {} LUT4, {} FF, {} EBR",
+        thousands(est.interval),
+        100.0 * est.efficiency,
+        thousands(est.lut4),
+        thousands(est.ff),
+        est.bram
+    );
+}
+
+fn gen(path: &Path, dir: &Path, hw: &HwArgs) -> Result<(), Error> {
+    let (net, g) = generate(path, hw, false)?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::Write {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    for (name, text) in &g.files {
+        let p = dir.join(name);
+        std::fs::write(&p, text).map_err(|e| Error::Write { path: p, source: e })?;
+    }
+    out!(
+        "{}: wrote {} files to {} (top module `{}`)",
+        net.name,
+        g.files.len(),
+        dir.display(),
+        g.top_name
+    );
+    print_estimate(&g.estimate);
+    Ok(())
+}
+
+fn sim(
+    path: &Path,
+    input_path: &Path,
+    trace: Option<PathBuf>,
+    stall: u32,
+    as_json: bool,
+    hw: &HwArgs,
+) -> Result<(), Error> {
+    let (net, g) = generate(path, hw, true)?;
+    let batch = input::load(&net, input_path)?;
+    let tool = |e: hdlgen::cosim::CosimError| Error::Tool {
+        message: e.to_string(),
+        help: None,
+    };
+    let t0 = std::time::Instant::now();
+    let mut s = hdlgen::cosim::NetSim::build(
+        &g,
+        &hdlgen::cosim::SimOptions {
+            trace: trace.clone(),
+        },
+    )
+    .map_err(tool)?;
+    let built = t0.elapsed().as_secs_f64();
+    s.load(&g.images);
+    let t1 = std::time::Instant::now();
+    let rep = s
+        .run(
+            &net,
+            &batch.samples,
+            hdlgen::cosim::Drive {
+                stall_pct: stall,
+                seed: 1,
+            },
+        )
+        .map_err(tool)?;
+    let secs = t1.elapsed().as_secs_f64();
+    if as_json {
+        let doc = json!({"network": net.name, "report": rep, "estimate": g.estimate,
+            "build_seconds": built, "sim_seconds": secs,
+            "cycles_per_second": rep.cycles as f64 / secs.max(1e-9)});
+        out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        out!(
+            "{}: built in {:.1} s{}; simulated {} cycles in {:.2} s ({:.2} M cycles/s)",
+            net.name,
+            built,
+            if s.cached() { " (cached)" } else { "" },
+            thousands(rep.cycles),
+            secs,
+            rep.cycles as f64 / secs.max(1e-9) / 1e6
+        );
+        if let Some(iv) = rep.interval {
+            out!(
+                "measured interval {:.1} cycles/image, estimated {} ({:+.2}%)",
+                iv,
+                g.estimate.interval,
+                100.0 * (g.estimate.interval as f64 - iv) / iv
+            );
+        }
+        out!(
+            "agreement: {}/{} images bit-exact on every stream",
+            rep.agree,
+            rep.images
+        );
+        if let Some(t) = &trace {
+            out!("waveform written to {}", t.display());
+        }
+    }
+    match &rep.first_mismatch {
+        Some(m) => Err(Error::Mismatch(m.to_string())),
+        None => Ok(()),
+    }
 }

@@ -119,7 +119,9 @@ module hdlgen_swg #(
     endfunction
 
     // ---------------------------------------------------------------- line buffer
-    (* ram_style = "block" *) reg [PW-1:0] mem [0:DEPTH-1];
+    // The reader only reads pixels written in earlier cycles and the writer only fills
+    // released slots, so a read never meets a write to its address (no_rw_check).
+    (* ram_style = "block", no_rw_check *) reg [PW-1:0] mem [0:DEPTH-1];
 
     // ---------------------------------------------------------------- shared state
     reg signed [CW-1:0] r_row = {CW{1'b0}};   // R: writer row, relative to the reader's image

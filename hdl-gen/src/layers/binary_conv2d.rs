@@ -1,6 +1,7 @@
 //! Binary-weight 2-D convolution. On a binary (±1) map it is an XNOR-popcount per tap;
 //! on an integer map (the first layer) acc = Σ (w ? x : −x), padded taps taking `pad_value`.
 
+use super::fold::FoldKeys;
 use super::geom::{self, Window};
 use super::{Cost, LayerKind, ParseCx, State, Stats};
 use crate::arith::{
@@ -40,6 +41,8 @@ pub struct BinaryConv2d {
     pub int_input: bool,
     /// ±1 weights, (Cout, kh, kw, Cin).
     pub weights: Array,
+    /// Hardware folding as written (`pe`, `simd`).
+    pub fold: FoldKeys,
     /// Packed weights: per filter the whole (kh, kw, Cin) window as one bit vector.
     packed: Vec<u64>,
     /// ±1 weights as negation masks (0 for +1, −1 for −1), (kh, kw, Cin, Cout): the
@@ -82,6 +85,8 @@ impl LayerKind for BinaryConv2d {
         "padding",
         "pad_value",
         "weights",
+        "pe",
+        "simd",
     ];
 
     fn parse(o: &Obj, input: &TType, _cx: &ParseCx) -> R<(Self, TType)> {
@@ -167,6 +172,7 @@ impl LayerKind for BinaryConv2d {
         };
         Ok((
             BinaryConv2d {
+                fold: FoldKeys::parse(o)?,
                 filters,
                 cin,
                 win,

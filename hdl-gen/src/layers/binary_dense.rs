@@ -1,6 +1,7 @@
 //! Binary-weight fully connected layer, (out, in) weights with `in` in HWC-flatten order:
 //! XNOR-popcount on a ±1 vector, Σ (w ? x : −x) on an integer vector.
 
+use super::fold::FoldKeys;
 use super::binary_conv2d::acc_range;
 use super::{Cost, LayerKind, ParseCx, State, Stats};
 use crate::arith::{binary_dot, pack_signs, words_for, xnor_popcount};
@@ -16,6 +17,8 @@ pub struct BinaryDense {
     pub int_input: bool,
     /// ±1 weights, (out, in).
     pub weights: Array,
+    /// Hardware folding as written (`pe`, `simd`).
+    pub fold: FoldKeys,
     packed: Vec<u64>,
 }
 
@@ -42,7 +45,7 @@ impl LayerKind for BinaryDense {
     const KIND: &'static str = "binary_dense";
     const SUMMARY: &'static str =
         "binary-weight fully connected (out,in): XNOR-popcount on ±1 vectors, Σ±x on an integer vector";
-    const KEYS: &'static [&'static str] = &["name", "units", "weights"];
+    const KEYS: &'static [&'static str] = &["name", "units", "weights", "pe", "simd"];
 
     fn parse(o: &Obj, input: &TType, cx: &ParseCx) -> R<(Self, TType)> {
         need_vector(o, input)?;
@@ -72,6 +75,7 @@ impl LayerKind for BinaryDense {
         let int_input = matches!(input.val, ValType::Int { .. });
         Ok((
             BinaryDense {
+                fold: FoldKeys::parse(o)?,
                 units,
                 inputs,
                 int_input,

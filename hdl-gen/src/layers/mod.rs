@@ -7,6 +7,7 @@ pub mod binary_dense;
 pub mod conv2d;
 pub mod dense;
 pub mod flatten;
+pub mod fold;
 pub mod geom;
 pub mod lif;
 pub mod maxpool;

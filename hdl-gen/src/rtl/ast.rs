@@ -130,9 +130,34 @@ pub enum Item {
     Instance {
         module: String,
         name: String,
-        params: Vec<(String, i64)>,
+        params: Vec<(String, Param)>,
         conns: Vec<(String, Expr)>,
     },
+}
+
+/// A module parameter value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Param {
+    Int(i64),
+    /// A string (file names for `$readmemh`).
+    Str(String),
+    /// A sized constant (`WIDTH'hVALUE`, two's complement), for `parameter [W-1:0]`.
+    Bits {
+        width: u32,
+        value: u128,
+    },
+}
+
+impl From<i64> for Param {
+    fn from(v: i64) -> Self {
+        Param::Int(v)
+    }
+}
+
+impl From<usize> for Param {
+    fn from(v: usize) -> Self {
+        Param::Int(v as i64)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,7 +3,12 @@
 //! `hdl-gen/rtl/lib/*.v` that carry the datapaths.
 
 pub mod ast;
+pub mod estimate;
+pub mod gen;
+pub mod lower;
+pub mod params;
 pub mod print;
+pub mod top;
 
 /// Hand-written Verilog-2005 primitives, embedded so generated designs are self-contained.
 pub mod lib {
@@ -24,6 +29,41 @@ pub mod lib {
     /// RAM; emits each window once, SIMD elements per beat in (kh, kw, Cin) order, with
     /// padding data and mask bits (the geometry of `layers::geom::Window`).
     pub const SWG: (&str, &str) = ("hdlgen_swg.v", include_str!("../../rtl/lib/hdlgen_swg.v"));
+
+    /// `hdlgen_cfgmem`: parameter memory written in 32-bit lanes over the configuration bus.
+    pub const CFGMEM: (&str, &str) = (
+        "hdlgen_cfgmem.v",
+        include_str!("../../rtl/lib/hdlgen_cfgmem.v"),
+    );
+
+    /// `hdlgen_addtree`: pipelined signed adder tree (the integer sibling of popcount).
+    pub const ADDTREE: (&str, &str) = (
+        "hdlgen_addtree.v",
+        include_str!("../../rtl/lib/hdlgen_addtree.v"),
+    );
+
+    /// `hdlgen_mvau`: folded matrix-vector-activation unit (XNOR-popcount or Σ±x, fused
+    /// thresholds, NF replay, weights and thresholds loadable over the configuration bus).
+    pub const MVAU: (&str, &str) = ("hdlgen_mvau.v", include_str!("../../rtl/lib/hdlgen_mvau.v"));
+
+    /// `hdlgen_pool`: OR / signed-max reducer over the windows of a window generator.
+    pub const POOL: (&str, &str) = ("hdlgen_pool.v", include_str!("../../rtl/lib/hdlgen_pool.v"));
+
+    /// `hdlgen_thresh`: per-channel threshold unit (folded BatchNorm + sign).
+    pub const THRESH: (&str, &str) = (
+        "hdlgen_thresh.v",
+        include_str!("../../rtl/lib/hdlgen_thresh.v"),
+    );
+
+    /// `hdlgen_argmax`: output layer (acc·scale + bias per class, argmax).
+    pub const ARGMAX: (&str, &str) = (
+        "hdlgen_argmax.v",
+        include_str!("../../rtl/lib/hdlgen_argmax.v"),
+    );
+
+    /// The primitives a generated network top instantiates.
+    pub const NETWORK: &[(&str, &str)] =
+        &[POPCOUNT, ADDTREE, CFGMEM, SWG, MVAU, POOL, THRESH, ARGMAX];
 
     /// Every primitive, in dependency order.
     pub const ALL: &[(&str, &str)] = &[POPCOUNT, MVAU_BIN, SWG];

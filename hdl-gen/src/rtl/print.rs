@@ -53,6 +53,15 @@ pub fn expr(e: &Expr) -> String {
     }
 }
 
+/// Prints a parameter value.
+pub fn param(p: &Param) -> String {
+    match p {
+        Param::Int(v) => v.to_string(),
+        Param::Str(s) => format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")),
+        Param::Bits { width, value } => format!("{width}'h{value:x}"),
+    }
+}
+
 fn operand(e: &Expr) -> String {
     match e {
         Expr::Binary(..) | Expr::Cond(..) => format!("({})", expr(e)),
@@ -163,7 +172,7 @@ pub fn module(m: &Module) -> String {
                 if !params.is_empty() {
                     let ps = params
                         .iter()
-                        .map(|(k, v)| format!(".{k}({v})"))
+                        .map(|(k, v)| format!(".{k}({})", param(v)))
                         .collect::<Vec<_>>()
                         .join(", ");
                     let _ = write!(out, " #({ps})");

@@ -1,0 +1,67 @@
+// hdlgen_cfgmem: parameter memory (weights, thresholds, scales) written over the 32-bit
+// configuration bus and read by an engine.
+//
+// D words of W bits. A write puts `wdata` into lane `wlane` of word `waddr`: bits
+// [32*wlane +: 32] (the last lane may be narrower; its upper wdata bits are dropped). A
+// word wider than 32 bits is written lane by lane with no staging register: each lane is
+// its own write enable, which yosys maps to the block RAM's bit/byte write masks.
+// Initial contents come from INIT_FILE ($readmemh, one W-bit word per line) when it is
+// non-empty, so a design can boot with weights and still be reloaded at run time.
+// Read: synchronous, `rdata` updates on clock edges where `re` is high (a clock enable,
+// so a stalled pipeline keeps its operand).
+`default_nettype none
+module hdlgen_cfgmem #(
+    parameter integer W = 32,
+    parameter integer D = 1,
+    parameter INIT_FILE = ""
+) (
+    input  wire                                   clk,
+    input  wire                                   we,
+    input  wire [((D > 1) ? $clog2(D) : 1)-1:0]   waddr,
+    input  wire [((W > 32) ? $clog2((W + 31) / 32) : 1)-1:0] wlane,
+    input  wire [31:0]                            wdata,
+    input  wire                                   re,
+    input  wire [((D > 1) ? $clog2(D) : 1)-1:0]   raddr,
+    output reg  [W-1:0]                           rdata
+);
+    localparam integer AW = (D > 1) ? $clog2(D) : 1;
+    localparam integer LANES = (W + 31) / 32;
+    localparam integer LW = (W > 32) ? $clog2(LANES) : 1;
+    // Rounded up to a power of two so every address of AW bits is in range. Writes happen
+    // only while the engine is idle, so read-during-write needs no bypass (no_rw_check).
+    // Up to 4 words stay in flip-flops: a wide, shallow memory would waste block RAMs.
+    localparam integer N = 1 << AW;
+    genvar l;
+    generate
+        if (D > 4) begin : g_block
+            (* ram_style = "block", no_rw_check *) reg [W-1:0] mem [0:N-1];
+            if (INIT_FILE != "") begin : g_init
+                initial $readmemh(INIT_FILE, mem);
+            end
+            for (l = 0; l < LANES; l = l + 1) begin : g_lane
+                localparam integer LO = 32 * l;
+                localparam integer NB = (W - LO) < 32 ? (W - LO) : 32;
+                localparam [LW-1:0] LANE = l;
+                always @(posedge clk)
+                    if (we && wlane == LANE) mem[waddr][LO +: NB] <= wdata[NB-1:0];
+            end
+            always @(posedge clk) if (re) rdata <= mem[raddr];
+        end else begin : g_regs
+            reg [W-1:0] mem [0:N-1];
+            if (INIT_FILE != "") begin : g_init
+                initial $readmemh(INIT_FILE, mem);
+            end
+            for (l = 0; l < LANES; l = l + 1) begin : g_lane
+                localparam integer LO = 32 * l;
+                localparam integer NB = (W - LO) < 32 ? (W - LO) : 32;
+                localparam [LW-1:0] LANE = l;
+                always @(posedge clk)
+                    if (we && wlane == LANE) mem[waddr][LO +: NB] <= wdata[NB-1:0];
+            end
+            always @(posedge clk) if (re) rdata <= mem[raddr];
+        end
+    endgenerate
+    // Upper data bits of a narrow last lane are unused by design.
+    wire _unused_ok = &{1'b0, wdata, 1'b0};
+endmodule
+`default_nettype wire

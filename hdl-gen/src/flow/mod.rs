@@ -1,0 +1,222 @@
+//! Thin wrappers around the open FPGA flow: yosys ([`synth`]), nextpnr ([`pnr`]) and the
+//! bitstream packers ([`pack`]), for iCE40 and ECP5.
+//!
+//! Each step runs in a build directory the caller names (`out_dir`), writes its script, log
+//! and JSON report there under fixed names, and returns numbers read from the JSON files —
+//! never from console output, which YoWASP builds may cut short. Every path handed to a tool
+//! is relative to that directory (which is the tool's working directory): YoWASP tools see a
+//! private `/tmp`, so an absolute `/tmp/...` path fails inside them while relative paths
+//! reach the real file. The library prints nothing; reports carry how long each step took.
+//!
+//! Files written in `out_dir`:
+//!
+//! | step | files |
+//! |---|---|
+//! | [`synth`] | `synth.ys` (the script, re-runnable with `yosys -s synth.ys`), `synth.log`, `stat.json`, `top.json` (netlist) |
+//! | [`pnr`] | `pnr.log`, `pnr.json` (nextpnr `--report`), `top.asc` (iCE40) / `top.config` (ECP5) |
+//! | [`pack`] | `top.bin` (iCE40) / `top.bit` (ECP5) |
+//!
+//! Tools are found by [`tool::Tool::find`]; `synth_with`/`pnr_with`/`pack_with` take one
+//! the caller found (e.g. to force Debian's yosys).
+
+pub mod device;
+pub mod error;
+pub mod pnr;
+pub mod synth;
+pub mod tool;
+
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+use std::process::{Command, Output};
+use std::str::FromStr;
+use std::time::Instant;
+
+use serde::Serialize;
+
+pub use device::{Device, DEVICES};
+pub use error::{FlowError, Result};
+pub use pnr::{
+    pack, pack_with, pnr, pnr_with, ClockFmax, PackReport, PnrOptions, PnrReport, Usage,
+};
+pub use synth::{synth, synth_with, SynthOptions, SynthReport};
+pub use tool::{Origin, Tool, ToolKind};
+
+/// FPGA family: selects the yosys `synth_*` command, the nextpnr and the packer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Ice40,
+    Ecp5,
+}
+
+impl Family {
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Ice40 => "ice40",
+            Family::Ecp5 => "ecp5",
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Family {
+    type Err = FlowError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "ice40" => Ok(Family::Ice40),
+            "ecp5" => Ok(Family::Ecp5),
+            _ => Err(FlowError::Options(format!(
+                "unknown FPGA family {s:?}; known: ice40, ecp5"
+            ))),
+        }
+    }
+}
+
+/// How many log lines a [`FlowError::ToolFailed`] carries.
+const TAIL_LINES: usize = 20;
+
+/// Creates `dir` and returns its canonical path (the working directory of every tool).
+fn prepare_dir(dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|e| FlowError::io("create", dir, e))?;
+    dir.canonicalize()
+        .map_err(|e| FlowError::io("resolve", dir, e))
+}
+
+/// Removes outputs of an earlier run so a failed run cannot leave stale numbers behind.
+fn remove_stale(dir: &Path, names: &[&str]) -> Result<()> {
+    for n in names {
+        let p = dir.join(n);
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(FlowError::io("remove", p, e)),
+        }
+    }
+    Ok(())
+}
+
+/// `file` relative to the canonical directory `dir`, as a UTF-8 string (it goes into scripts
+/// and command lines). The file must exist.
+fn relative_to(dir: &Path, file: &Path) -> Result<String> {
+    let abs = file
+        .canonicalize()
+        .map_err(|e| FlowError::io("find", file, e))?;
+    let rel = diff_paths(&abs, dir);
+    rel.to_str()
+        .map(str::to_string)
+        .ok_or_else(|| FlowError::Options(format!("path {} is not valid UTF-8", abs.display())))
+}
+
+/// The relative path from `base` to `path` (both absolute and normalised).
+fn diff_paths(path: &Path, base: &Path) -> PathBuf {
+    let p: Vec<Component> = path.components().collect();
+    let b: Vec<Component> = base.components().collect();
+    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut out = PathBuf::new();
+    for _ in common..b.len() {
+        out.push("..");
+    }
+    for c in &p[common..] {
+        out.push(c.as_os_str());
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
+/// A finished tool run.
+struct Ran {
+    output: Output,
+    seconds: f64,
+}
+
+/// Runs `tool` with `args` in `dir`. A non-zero exit is returned, not turned into an error:
+/// callers decide (nextpnr's timing failure is special).
+fn run(tool: &Tool, args: &[String], dir: &Path) -> Result<Ran> {
+    let start = Instant::now();
+    let output = Command::new(tool.path())
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| FlowError::ToolMissing {
+            tool: tool.kind().name(),
+            var: tool.kind().env_var(),
+            detail: format!("cannot run `{}`: {e}", tool.path().display()),
+        })?;
+    Ok(Ran {
+        output,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// The error for a run that exited non-zero: the last lines of its log file, or of its
+/// console output when the log is missing or empty.
+fn failed(tool: &Tool, ran: &Ran, dir: &Path, log: &Path) -> FlowError {
+    let text = std::fs::read_to_string(log)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| {
+            format!(
+                "{}\n{}",
+                String::from_utf8_lossy(&ran.output.stdout),
+                String::from_utf8_lossy(&ran.output.stderr)
+            )
+        });
+    FlowError::ToolFailed {
+        tool: tool.to_string(),
+        status: ran.output.status.to_string(),
+        dir: dir.to_path_buf(),
+        log: log.to_path_buf(),
+        tail: tail(&text, TAIL_LINES),
+    }
+}
+
+/// The last `n` non-blank lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("Preparing to run"))
+        .collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| FlowError::io("read", path, e))?;
+    serde_json::from_str(&text).map_err(|e| FlowError::report(path, format!("not JSON: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths() {
+        let d = |a: &str, b: &str| diff_paths(Path::new(a), Path::new(b));
+        assert_eq!(d("/w/m/a.v", "/w/m/target/x"), PathBuf::from("../../a.v"));
+        assert_eq!(
+            d("/w/m/target/x/a.v", "/w/m/target/x"),
+            PathBuf::from("a.v")
+        );
+        assert_eq!(d("/tmp/t/a.v", "/w/m"), PathBuf::from("../../tmp/t/a.v"));
+        assert_eq!(d("/w", "/w"), PathBuf::from("."));
+    }
+
+    #[test]
+    fn tails() {
+        let t = tail("Preparing to run x\na\n\nb\nc\n", 2);
+        assert_eq!(t, "b\nc");
+        assert_eq!(tail("a\n", 5), "a");
+    }
+
+    #[test]
+    fn families() {
+        assert_eq!("ECP5".parse::<Family>().unwrap(), Family::Ecp5);
+        assert!("xilinx".parse::<Family>().is_err());
+    }
+}

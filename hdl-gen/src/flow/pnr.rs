@@ -1,0 +1,461 @@
+//! Place and route with nextpnr (`--report` JSON: utilization and Fmax), and bitstream
+//! packing with icepack / ecppack.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::device::Device;
+use super::error::{FlowError, Result};
+use super::tool::{Tool, ToolKind};
+use super::{failed, prepare_dir, read_json, relative_to, remove_stale, run, Family};
+
+/// File names in the build directory.
+pub const LOG: &str = "pnr.log";
+pub const REPORT: &str = "pnr.json";
+pub const ASC: &str = "top.asc";
+pub const TEXTCFG: &str = "top.config";
+pub const BIN: &str = "top.bin";
+pub const BIT: &str = "top.bit";
+pub const PACK_LOG: &str = "pack.log";
+
+/// What to place and route and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PnrOptions {
+    pub device: Device,
+    /// The package; `None` takes the device's default (`sg48`, `ct256`, `CABGA381`…).
+    pub package: Option<String>,
+    /// The netlist from synthesis (`SynthReport::netlist`).
+    pub netlist: PathBuf,
+    /// A `.pcf` (iCE40) or `.lpf` (ECP5). Without one, nextpnr places the I/Os itself —
+    /// enough to measure utilization and Fmax of a design not yet tied to a board. With one,
+    /// every I/O must be constrained (add `--pcf-allow-unconstrained` /
+    /// `--lpf-allow-unconstrained` to `extra_args` to relax that).
+    pub constraints: Option<PathBuf>,
+    /// Target clock frequency (`--freq`); `None` keeps nextpnr's default (12 MHz on iCE40).
+    pub freq_mhz: Option<f64>,
+    /// Succeed even when the target frequency is missed (`--timing-allow-fail`); the report
+    /// then says `timing_met: false`. Otherwise a miss is [`FlowError::TimingFailed`].
+    pub allow_timing_fail: bool,
+    /// Placer seed (`--seed`); `None` keeps nextpnr's default (deterministic).
+    pub seed: Option<u64>,
+    /// Further nextpnr options, one word each.
+    pub extra_args: Vec<String>,
+    /// The build directory (created if missing); the tool runs there.
+    pub out_dir: PathBuf,
+}
+
+impl PnrOptions {
+    /// Default package, no constraints, nextpnr's default frequency, a missed target is an
+    /// error.
+    pub fn new(device: Device, netlist: impl Into<PathBuf>, out_dir: impl Into<PathBuf>) -> Self {
+        PnrOptions {
+            device,
+            package: None,
+            netlist: netlist.into(),
+            constraints: None,
+            freq_mhz: None,
+            allow_timing_fail: false,
+            seed: None,
+            extra_args: Vec::new(),
+            out_dir: out_dir.into(),
+        }
+    }
+}
+
+/// Used and available count of one kind of site (BEL).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    pub used: u64,
+    pub available: u64,
+}
+
+impl Usage {
+    /// `used / available` (0 when nothing is available).
+    pub fn fraction(&self) -> f64 {
+        if self.available == 0 {
+            0.0
+        } else {
+            self.used as f64 / self.available as f64
+        }
+    }
+}
+
+/// Achieved and target frequency of one clock net (its name differs per family and design,
+/// e.g. `clk$SB_IO_IN_$glb_clk`, `$glbnet$clk$TRELLIS_IO_IN`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClockFmax {
+    pub net: String,
+    pub achieved_mhz: f64,
+    pub constraint_mhz: f64,
+}
+
+impl ClockFmax {
+    pub fn met(&self) -> bool {
+        self.achieved_mhz >= self.constraint_mhz
+    }
+}
+
+/// What nextpnr's `--report` says, plus where the files are.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PnrReport {
+    pub device: Device,
+    pub package: String,
+    /// Every BEL type in the report (`ICESTORM_LC`, `TRELLIS_COMB`, `DP16KD`, `SB_IO`…).
+    pub utilization: BTreeMap<String, Usage>,
+    /// One entry per clock, sorted by net name; empty for a design without clocked logic.
+    pub clocks: Vec<ClockFmax>,
+    /// The slowest clock's achieved frequency.
+    pub fmax_mhz: Option<f64>,
+    /// Every clock reached its target.
+    pub timing_met: bool,
+    /// Logic sites: `ICESTORM_LC` / `TRELLIS_COMB` (LUT4 slots; each `CCU2C` takes two).
+    pub logic: Usage,
+    /// `ICESTORM_RAM` / `DP16KD`.
+    pub bram: Usage,
+    /// `ICESTORM_DSP` / `MULT18X18D`.
+    pub dsp: Usage,
+    /// `ICESTORM_SPRAM` (zero on devices without).
+    pub spram: Usage,
+    /// `SB_IO` / `TRELLIS_IO`.
+    pub io: Usage,
+    pub seed: Option<u64>,
+    pub tool: String,
+    pub tool_version: String,
+    pub log: PathBuf,
+    pub report: PathBuf,
+    /// `top.asc` (iCE40) or `top.config` (ECP5), the input of [`pack`].
+    pub output: PathBuf,
+    pub seconds: f64,
+}
+
+/// Places and routes with the nextpnr [`Tool::find`] picks for the device's family.
+pub fn pnr(opts: &PnrOptions) -> Result<PnrReport> {
+    pnr_with(&Tool::find(ToolKind::nextpnr(opts.device.family))?, opts)
+}
+
+/// Places and routes with the given nextpnr.
+pub fn pnr_with(nextpnr: &Tool, opts: &PnrOptions) -> Result<PnrReport> {
+    let family = opts.device.family;
+    if nextpnr.kind() != ToolKind::nextpnr(family) {
+        return Err(FlowError::Options(format!(
+            "{} needs {}, not {}",
+            opts.device,
+            ToolKind::nextpnr(family),
+            nextpnr.kind()
+        )));
+    }
+    let dir = prepare_dir(&opts.out_dir)?;
+    let package = opts
+        .package
+        .clone()
+        .unwrap_or_else(|| opts.device.package.to_string());
+    if package.is_empty() || !package.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(FlowError::Options(format!("invalid package {package:?}")));
+    }
+    let output = match family {
+        Family::Ice40 => ASC,
+        Family::Ecp5 => TEXTCFG,
+    };
+    let mut args: Vec<String> = vec![
+        "-q".into(),
+        "-l".into(),
+        LOG.into(),
+        opts.device.nextpnr_arg(),
+        "--package".into(),
+        package.clone(),
+        "--json".into(),
+        relative_to(&dir, &opts.netlist)?,
+        match family {
+            Family::Ice40 => "--asc",
+            Family::Ecp5 => "--textcfg",
+        }
+        .into(),
+        output.into(),
+        "--report".into(),
+        REPORT.into(),
+    ];
+    if let Some(c) = &opts.constraints {
+        args.push(
+            match family {
+                Family::Ice40 => "--pcf",
+                Family::Ecp5 => "--lpf",
+            }
+            .into(),
+        );
+        args.push(relative_to(&dir, c)?);
+    }
+    if let Some(f) = opts.freq_mhz {
+        if !(f.is_finite() && f > 0.0) {
+            return Err(FlowError::Options(format!(
+                "target frequency must be positive, not {f} MHz"
+            )));
+        }
+        args.push("--freq".into());
+        args.push(f.to_string());
+    }
+    if opts.allow_timing_fail {
+        args.push("--timing-allow-fail".into());
+    }
+    if let Some(s) = opts.seed {
+        args.push("--seed".into());
+        args.push(s.to_string());
+    }
+    for a in &opts.extra_args {
+        if a.is_empty() || a.contains(char::is_whitespace) {
+            return Err(FlowError::Options(format!(
+                "nextpnr option {a:?} must be one word"
+            )));
+        }
+        args.push(a.clone());
+    }
+    remove_stale(&dir, &[LOG, REPORT, output])?;
+    let ran = run(nextpnr, &args, &dir)?;
+    let log = dir.join(LOG);
+    let report_path = dir.join(REPORT);
+    // nextpnr writes the report also when it exits 1 for a missed target.
+    let parsed = read_json(&report_path)
+        .and_then(|j| parse_report(&j, family).map_err(|m| FlowError::report(&report_path, m)));
+    let (utilization, clocks) = match parsed {
+        Ok(p) => p,
+        Err(e) if ran.output.status.success() => return Err(e),
+        Err(_) => return Err(failed(nextpnr, &ran, &dir, &log)),
+    };
+    let report = build(
+        opts,
+        nextpnr,
+        package,
+        utilization,
+        clocks,
+        &dir,
+        output,
+        ran.seconds,
+    );
+    if ran.output.status.success() {
+        return Ok(report);
+    }
+    if !report.timing_met && !opts.allow_timing_fail {
+        let detail = report
+            .clocks
+            .iter()
+            .filter(|c| !c.met())
+            .map(|c| {
+                format!(
+                    "{} reached {:.2} MHz of {:.2} MHz",
+                    c.net, c.achieved_mhz, c.constraint_mhz
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(FlowError::TimingFailed {
+            detail,
+            report: Box::new(report),
+        });
+    }
+    Err(failed(nextpnr, &ran, &dir, &log))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build(
+    opts: &PnrOptions,
+    nextpnr: &Tool,
+    package: String,
+    utilization: BTreeMap<String, Usage>,
+    clocks: Vec<ClockFmax>,
+    dir: &Path,
+    output: &str,
+    seconds: f64,
+) -> PnrReport {
+    let get = |k: &str| utilization.get(k).copied().unwrap_or_default();
+    let (logic, bram, dsp, spram, io) = match opts.device.family {
+        Family::Ice40 => (
+            get("ICESTORM_LC"),
+            get("ICESTORM_RAM"),
+            get("ICESTORM_DSP"),
+            get("ICESTORM_SPRAM"),
+            get("SB_IO"),
+        ),
+        Family::Ecp5 => (
+            get("TRELLIS_COMB"),
+            get("DP16KD"),
+            get("MULT18X18D"),
+            Usage::default(),
+            get("TRELLIS_IO"),
+        ),
+    };
+    let fmax_mhz = clocks
+        .iter()
+        .map(|c| c.achieved_mhz)
+        .min_by(|a, b| a.total_cmp(b));
+    let timing_met = clocks.iter().all(ClockFmax::met);
+    PnrReport {
+        device: opts.device,
+        package,
+        utilization,
+        clocks,
+        fmax_mhz,
+        timing_met,
+        logic,
+        bram,
+        dsp,
+        spram,
+        io,
+        seed: opts.seed,
+        tool: nextpnr.to_string(),
+        tool_version: nextpnr.version().to_string(),
+        log: dir.join(LOG),
+        report: dir.join(REPORT),
+        output: dir.join(output),
+        seconds,
+    }
+}
+
+/// Utilization and clocks from nextpnr's `--report` JSON.
+pub(crate) fn parse_report(
+    j: &serde_json::Value,
+    family: Family,
+) -> Result<(BTreeMap<String, Usage>, Vec<ClockFmax>), String> {
+    let util = j
+        .get("utilization")
+        .and_then(|u| u.as_object())
+        .ok_or("no `utilization` object")?;
+    let num = |v: &serde_json::Value, bel: &str, field: &str| -> Result<u64, String> {
+        v.get(field)
+            .and_then(|x| x.as_u64())
+            .ok_or_else(|| format!("utilization.{bel}.{field} is not a count"))
+    };
+    let mut utilization = BTreeMap::new();
+    for (bel, v) in util {
+        utilization.insert(
+            bel.clone(),
+            Usage {
+                used: num(v, bel, "used")?,
+                available: num(v, bel, "available")?,
+            },
+        );
+    }
+    let logic = match family {
+        Family::Ice40 => "ICESTORM_LC",
+        Family::Ecp5 => "TRELLIS_COMB",
+    };
+    if !utilization.contains_key(logic) {
+        return Err(format!("utilization has no `{logic}`"));
+    }
+    let mut clocks = Vec::new();
+    if let Some(fmax) = j.get("fmax") {
+        let fmax = fmax.as_object().ok_or("`fmax` is not an object")?;
+        for (net, v) in fmax {
+            let f = |field: &str| {
+                v.get(field)
+                    .and_then(|x| x.as_f64())
+                    .ok_or_else(|| format!("fmax[{net:?}].{field} is not a number"))
+            };
+            clocks.push(ClockFmax {
+                net: net.clone(),
+                achieved_mhz: f("achieved")?,
+                constraint_mhz: f("constraint")?,
+            });
+        }
+    }
+    Ok((utilization, clocks))
+}
+
+/// A packed bitstream.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PackReport {
+    /// `top.bin` (iCE40) / `top.bit` (ECP5, compressed), next to the place-and-route output.
+    pub bitstream: PathBuf,
+    pub tool: String,
+    pub tool_version: String,
+    /// The packer's console output (it has no log option).
+    pub log: PathBuf,
+    pub seconds: f64,
+}
+
+/// Packs the output of a place and route into a bitstream with the packer [`Tool::find`]
+/// picks.
+pub fn pack(pnr: &PnrReport) -> Result<PackReport> {
+    pack_with(&Tool::find(ToolKind::pack(pnr.device.family))?, pnr)
+}
+
+/// Packs with the given icepack / ecppack.
+pub fn pack_with(packer: &Tool, pnr: &PnrReport) -> Result<PackReport> {
+    let family = pnr.device.family;
+    if packer.kind() != ToolKind::pack(family) {
+        return Err(FlowError::Options(format!(
+            "{} bitstreams need {}, not {}",
+            family,
+            ToolKind::pack(family),
+            packer.kind()
+        )));
+    }
+    let dir = pnr
+        .output
+        .parent()
+        .ok_or_else(|| FlowError::Options("place-and-route output has no directory".into()))?
+        .to_path_buf();
+    let dir = prepare_dir(&dir)?;
+    let input = relative_to(&dir, &pnr.output)?;
+    let (out, mut args): (&str, Vec<String>) = match family {
+        Family::Ice40 => (BIN, vec![]),
+        Family::Ecp5 => (BIT, vec!["--compress".into()]),
+    };
+    args.push(input);
+    args.push(out.into());
+    remove_stale(&dir, &[out, PACK_LOG])?;
+    let ran = run(packer, &args, &dir)?;
+    let log = dir.join(PACK_LOG);
+    let console = format!(
+        "{}{}",
+        String::from_utf8_lossy(&ran.output.stdout),
+        String::from_utf8_lossy(&ran.output.stderr)
+    );
+    std::fs::write(&log, console).map_err(|e| FlowError::io("write", &log, e))?;
+    let bitstream = dir.join(out);
+    if !ran.output.status.success() {
+        return Err(failed(packer, &ran, &dir, &log));
+    }
+    if !bitstream.is_file() {
+        return Err(FlowError::report(
+            &bitstream,
+            "the packer wrote no bitstream",
+        ));
+    }
+    Ok(PackReport {
+        bitstream,
+        tool: packer.to_string(),
+        tool_version: packer.version().to_string(),
+        log,
+        seconds: ran.seconds,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_is_parsed() {
+        let j: serde_json::Value = serde_json::from_str(
+            r#"{"fmax": {"clk$SB_IO_IN_$glb_clk": {"achieved": 115.66, "constraint": 12}},
+                "utilization": {"ICESTORM_LC": {"available": 5280, "used": 15},
+                                 "ICESTORM_RAM": {"available": 30, "used": 0}}}"#,
+        )
+        .unwrap();
+        let (u, c) = parse_report(&j, Family::Ice40).unwrap();
+        assert_eq!(
+            u["ICESTORM_LC"],
+            Usage {
+                used: 15,
+                available: 5280
+            }
+        );
+        assert_eq!(c.len(), 1);
+        assert!(c[0].met());
+        assert!(parse_report(&j, Family::Ecp5).is_err());
+        let bad: serde_json::Value =
+            serde_json::from_str(r#"{"utilization": {"ICESTORM_LC": {"used": 1}}}"#).unwrap();
+        assert!(parse_report(&bad, Family::Ice40).is_err());
+    }
+}

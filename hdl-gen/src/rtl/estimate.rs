@@ -1,0 +1,280 @@
+//! Estimates (cycles per image, LUT4, FF, block RAM) per engine, and the folding search
+//! that balances compute layers under a LUT budget (the slowest engine sets throughput).
+//!
+//! Cycle counts are exact steady-state intervals of the RTL (tests compare them with
+//! Verilator's measurements). Resource figures are a linear model in iCE40 LUT4s fitted
+//! to yosys `synth_ice40` results of the primitives (see docs/bnn-hardware.md).
+
+use serde::Serialize;
+
+use super::lower::{compute_layers, Design, Engine, Fold, Kind};
+use crate::error::Error;
+use crate::layers::fold::FoldKeys;
+use crate::network::Network;
+
+/// Per-engine estimate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EngineEstimate {
+    pub name: String,
+    pub kind: &'static str,
+    pub pe: Option<usize>,
+    pub simd: Option<usize>,
+    /// Steady-state cycles per image.
+    pub cycles: u64,
+    /// Binary MACs per image (compute engines).
+    pub macs: u64,
+    pub lut4: u64,
+    pub ff: u64,
+    /// iCE40 `SB_RAM40_4K` blocks (256 × 16 bit).
+    pub bram: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Estimate {
+    pub engines: Vec<EngineEstimate>,
+    /// Cycles between images in steady state (the slowest engine).
+    pub interval: u64,
+    pub lut4: u64,
+    pub ff: u64,
+    pub bram: u64,
+    /// Ideal cycles (MACs / (pe·simd)) of the slowest compute engine over the interval.
+    pub efficiency: f64,
+}
+
+fn clog2(n: usize) -> u64 {
+    if n <= 1 {
+        0
+    } else {
+        (usize::BITS - (n - 1).leading_zeros()) as u64
+    }
+}
+
+/// iCE40 EBR blocks for a `width` × `depth` memory (256×16, 512×8, 1024×4, 2048×2),
+/// or 0 when it stays in flip-flops (`hdlgen_cfgmem` keeps up to 4 words in registers).
+pub fn ebr_blocks(width: usize, depth: usize) -> u64 {
+    if depth <= 4 || width == 0 {
+        return 0;
+    }
+    [(256, 16), (512, 8), (1024, 4), (2048, 2)]
+        .iter()
+        .map(|&(d, w)| (width.div_ceil(w) * depth.div_ceil(d)) as u64)
+        .min()
+        .expect("modes")
+}
+
+/// Window-generator write side and ring memory: (cycles to accept an image, bram, lut, ff).
+fn swg_cost(s: &super::lower::Swg) -> (u64, u64, u64, u64) {
+    let w = &s.win;
+    let ring_words = (w.kh + 1) * w.in_w;
+    let bram = ebr_blocks(s.c * s.dw as usize, ring_words);
+    let lut = 90 + 2 * (s.simd * s.dw as usize) as u64 + 4 * clog2(ring_words);
+    let ff = 60 + 2 * (s.simd * s.dw as usize + s.simd) as u64;
+    ((w.in_h * w.in_w) as u64, bram, lut, ff)
+}
+
+/// Estimates one engine.
+pub fn engine(e: &Engine) -> EngineEstimate {
+    let (kind, pe, simd, cycles, macs, lut4, ff, bram) = match &e.kind {
+        Kind::Mvau { swg, mvau: m, .. } => {
+            let (wr, sb, sl, sf_) = swg_cost(swg);
+            let vectors = (swg.win.out_h * swg.win.out_w) as u64;
+            let reads = vectors * (m.sf() * m.nf()) as u64;
+            let lanes = (m.pe * m.simd) as u64;
+            let per_lane = if m.int { 2 * (m.in_w as u64 + 1) } else { 3 };
+            let pc_w = m.acc_w as u64;
+            let lut = lanes * per_lane
+                + m.pe as u64 * (2 * pc_w + if m.thr { m.tw as u64 + 1 } else { 0 })
+                + (m.mh * m.ob as usize) as u64
+                + 60
+                + sl;
+            let ff = lanes * if m.int { m.in_w as u64 } else { 1 } * 2
+                + m.pe as u64 * 2 * pc_w
+                + 3 * (m.mh * m.ob as usize) as u64
+                + sf_;
+            let mut bram = sb + ebr_blocks(m.pe * m.simd, m.sf() * m.nf());
+            if m.thr {
+                bram += ebr_blocks(m.pe * (m.tw as usize + 1), m.nf());
+            }
+            if m.nf() > 1 {
+                bram += ebr_blocks(m.simd * (m.in_w as usize + 1), m.sf());
+            }
+            let macs = vectors * (m.mw * m.mh) as u64;
+            (
+                "mvau",
+                Some(m.pe),
+                Some(m.simd),
+                reads.max(wr),
+                macs,
+                lut,
+                ff,
+                bram,
+            )
+        }
+        Kind::Pool { swg, c, ew, .. } => {
+            let (wr, sb, sl, sf_) = swg_cost(swg);
+            let k = (swg.win.kh * swg.win.kw) as u64;
+            let reads = (swg.win.out_h * swg.win.out_w) as u64 * k;
+            let width = (*c * *ew as usize) as u64;
+            let lut = sl + width * if *ew > 1 { 3 } else { 1 } + 20;
+            (
+                "pool",
+                None,
+                None,
+                reads.max(wr),
+                0,
+                lut,
+                sf_ + 3 * width,
+                sb,
+            )
+        }
+        Kind::Thresh { c, tw, in_w, .. } => {
+            let pixels = (e.out_shape.h * e.out_shape.w) as u64;
+            let lut = (*c as u64) * (*tw.max(in_w) as u64 + 2) + 10;
+            (
+                "thresh",
+                None,
+                None,
+                pixels,
+                0,
+                lut,
+                3 * *c as u64 + (*c as u64) * (*tw as u64 + 1),
+                0,
+            )
+        }
+        Kind::Argmax { cls, in_w, sw, .. } => {
+            let cycles = argmax_cycles(*cls, *in_w);
+            let lut = 3 * *sw as u64 + 2 * *in_w as u64 + 40;
+            let ff = 3 * *sw as u64 + (*cls as u64) * (*in_w as u64) + 100;
+            (
+                "argmax",
+                None,
+                None,
+                cycles,
+                0,
+                lut,
+                ff,
+                ebr_blocks(64, *cls),
+            )
+        }
+    };
+    EngineEstimate {
+        name: e.name.clone(),
+        kind,
+        pe,
+        simd,
+        cycles,
+        macs,
+        lut4,
+        ff,
+        bram,
+    }
+}
+
+/// Steady-state cycles per image of `hdlgen_argmax` (see its header comment).
+pub fn argmax_cycles(cls: usize, in_w: u32) -> u64 {
+    ((cls as u64) * in_w as u64).max(cls as u64 + 1)
+}
+
+/// Estimates a lowered design.
+pub fn estimate(d: &Design) -> Estimate {
+    let engines: Vec<EngineEstimate> = d.engines.iter().map(engine).collect();
+    let interval = engines.iter().map(|e| e.cycles).max().unwrap_or(1).max(1);
+    let ideal = engines
+        .iter()
+        .filter_map(|e| Some(e.macs.div_ceil((e.pe? * e.simd?) as u64)))
+        .max()
+        .unwrap_or(interval);
+    Estimate {
+        interval,
+        lut4: engines.iter().map(|e| e.lut4).sum::<u64>() + 40,
+        ff: engines.iter().map(|e| e.ff).sum::<u64>() + 40,
+        bram: engines.iter().map(|e| e.bram).sum(),
+        efficiency: ideal as f64 / interval as f64,
+        engines,
+    }
+}
+
+fn divisors(n: usize) -> Vec<usize> {
+    (1..=n).filter(|d| n.is_multiple_of(*d)).collect()
+}
+
+/// Rough LUT4 cost of a compute layer at a folding (for the search; same terms as
+/// [`engine`]).
+fn fold_luts(f: Fold, int: bool, in_w: u32) -> u64 {
+    let lanes = (f.pe * f.simd) as u64;
+    let per_lane = if int { 2 * (in_w as u64 + 1) } else { 3 };
+    lanes * per_lane + f.pe as u64 * 40 + 150
+}
+
+/// Picks `pe`/`simd` for every compute layer: the smallest interval whose cheapest
+/// foldings fit `lut_budget`, honouring user-fixed keys. With no budget, the fastest.
+pub fn choose_folding(net: &Network, lut_budget: Option<u64>) -> Result<Vec<Fold>, Error> {
+    let layers = compute_layers(net);
+    let mut options: Vec<Vec<(u64, u64, Fold)>> = vec![];
+    for (d, keys) in &layers {
+        super::lower::check_fixed(net, d, keys)?;
+        let FoldKeys { pe, simd } = keys;
+        let l = &net.layers[d.layer];
+        let (int, in_w) = match l.input.val {
+            crate::tensor::ValType::Int { lo, hi } => (true, crate::arith::signed_bits(lo, hi)),
+            crate::tensor::ValType::Bits => (false, 1),
+        };
+        let pes = pe.map_or_else(|| divisors(d.mh), |p| vec![p.value]);
+        let simds = simd.map_or_else(|| divisors(d.cin), |s| vec![s.value]);
+        let mut v = vec![];
+        for &p in &pes {
+            for &s in &simds {
+                let f = Fold { pe: p, simd: s };
+                v.push((d.cycles(f), fold_luts(f, int, in_w), f));
+            }
+        }
+        options.push(v);
+    }
+    // For an interval T, every layer takes its cheapest folding that meets T.
+    let pick = |t: u64| -> Option<(u64, Vec<Fold>)> {
+        let mut total = 0;
+        let mut folds = vec![];
+        for v in &options {
+            let best = v
+                .iter()
+                .filter(|o| o.0 <= t)
+                .min_by_key(|o| (o.1, o.2.pe * o.2.simd, o.2.pe))?;
+            total += best.1;
+            folds.push(best.2);
+        }
+        Some((total, folds))
+    };
+    let mut ts: Vec<u64> = options.iter().flatten().map(|o| o.0).collect();
+    ts.sort_unstable();
+    ts.dedup();
+    // Feasibility is monotone in T: binary search the smallest feasible interval.
+    let fits = |t: u64| pick(t).is_some_and(|(l, _)| lut_budget.is_none_or(|b| l <= b));
+    let (mut lo, mut hi) = (0usize, ts.len());
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if fits(ts[mid]) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    match ts.get(lo) {
+        Some(&t) => Ok(pick(t).expect("feasible").1),
+        None if ts.is_empty() => Ok(vec![]),
+        None => {
+            let t = *ts.last().expect("non-empty");
+            let (l, _) = pick(t).expect("slowest always exists");
+            Err(Error::Input {
+                path: net.src.name.clone().into(),
+                message: format!(
+                    "no folding fits the budget of {} LUT4: the smallest needs about {l}",
+                    lut_budget.unwrap_or(0)
+                ),
+                help: Some(
+                    "raise the budget (`--luts N`), choose a larger board, or reduce the network"
+                        .into(),
+                ),
+            })
+        }
+    }
+}

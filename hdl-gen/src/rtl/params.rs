@@ -1,0 +1,178 @@
+//! The parameter image: every configuration memory's words, from the layer structs. It is
+//! the only encoder of weights and thresholds into hardware words: hex files, the
+//! co-simulation loader and the host protocol all use it.
+
+use super::lower::{Design, Kind, Unit, UnitKind};
+use crate::layers::Op;
+use crate::network::Network;
+
+/// One memory's contents: `words[a][l]` is lane `l` (bits `32l..32l+32`) of word `a`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnitImage {
+    pub words: Vec<Vec<u32>>,
+}
+
+impl UnitImage {
+    fn zeros(u: &Unit) -> Self {
+        UnitImage {
+            words: vec![vec![0; u.lanes()]; u.depth],
+        }
+    }
+    fn set(&mut self, word: usize, bit: usize, v: bool) {
+        let lane = &mut self.words[word][bit / 32];
+        if v {
+            *lane |= 1 << (bit % 32);
+        } else {
+            *lane &= !(1 << (bit % 32));
+        }
+    }
+    /// Puts the low `width` bits of `v` (two's complement) at `bit`.
+    fn put(&mut self, word: usize, bit: usize, width: u32, v: i64) {
+        for b in 0..width as usize {
+            self.set(word, bit + b, (v >> b.min(63)) & 1 == 1);
+        }
+    }
+    pub fn get(&self, word: usize, bit: usize) -> bool {
+        self.words[word][bit / 32] >> (bit % 32) & 1 == 1
+    }
+}
+
+/// `{flip, cmp}` of a threshold `T` in direction `ge`/`le`, for a value in `[lo, hi]`:
+/// out = (x ≥ cmp) XOR flip. T is first clamped to `[lo − 1, hi + 1]`, which keeps
+/// every comparison's outcome and bounds `cmp` to `[lo − 1, hi + 2]`.
+pub fn threshold_word(t: i64, ge: bool, lo: i64, hi: i64) -> (bool, i64) {
+    let t = t.clamp(lo - 1, hi + 1);
+    if ge {
+        (false, t)
+    } else {
+        (true, t + 1)
+    }
+}
+
+fn thresholds(net: &Network, layer: usize) -> (&[i64], &[bool]) {
+    match &net.layers[layer].op {
+        Op::Threshold(t) => (&t.thresholds, &t.ge),
+        _ => unreachable!("threshold unit of a threshold layer"),
+    }
+}
+
+/// Encodes every unit of `design` from the network's parameters.
+pub fn encode(net: &Network, design: &Design) -> Vec<UnitImage> {
+    design
+        .units
+        .iter()
+        .map(|u| {
+            let mut img = UnitImage::zeros(u);
+            match (&design.engines[u.engine].kind, u.kind) {
+                (Kind::Mvau { mvau: m, layer, .. }, UnitKind::Weights) => {
+                    let w = match &net.layers[*layer].op {
+                        Op::BinaryConv2d(c) => &c.weights.data,
+                        Op::BinaryDense(d) => &d.weights.data,
+                        _ => unreachable!("MVAU of a conv/dense layer"),
+                    };
+                    let (sf, nf) = (m.sf(), m.nf());
+                    for n in 0..nf {
+                        for s in 0..sf {
+                            for p in 0..m.pe {
+                                for i in 0..m.simd {
+                                    let (o, k) = (n * m.pe + p, s * m.simd + i);
+                                    img.set(n * sf + s, p * m.simd + i, w[o * m.mw + k] > 0);
+                                }
+                            }
+                        }
+                    }
+                }
+                (
+                    Kind::Mvau {
+                        mvau: m,
+                        thr_layer: Some(t),
+                        ..
+                    },
+                    UnitKind::Thresholds,
+                ) => {
+                    let (ts, ge) = thresholds(net, *t);
+                    let tw = m.tw as usize;
+                    for o in 0..m.mh {
+                        let (flip, cmp) = threshold_word(ts[o], ge[o], m.lo, m.hi);
+                        let (n, p) = (o / m.pe, o % m.pe);
+                        img.put(n, p * (tw + 1), m.tw, cmp);
+                        img.set(n, p * (tw + 1) + tw, flip);
+                    }
+                }
+                (
+                    Kind::Thresh {
+                        c,
+                        tw,
+                        lo,
+                        hi,
+                        layer,
+                        ..
+                    },
+                    UnitKind::Thresholds,
+                ) => {
+                    let (ts, ge) = thresholds(net, *layer);
+                    let w = *tw as usize;
+                    for ch in 0..*c {
+                        let (flip, cmp) = threshold_word(ts[ch], ge[ch], *lo, *hi);
+                        img.put(0, ch * (w + 1), *tw, cmp);
+                        img.set(0, ch * (w + 1) + w, flip);
+                    }
+                }
+                (Kind::Argmax { cls, layer, .. }, UnitKind::ScaleBias) => {
+                    let Op::Output(o) = &net.layers[*layer].op else {
+                        unreachable!("argmax of an output layer")
+                    };
+                    for c in 0..*cls {
+                        img.put(c, 0, 32, o.scale[c]);
+                        img.put(c, 32, 32, o.bias[c]);
+                    }
+                }
+                (k, uk) => unreachable!("unit {uk:?} on engine {k:?}"),
+            }
+            img
+        })
+        .collect()
+}
+
+/// The configuration-bus writes that load `images`: `(address, data)` with address
+/// `{unit, word, lane}` in the widths of [`Design::cfg_fields`].
+pub fn cfg_writes(design: &Design, images: &[UnitImage]) -> Vec<(u64, u32)> {
+    let (_, wb, lb) = design.cfg_fields();
+    let mut out = vec![];
+    for (u, img) in images.iter().enumerate() {
+        for (a, word) in img.words.iter().enumerate() {
+            for (l, &v) in word.iter().enumerate() {
+                out.push((((u as u64) << (wb + lb)) | ((a as u64) << lb) | l as u64, v));
+            }
+        }
+    }
+    out
+}
+
+/// A `$readmemh` file: one word per line, most significant digit first.
+pub fn hex(unit: &Unit, img: &UnitImage) -> String {
+    let digits = unit.width.div_ceil(4);
+    let mut s = String::new();
+    for word in &img.words {
+        let mut line = String::with_capacity(digits);
+        for d in (0..digits).rev() {
+            let mut nib = 0;
+            for b in 0..4 {
+                let bit = d * 4 + b;
+                if bit < unit.width && img.get_word_bit(word, bit) {
+                    nib |= 1 << b;
+                }
+            }
+            line.push(char::from_digit(nib, 16).expect("nibble"));
+        }
+        s.push_str(&line);
+        s.push('\n');
+    }
+    s
+}
+
+impl UnitImage {
+    fn get_word_bit(&self, word: &[u32], bit: usize) -> bool {
+        word[bit / 32] >> (bit % 32) & 1 == 1
+    }
+}

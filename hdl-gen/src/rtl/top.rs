@@ -1,0 +1,449 @@
+//! The network top: engine instances joined by valid/ready streams, the input widening,
+//! the configuration-bus decode and (optionally) taps on every inter-engine stream.
+//!
+//! Ports: `clk rst`; input stream `in_valid in_ready in_data` (one input pixel per beat,
+//! channel c at `[c*B +: B]` in the declared input width B); output stream `out_valid
+//! out_ready` with `out_score out_last out_pred` (one beat per class; `out_pred` = argmax
+//! on the last) or `out_data` (the last engine's pixels); configuration `cfg_we cfg_addr
+//! cfg_data` (address `{unit, word, lane}`, see [`Design::cfg_fields`]); with taps,
+//! `tap<k>_fire tap<k>_data` for the stream leaving engine k (all but the last).
+
+use super::ast::{BinOp, Expr, Item, Module, NetKind, Param, Stmt, UnOp};
+use super::lower::{field_bits, Design, Kind, Swg, UnitKind};
+
+/// How to print the top.
+#[derive(Clone, Debug, Default)]
+pub struct TopOptions {
+    /// Expose every inter-engine stream as `tap<k>_fire`/`tap<k>_data`.
+    pub taps: bool,
+    /// Initialise memories from `<prefix><unit>.hex` files; `None`: no initial contents
+    /// (weights arrive over the configuration bus, so one build serves every weight set).
+    pub hex_prefix: Option<String>,
+    /// Lines for the header comment (network, tool version).
+    pub header: Vec<String>,
+}
+
+/// A Verilog identifier from a layer or network name.
+pub fn ident(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if !out.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        out.insert(0, 'n');
+    }
+    out
+}
+
+pub fn top_name(d: &Design) -> String {
+    format!("{}_top", ident(&d.name))
+}
+
+/// File name of a unit's hex image.
+pub fn unit_file(d: &Design, u: usize) -> String {
+    let unit = &d.units[u];
+    let what = match unit.kind {
+        UnitKind::Weights => "w",
+        UnitKind::Thresholds => "t",
+        UnitKind::ScaleBias => "sb",
+    };
+    format!("{}_{what}.hex", ident(&d.engines[unit.engine].name))
+}
+
+fn p(v: usize) -> Param {
+    Param::Int(v as i64)
+}
+
+struct Cx {
+    m: Module,
+    unused: Vec<Expr>,
+}
+
+impl Cx {
+    fn net(&mut self, kind: NetKind, name: &str, width: usize, init: Option<Expr>) -> Expr {
+        self.m.items.push(Item::Net {
+            kind,
+            name: name.into(),
+            width: width as u32,
+            signed: false,
+            init,
+        });
+        Expr::id(name)
+    }
+    fn wire(&mut self, name: &str, width: usize) -> Expr {
+        self.net(NetKind::Wire, name, width, None)
+    }
+    fn inst(
+        &mut self,
+        module: &str,
+        name: &str,
+        params: Vec<(&str, Param)>,
+        conns: Vec<(&str, Expr)>,
+    ) {
+        self.m.items.push(Item::Instance {
+            module: module.into(),
+            name: name.into(),
+            params: params.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+            conns: conns.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+        });
+    }
+}
+
+/// A stream's three signals.
+#[derive(Clone)]
+struct Stream {
+    valid: Expr,
+    ready: Expr,
+    data: Expr,
+}
+
+fn stream(cx: &mut Cx, prefix: &str, width: usize) -> Stream {
+    Stream {
+        valid: cx.wire(&format!("{prefix}_valid"), 1),
+        ready: cx.wire(&format!("{prefix}_ready"), 1),
+        data: cx.wire(&format!("{prefix}_data"), width),
+    }
+}
+
+fn swg(cx: &mut Cx, name: &str, s: &Swg, input: &Stream) -> (Stream, Expr) {
+    let out = stream(cx, &format!("{name}_win"), s.simd * s.dw as usize);
+    let mask = cx.wire(&format!("{name}_win_mask"), s.simd);
+    let last = cx.wire(&format!("{name}_win_last"), 1);
+    cx.unused.push(last.clone());
+    let w = &s.win;
+    let pad = (s.pad_value as i128 & ((1i128 << s.dw) - 1)) as u128;
+    cx.inst(
+        "hdlgen_swg",
+        &format!("{name}_swg"),
+        vec![
+            ("IN_H", p(w.in_h)),
+            ("IN_W", p(w.in_w)),
+            ("C", p(s.c)),
+            ("DW", p(s.dw as usize)),
+            ("K_H", p(w.kh)),
+            ("K_W", p(w.kw)),
+            ("STRIDE", p(w.stride)),
+            ("PAD_T", p(w.pad_top)),
+            ("PAD_L", p(w.pad_left)),
+            ("OUT_H", p(w.out_h)),
+            ("OUT_W", p(w.out_w)),
+            ("SIMD", p(s.simd)),
+            (
+                "PAD_VALUE",
+                Param::Bits {
+                    width: s.dw,
+                    value: pad,
+                },
+            ),
+            ("PAD_MASK", p(s.pad_mask as usize)),
+        ],
+        vec![
+            ("clk", Expr::id("clk")),
+            ("rst", Expr::id("rst")),
+            ("in_valid", input.valid.clone()),
+            ("in_ready", input.ready.clone()),
+            ("in_data", input.data.clone()),
+            ("out_valid", out.valid.clone()),
+            ("out_ready", out.ready.clone()),
+            ("out_data", out.data.clone()),
+            ("out_mask", mask.clone()),
+            ("out_last", last),
+        ],
+    );
+    (out, mask)
+}
+
+/// Builds the top module of a lowered design.
+pub fn top(d: &Design, opts: &TopOptions) -> Module {
+    let mut cx = Cx {
+        m: Module::new(top_name(d)),
+        unused: vec![],
+    };
+    cx.m.header = opts.header.clone();
+    let clk = cx.m.input("clk", 1);
+    cx.m.input("rst", 1);
+    let in_w = d.input_shape.c * d.input_bits as usize;
+    let in_valid = cx.m.input("in_valid", 1);
+    let in_ready = cx.m.output("in_ready", 1);
+    let in_data = cx.m.input("in_data", in_w as u32);
+    let argmax = d.ends_in_argmax();
+    let last_w = d
+        .engines
+        .last()
+        .map_or(d.input.width(), |e| e.output.width());
+    let out_valid = cx.m.output("out_valid", 1);
+    let out_ready = cx.m.input("out_ready", 1);
+    let (out_data, out_last, out_pred) = if argmax {
+        let Some(Kind::Argmax { cls, .. }) = d.engines.last().map(|e| &e.kind) else {
+            unreachable!()
+        };
+        (
+            cx.m.output("out_score", last_w as u32),
+            Some(cx.m.output("out_last", 1)),
+            Some(cx.m.output("out_pred", field_bits(*cls))),
+        )
+    } else {
+        (cx.m.output("out_data", last_w as u32), None, None)
+    };
+    let (ub, wb, lb) = d.cfg_fields();
+    let cfg_we = cx.m.input("cfg_we", 1);
+    let cfg_addr = cx.m.input("cfg_addr", ub + wb + lb);
+    let cfg_data = cx.m.input("cfg_data", 32);
+    if opts.taps {
+        for (k, e) in d
+            .engines
+            .iter()
+            .enumerate()
+            .take(d.engines.len().saturating_sub(1))
+        {
+            cx.m.output(&format!("tap{k}_fire"), 1);
+            cx.m.output(&format!("tap{k}_data"), e.output.width() as u32);
+        }
+    }
+
+    // Configuration bus: registered once, then decoded per unit.
+    cx.m.items.push(Item::Comment(
+        "configuration bus: address {unit, word, lane}, registered then decoded".into(),
+    ));
+    let we_q = cx.net(NetKind::Reg, "cfg_we_q", 1, Some(Expr::lit(1, 0)));
+    let addr_q = cx.net(NetKind::Reg, "cfg_addr_q", (ub + wb + lb) as usize, None);
+    let data_q = cx.net(NetKind::Reg, "cfg_data_q", 32, None);
+    cx.m.items.push(Item::Always {
+        clock: "clk".into(),
+        body: vec![
+            Stmt::Assign(we_q.clone(), cfg_we),
+            Stmt::Assign(addr_q.clone(), cfg_addr),
+            Stmt::Assign(data_q.clone(), cfg_data),
+        ],
+    });
+    let unit = cx.wire("cfg_unit", ub as usize);
+    cx.m.assign(
+        unit.clone(),
+        addr_q.clone().slice(ub + wb + lb - 1, wb + lb),
+    );
+    let word = cx.wire("cfg_word", wb as usize);
+    cx.m.assign(word.clone(), addr_q.clone().slice(wb + lb - 1, lb));
+    let lane = cx.wire("cfg_lane", lb as usize);
+    cx.m.assign(lane.clone(), addr_q.slice(lb - 1, 0));
+    let mut unit_we = vec![];
+    for u in 0..d.units.len() {
+        let w = cx.wire(&format!("cfg_we_u{u}"), 1);
+        cx.m.assign(
+            w.clone(),
+            we_q.clone().bin(
+                BinOp::LogicAnd,
+                unit.clone().bin(BinOp::Eq, Expr::lit(ub, u as u128)),
+            ),
+        );
+        unit_we.push(w);
+    }
+    if d.units.is_empty() {
+        cx.unused.extend([
+            we_q,
+            unit.clone(),
+            word.clone(),
+            lane.clone(),
+            data_q.clone(),
+        ]);
+    }
+    let unit_of = |e: usize, k: UnitKind| d.units.iter().position(|u| u.engine == e && u.kind == k);
+    let init = |u: Option<usize>| -> Param {
+        Param::Str(match (&opts.hex_prefix, u) {
+            (Some(pre), Some(u)) => format!("{pre}{}", unit_file(d, u)),
+            _ => String::new(),
+        })
+    };
+
+    // Input: one pixel per beat, each value widened to the first engine's lanes.
+    cx.m.items.push(Item::Comment(
+        "input pixels, widened to the first engine's lanes".into(),
+    ));
+    let mut s = stream(&mut cx, "s0", d.input.width());
+    cx.m.assign(s.valid.clone(), in_valid);
+    cx.m.assign(in_ready, s.ready.clone());
+    let (b, ew) = (d.input_bits, d.input.bits);
+    let lanes: Vec<Expr> = (0..d.input_shape.c)
+        .rev()
+        .map(|c| {
+            let v = in_data.clone().slice((c as u32 + 1) * b - 1, c as u32 * b);
+            if ew == b {
+                v
+            } else {
+                let ext = if d.input_signed {
+                    in_data.clone().bit((c as u32 + 1) * b - 1)
+                } else {
+                    Expr::lit(1, 0)
+                };
+                Expr::Concat(vec![Expr::Repeat(ew - b, Box::new(ext)), v])
+            }
+        })
+        .collect();
+    cx.m.assign(
+        s.data.clone(),
+        if lanes.len() == 1 {
+            lanes.into_iter().next().expect("one lane")
+        } else {
+            Expr::Concat(lanes)
+        },
+    );
+
+    let (cfg_aw, cfg_lw) = (p(wb as usize), p(lb as usize));
+    let n = d.engines.len();
+    for (k, e) in d.engines.iter().enumerate() {
+        let name = format!("e{k}_{}", ident(&e.name));
+        cx.m.items.push(Item::Comment(format!(
+            "engine {k}: {} (layers {}..={})",
+            e.name, e.first, e.last
+        )));
+        let out = stream(&mut cx, &format!("s{}", k + 1), e.output.width());
+        let base = |s: &Stream, out: &Stream| {
+            vec![
+                ("clk", Expr::id("clk")),
+                ("rst", Expr::id("rst")),
+                ("in_valid", s.valid.clone()),
+                ("in_ready", s.ready.clone()),
+                ("in_data", s.data.clone()),
+                ("out_valid", out.valid.clone()),
+                ("out_ready", out.ready.clone()),
+            ]
+        };
+        let cfg = |we: Expr| {
+            vec![
+                ("cfg_we", we),
+                ("cfg_word", word.clone()),
+                ("cfg_lane", lane.clone()),
+                ("cfg_data", data_q.clone()),
+            ]
+        };
+        match &e.kind {
+            Kind::Mvau {
+                swg: sw, mvau: m, ..
+            } => {
+                let (win, mask) = swg(&mut cx, &name, sw, &s);
+                let wu = unit_of(k, UnitKind::Weights).expect("weights unit");
+                let tu = unit_of(k, UnitKind::Thresholds);
+                let mut conns = base(&win, &out);
+                conns.push(("in_mask", mask));
+                conns.push(("out_data", out.data.clone()));
+                conns.push(("wcfg_we", unit_we[wu].clone()));
+                conns.push((
+                    "tcfg_we",
+                    tu.map_or(Expr::lit(1, 0), |t| unit_we[t].clone()),
+                ));
+                conns.extend(cfg(Expr::lit(1, 0)).into_iter().skip(1));
+                cx.inst(
+                    "hdlgen_mvau",
+                    &format!("{name}_mvau"),
+                    vec![
+                        ("MODE", p(m.int as usize)),
+                        ("MW", p(m.mw)),
+                        ("MH", p(m.mh)),
+                        ("PE", p(m.pe)),
+                        ("SIMD", p(m.simd)),
+                        ("IN_W", p(if m.int { m.in_w as usize } else { 1 })),
+                        ("MASKED", p(m.masked as usize)),
+                        ("ACT", p(m.thr as usize)),
+                        ("OB", p(m.ob as usize)),
+                        ("ACC_W", p(m.acc_w as usize)),
+                        ("TW", p(m.tw as usize)),
+                        ("REG_EVERY", p(d.reg_every)),
+                        ("W_INIT", init(Some(wu))),
+                        ("T_INIT", init(tu)),
+                        ("CFG_AW", cfg_aw.clone()),
+                        ("CFG_LW", cfg_lw.clone()),
+                    ],
+                    conns,
+                );
+            }
+            Kind::Pool {
+                swg: sw,
+                c,
+                ew,
+                max,
+            } => {
+                let (win, mask) = swg(&mut cx, &name, sw, &s);
+                cx.unused.push(mask);
+                let mut conns = base(&win, &out);
+                conns.push(("out_data", out.data.clone()));
+                cx.inst(
+                    "hdlgen_pool",
+                    &format!("{name}_pool"),
+                    vec![
+                        ("C", p(*c)),
+                        ("EW", p(*ew as usize)),
+                        ("MODE", p(*max as usize)),
+                        ("K", p(sw.win.kh * sw.win.kw)),
+                    ],
+                    conns,
+                );
+            }
+            Kind::Thresh { c, in_w, tw, .. } => {
+                let tu = unit_of(k, UnitKind::Thresholds).expect("threshold unit");
+                let mut conns = base(&s, &out);
+                conns.push(("out_data", out.data.clone()));
+                conns.extend(cfg(unit_we[tu].clone()));
+                cx.inst(
+                    "hdlgen_thresh",
+                    &format!("{name}_thresh"),
+                    vec![
+                        ("C", p(*c)),
+                        ("IN_W", p(*in_w as usize)),
+                        ("TW", p(*tw as usize)),
+                        ("T_INIT", init(Some(tu))),
+                        ("CFG_AW", cfg_aw.clone()),
+                        ("CFG_LW", cfg_lw.clone()),
+                    ],
+                    conns,
+                );
+            }
+            Kind::Argmax { cls, in_w, sw, .. } => {
+                let su = unit_of(k, UnitKind::ScaleBias).expect("scale/bias unit");
+                let last = cx.wire(&format!("{name}_last"), 1);
+                let pred = cx.wire(&format!("{name}_pred"), field_bits(*cls) as usize);
+                let mut conns = base(&s, &out);
+                conns.push(("out_score", out.data.clone()));
+                conns.push(("out_last", last.clone()));
+                conns.push(("out_pred", pred.clone()));
+                conns.extend(cfg(unit_we[su].clone()));
+                cx.inst(
+                    "hdlgen_argmax",
+                    &format!("{name}_argmax"),
+                    vec![
+                        ("CLS", p(*cls)),
+                        ("IN_W", p(*in_w as usize)),
+                        ("SW", p(*sw as usize)),
+                        ("S_INIT", init(Some(su))),
+                        ("CFG_AW", cfg_aw.clone()),
+                        ("CFG_LW", cfg_lw.clone()),
+                    ],
+                    conns,
+                );
+                if let (Some(ol), Some(op)) = (&out_last, &out_pred) {
+                    cx.m.assign(ol.clone(), last);
+                    cx.m.assign(op.clone(), pred);
+                }
+            }
+        }
+        if opts.taps && k + 1 < n {
+            cx.m.assign(
+                Expr::id(format!("tap{k}_fire")),
+                out.valid.clone().bin(BinOp::LogicAnd, out.ready.clone()),
+            );
+            cx.m.assign(Expr::id(format!("tap{k}_data")), out.data.clone());
+        }
+        s = out;
+    }
+    cx.m.items.push(Item::Comment("output stream".into()));
+    cx.m.assign(out_valid, s.valid.clone());
+    cx.m.assign(s.ready.clone(), out_ready);
+    cx.m.assign(out_data, s.data.clone());
+    let _ = clk;
+    if !cx.unused.is_empty() {
+        let mut bits = vec![Expr::lit(1, 0)];
+        bits.extend(cx.unused.clone());
+        bits.push(Expr::lit(1, 0));
+        let u = cx.wire("_unused_ok", 1);
+        cx.m.assign(u, Expr::un(UnOp::ReduceAnd, Expr::Concat(bits)));
+    }
+    cx.m
+}

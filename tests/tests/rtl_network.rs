@@ -1,0 +1,529 @@
+//! Whole networks in Verilator against the reference model: every example BNN, random
+//! BNNs (structures × weight sets, one build per structure), the estimated against the
+//! measured cycles, a planted weight-bit error, and lint of the generated Verilog.
+//!
+//! `HDLGEN_RTL_CASES` (default 300) sets how many random weight/input sets run;
+//! `HDLGEN_RTL_STRUCTURES` (default 12) how many random structures they are spread over.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use hdlgen::arith::SplitMix64;
+use hdlgen::cosim::{Drive, NetSim, SimOptions};
+use hdlgen::input::{self, Sample};
+use hdlgen::layers::Op;
+use hdlgen::rtl::gen::{generate, GenOptions, Generated};
+use hdlgen::rtl::params::cfg_writes;
+use hdlgen::tensor::ValType;
+use hdlgen::Network;
+use hdlgen_tests::check::{random_sample, Rng};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn env_usize(k: &str, default: usize) -> usize {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn sim_options() -> GenOptions {
+    GenOptions {
+        taps: true,
+        hex: false,
+        ..GenOptions::default()
+    }
+}
+
+fn build(g: &Generated) -> NetSim {
+    NetSim::build(g, &SimOptions::default()).unwrap_or_else(|e| panic!("build: {e}"))
+}
+
+/// Example BNNs with the LUT budget of the default board (iCEBreaker).
+fn example(path: &str) -> (Network, Generated) {
+    let net = Network::load(&root().join(path)).expect("example loads");
+    let g = generate(
+        &net,
+        &GenOptions {
+            lut_budget: Some(5280 * 4 / 5),
+            ..sim_options()
+        },
+    )
+    .expect("generates");
+    (net, g)
+}
+
+#[test]
+fn digits_bnn_is_bit_exact_on_all_test_images() {
+    let (net, g) = example("examples/digits/bnn.yaml");
+    let batch = input::load(&net, &root().join("examples/digits/test.npz")).expect("test set");
+    assert_eq!(batch.samples.len(), 360);
+    let mut s = build(&g);
+    s.load(&g.images);
+    let t = Instant::now();
+    let rep = s.run(&net, &batch.samples, Drive::default()).expect("runs");
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(rep.first_mismatch, None);
+    assert_eq!(rep.agree, 360);
+    let labels = batch.labels.expect("labels");
+    let correct = rep
+        .predictions
+        .iter()
+        .zip(&labels)
+        .filter(|(p, &y)| **p == Some(y as usize))
+        .count();
+    assert_eq!(correct, 349, "README's accuracy, now from the hardware");
+    let iv = rep.interval.expect("interval");
+    let est = g.estimate.interval as f64;
+    assert!(
+        (iv - est).abs() <= 0.02 * est,
+        "measured interval {iv} vs estimated {est}"
+    );
+    eprintln!(
+        "digits: {} cycles in {secs:.2} s = {:.2} M cycles/s; interval {iv} (est {est})",
+        rep.cycles,
+        rep.cycles as f64 / secs / 1e6
+    );
+    // Back-pressure on both ends changes timing, never results.
+    let rep = s
+        .run(
+            &net,
+            &batch.samples[..20],
+            Drive {
+                stall_pct: 40,
+                seed: 7,
+            },
+        )
+        .expect("runs");
+    assert_eq!((rep.agree, rep.first_mismatch), (20, None));
+}
+
+#[test]
+fn mnist_bnn_is_bit_exact() {
+    let (net, g) = example("examples/mnist_bnn.yaml");
+    let mut rng = Rng(5);
+    let samples: Vec<Sample> = (0..4).map(|_| random_sample(&net, &mut rng)).collect();
+    let mut s = build(&g);
+    s.load(&g.images);
+    let rep = s.run(&net, &samples, Drive::default()).expect("runs");
+    assert_eq!((rep.agree, rep.first_mismatch), (4, None));
+    let iv = rep.interval.expect("interval");
+    let est = g.estimate.interval as f64;
+    assert!(
+        (iv - est).abs() <= 0.02 * est,
+        "measured interval {iv} vs estimated {est}"
+    );
+}
+
+/// One flipped weight bit, written over the configuration bus, is reported at the layer,
+/// image and element where the reference with the same flipped weight first differs.
+#[test]
+fn a_corrupted_weight_bit_is_caught_where_it_bites() {
+    let (net, g) = example("examples/digits/bnn.yaml");
+    let batch = input::load(&net, &root().join("examples/digits/test.npz")).expect("test set");
+    let samples = &batch.samples[..40];
+    // conv2 output channel 5, window element 70 (= tap (1, 1), input channel 6).
+    let (layer, o, k) = (3usize, 5usize, 70usize);
+    let Op::BinaryConv2d(conv) = &net.layers[layer].op else {
+        panic!("layer 3 is conv2")
+    };
+    // The reference with the flipped weight: the same YAML with conv2's weights inline.
+    let mut w = conv.weights.data.clone();
+    let mw = w.len() / conv.filters;
+    w[o * mw + k] = -w[o * mw + k];
+    let dir = tempfile::tempdir_in(root().join("target")).expect("temp dir");
+    let yaml = std::fs::read_to_string(root().join("examples/digits/bnn.yaml"))
+        .expect("yaml")
+        .replace(
+            "weights: bnn_conv2_w.npy",
+            &format!("weights: {}", nested(&w, &[32, 3, 3, 16])),
+        )
+        .replace(
+            "bnn_",
+            &format!("{}/bnn_", root().join("examples/digits").display()),
+        );
+    let mpath = dir.path().join("mutated.yaml");
+    std::fs::write(&mpath, yaml).expect("write");
+    let mutated = Network::load(&mpath).unwrap_or_else(|e| panic!("{e:?}"));
+    let mut expect = None;
+    'find: for (i, s) in samples.iter().enumerate() {
+        let (a, b) = (net.run(s, true), mutated.run(s, true));
+        let (ta, tb) = (a.trace.unwrap(), b.trace.unwrap());
+        // bn2 (layer 4) is where the fused engine's stream becomes visible.
+        for (idx, (x, y)) in ta[4].data.iter().zip(&tb[4].data).enumerate() {
+            if x != y {
+                expect = Some((i, idx, *x));
+                break 'find;
+            }
+        }
+    }
+    let (img, idx, want) = expect.expect("the flip changes some output in 40 images");
+
+    // Flip the same bit in the hardware's weight memory.
+    let mut s = build(&g);
+    s.load(&g.images);
+    let unit = g
+        .design
+        .units
+        .iter()
+        .position(|u| g.design.engines[u.engine].first == layer)
+        .expect("conv2 weights");
+    let hdlgen::rtl::lower::Kind::Mvau { mvau: m, .. } =
+        &g.design.engines[g.design.units[unit].engine].kind
+    else {
+        panic!("conv2 is an MVAU")
+    };
+    let (nf, p, sf, i) = (o / m.pe, o % m.pe, k / m.simd, k % m.simd);
+    let (word, bit) = (nf * m.sf() + sf, p * m.simd + i);
+    let mut images = g.images.clone();
+    images[unit].words[word][bit / 32] ^= 1 << (bit % 32);
+    let writes = cfg_writes(&g.design, &images);
+    let orig = cfg_writes(&g.design, &g.images);
+    let changed: Vec<_> = writes.iter().zip(&orig).filter(|(a, b)| a != b).collect();
+    assert_eq!(changed.len(), 1);
+    s.write_cfg(changed[0].0 .0, changed[0].0 .1);
+    let rep = s.run(&net, samples, Drive::default()).expect("runs");
+    let m = rep.first_mismatch.expect("the flipped bit is caught");
+    let sh = net.layers[4].output.shape;
+    assert_eq!(
+        (m.layer.as_str(), m.image, m.index, m.c, m.expected),
+        ("bn2", img, idx, o, want),
+        "reported {m}"
+    );
+    assert_eq!((m.y * sh.w + m.x) * sh.c + m.c, idx);
+    eprintln!("caught: {m}");
+}
+
+// ---------------------------------------------------------------------------------
+// Random networks
+// ---------------------------------------------------------------------------------
+
+/// A random BNN structure as YAML, with `@T<n>`, `@D<n>`, `@S`, `@B`, `@W<n>` standing
+/// for thresholds, directions, scales, biases and weights (filled per weight set).
+fn structure(seed: u64) -> String {
+    let mut r = Rng(seed);
+    let mut y = String::from("version: 1\nname: rtl-random\n");
+    let pick = |r: &mut Rng, v: &[usize]| v[r.below(v.len() as u64) as usize];
+    let divisor = |r: &mut Rng, n: usize| {
+        let d: Vec<usize> = (1..=n).filter(|d| n % d == 0).collect();
+        // 1, all, or any divisor.
+        match r.below(3) {
+            0 => 1,
+            1 => n,
+            _ => pick(r, &d),
+        }
+    };
+    let vector = r.chance(0.15);
+    let (mut h, mut w, mut c) = if vector {
+        (1, 1, r.range(1, 12) as usize)
+    } else {
+        (
+            r.range(1, 7) as usize,
+            r.range(1, 7) as usize,
+            r.range(1, 4) as usize,
+        )
+    };
+    let mut binary = r.chance(0.4);
+    let first_int = !binary;
+    if binary {
+        if vector {
+            writeln!(y, "input: {{shape: [{c}], binary: true}}").unwrap();
+        } else {
+            writeln!(y, "input: {{shape: [{h}, {w}, {c}], binary: true}}").unwrap();
+        }
+    } else {
+        let bits = r.range(1, 8);
+        let signed = bits >= 2 && r.chance(0.4);
+        if vector {
+            writeln!(y, "input: {{shape: [{c}], bits: {bits}, signed: {signed}}}").unwrap();
+        } else {
+            writeln!(
+                y,
+                "input: {{shape: [{h}, {w}, {c}], bits: {bits}, signed: {signed}}}"
+            )
+            .unwrap();
+        }
+    }
+    y.push_str("layers:\n");
+    let mut n = 0;
+    let mut tn = 0;
+    if !vector && !binary && r.chance(0.15) {
+        let s = r.range(1, 2.min(h.min(w)) as i64) as usize;
+        writeln!(y, "  - maxpool: {{size: {s}}}").unwrap();
+        (h, w) = (h / s, w / s);
+    }
+    if !binary && r.chance(0.1) {
+        writeln!(
+            y,
+            "  - threshold: {{thresholds: @T{tn}, direction: @D{tn}}}"
+        )
+        .unwrap();
+        tn += 1;
+        binary = true;
+    }
+    let nconv = if vector { 0 } else { r.below(3) };
+    for li in 0..nconv {
+        let filters = r.range(1, 6) as usize;
+        let kh = r.range(1, 3) as usize;
+        let kw = if r.chance(0.3) {
+            r.range(1, 3) as usize
+        } else {
+            kh
+        };
+        let stride = pick(&mut r, &[1, 1, 2, 3]);
+        let fits = kh <= h && kw <= w;
+        let mut pad = if binary {
+            pick(&mut r, &[0, 1, 2])
+        } else {
+            pick(&mut r, &[0, 2])
+        };
+        if pad == 2 && !fits {
+            pad = 0;
+        }
+        let pname = ["zero", "one", "none"][pad];
+        let mut opts = format!(
+            "name: conv{li}, filters: {filters}, kernel: [{kh}, {kw}], stride: {stride}, padding: {pname}, pe: {}, simd: {}",
+            divisor(&mut r, filters),
+            divisor(&mut r, c)
+        );
+        if !binary && pad == 0 && r.chance(0.5) && n == 0 && first_int {
+            write!(opts, ", pad_value: {}", r.range(-20, 20)).unwrap();
+        }
+        writeln!(y, "  - binary_conv2d: {{{opts}, weights: @W{n}}}").unwrap();
+        n += 1;
+        (h, w) = if pad == 2 {
+            ((h - kh) / stride + 1, (w - kw) / stride + 1)
+        } else {
+            (h.div_ceil(stride), w.div_ceil(stride))
+        };
+        c = filters;
+        binary = false;
+        if r.chance(0.8) {
+            writeln!(
+                y,
+                "  - threshold: {{thresholds: @T{tn}, direction: @D{tn}}}"
+            )
+            .unwrap();
+            tn += 1;
+            binary = true;
+        }
+        if r.chance(0.4) && h >= 1 && w >= 1 {
+            let s = r.range(1, 2.min(h.min(w)) as i64) as usize;
+            let st = if r.chance(0.3) {
+                r.range(1, s as i64 + 1) as usize
+            } else {
+                s
+            };
+            writeln!(y, "  - maxpool: {{size: {s}, stride: {st}}}").unwrap();
+            (h, w) = ((h - s) / st + 1, (w - s) / st + 1);
+        }
+    }
+    if !vector {
+        y.push_str("  - flatten\n");
+    }
+    let hidden = r.below(2);
+    for li in 0..=hidden {
+        let units = r.range(1, 6) as usize;
+        writeln!(
+            y,
+            "  - binary_dense: {{name: fc{li}, units: {units}, pe: {}, simd: {}, weights: @W{n}}}",
+            divisor(&mut r, units),
+            divisor(&mut r, c)
+        )
+        .unwrap();
+        n += 1;
+        (h, w, c) = (1, 1, units);
+        if li < hidden {
+            writeln!(
+                y,
+                "  - threshold: {{thresholds: @T{tn}, direction: @D{tn}}}"
+            )
+            .unwrap();
+            tn += 1;
+        }
+    }
+    let _ = (h, w);
+    y.push_str("  - output: {scale: @S, bias: @B}\n");
+    y
+}
+
+/// A nested YAML list of `v` in `shape`.
+fn nested(v: &[i64], shape: &[usize]) -> String {
+    if shape.len() == 1 {
+        return list(v);
+    }
+    let n = v.len() / shape[0];
+    format!(
+        "[{}]",
+        v.chunks(n)
+            .map(|c| nested(c, &shape[1..]))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+fn list(v: &[i64]) -> String {
+    format!(
+        "[{}]",
+        v.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// Fills a structure: first with `{random}` parameters (to learn the value ranges), then
+/// with explicit thresholds (including the edges), directions, scales and biases.
+fn instantiate(template: &str, seed: u64, dir: &Path) -> Network {
+    let load = |text: &str| {
+        let p = dir.join(format!("net{seed}.yaml"));
+        std::fs::write(&p, text).expect("write");
+        Network::load(&p).unwrap_or_else(|e| panic!("{e:?}\n{text}"))
+    };
+    let mut t = template.to_string();
+    for i in (0..16).rev() {
+        t = t
+            .replace(&format!("@W{i}"), &format!("{{random: {}}}", seed * 31 + i))
+            .replace(&format!("@T{i}"), "{random: 1}")
+            .replace(&format!("@D{i}"), "{random: 2}");
+    }
+    let probe = load(&t.replace("@S", "1").replace("@B", "0"));
+    let mut g = SplitMix64::new(seed);
+    let mut t = template.to_string();
+    for i in (0..16).rev() {
+        t = t.replace(&format!("@W{i}"), &format!("{{random: {}}}", seed * 31 + i));
+    }
+    let mut ti = 0;
+    for l in &probe.layers {
+        match &l.op {
+            Op::Threshold(th) => {
+                let ValType::Int { lo, hi } = l.input.val else {
+                    unreachable!()
+                };
+                let ge: Vec<bool> = (0..th.channels).map(|_| g.next() % 2 == 0).collect();
+                // ge: T in [lo, hi + 1]; le: T in [lo − 1, hi]; edges now and then.
+                let ts: Vec<i64> = ge
+                    .iter()
+                    .map(|&ge| {
+                        let (a, b) = if ge { (lo, hi + 1) } else { (lo - 1, hi) };
+                        match g.next() % 8 {
+                            0 => a,
+                            1 => b,
+                            _ => {
+                                let r = ((hi - lo) / 4).max(1);
+                                g.uniform(-r, r).clamp(a, b)
+                            }
+                        }
+                    })
+                    .collect();
+                let ds: Vec<i64> = ge.iter().map(|&x| if x { 1 } else { -1 }).collect();
+                t = t.replacen(&format!("@T{ti}"), &list(&ts), 1).replacen(
+                    &format!("@D{ti}"),
+                    &list(&ds),
+                    1,
+                );
+                ti += 1;
+            }
+            Op::Output(o) => {
+                let ValType::Int { lo, hi } = l.input.val else {
+                    unreachable!()
+                };
+                let extreme = lo.abs().max(hi.abs()) < 1 << 28;
+                let val = |g: &mut SplitMix64| match g.next() % 10 {
+                    0 if extreme => -(1i64 << 31),
+                    1 if extreme => (1i64 << 31) - 1,
+                    _ => g.uniform(-5, 5),
+                };
+                let s: Vec<i64> = (0..o.classes).map(|_| val(&mut g)).collect();
+                let b: Vec<i64> = (0..o.classes).map(|_| val(&mut g)).collect();
+                t = t.replace("@S", &list(&s)).replace("@B", &list(&b));
+            }
+            _ => {}
+        }
+    }
+    load(&t)
+}
+
+#[test]
+fn random_bnns_are_bit_exact_and_take_the_estimated_cycles() {
+    let cases = env_usize("HDLGEN_RTL_CASES", 300);
+    let structures = env_usize("HDLGEN_RTL_STRUCTURES", 12).max(1);
+    let dir = tempfile::tempdir_in(root().join("target")).expect("temp dir");
+    let t0 = Instant::now();
+    let mut sims: HashMap<usize, NetSim> = HashMap::new();
+    let mut cycles_checked = vec![false; structures];
+    for case in 0..cases {
+        let st = case % structures;
+        let template = structure(1000 + st as u64);
+        let net = instantiate(&template, case as u64 + 1, dir.path());
+        let g = generate(&net, &sim_options()).unwrap_or_else(|e| panic!("{e:?}\n{template}"));
+        let s = sims.entry(st).or_insert_with(|| build(&g));
+        s.load(&g.images);
+        let mut rng = Rng(case as u64 * 7 + 3);
+        let n = if cycles_checked[st] { 3 } else { 6 };
+        let samples: Vec<Sample> = (0..n).map(|_| random_sample(&net, &mut rng)).collect();
+        let stall = if cycles_checked[st] && case % 2 == 1 {
+            30
+        } else {
+            0
+        };
+        let rep = s
+            .run(
+                &net,
+                &samples,
+                Drive {
+                    stall_pct: stall,
+                    seed: case as u64,
+                },
+            )
+            .unwrap_or_else(|e| panic!("case {case}: {e}\n{template}"));
+        if let Some(m) = &rep.first_mismatch {
+            panic!("case {case} (structure {st}): {m}\n{template}");
+        }
+        assert_eq!(rep.agree, n);
+        if !cycles_checked[st] {
+            let iv = rep.interval.expect("interval");
+            let est = g.estimate.interval as f64;
+            assert!(
+                (iv - est).abs() <= (0.02 * est).max(1.0),
+                "structure {st}: measured interval {iv} vs estimated {est}\n{template}"
+            );
+            cycles_checked[st] = true;
+        }
+    }
+    eprintln!(
+        "{cases} random weight/input sets over {structures} structures in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn generated_verilog_is_lint_clean_and_deterministic() {
+    let mut designs = vec![];
+    for p in ["examples/digits/bnn.yaml", "examples/mnist_bnn.yaml"] {
+        let net = Network::load(&root().join(p)).expect("loads");
+        let g = generate(&net, &GenOptions::default()).expect("generates");
+        let again = generate(&net, &GenOptions::default()).expect("generates");
+        assert_eq!(g.files, again.files, "{p}: same input, same bytes");
+        designs.push(g);
+        let g = generate(&net, &sim_options()).expect("generates");
+        designs.push(g);
+    }
+    let dir = tempfile::tempdir_in(root().join("target")).expect("temp dir");
+    for st in 0..6 {
+        let net = instantiate(&structure(1000 + st), 1, dir.path());
+        designs.push(generate(&net, &sim_options()).expect("generates"));
+    }
+    for g in &designs {
+        let mut d = hdlgen_sim::Design::new(g.top_name.clone());
+        for (n, t) in g.verilog() {
+            d = d.text(n.clone(), t.clone());
+        }
+        let warnings = hdlgen_sim::lint(&d, &[]).expect("lint runs");
+        assert!(warnings.is_empty(), "{}: {warnings:#?}", g.top_name);
+    }
+}
