@@ -172,7 +172,7 @@ pub fn engine(e: &Engine) -> EngineEstimate {
 
 /// Steady-state cycles per image of `hdlgen_argmax` (see its header comment).
 pub fn argmax_cycles(cls: usize, in_w: u32) -> u64 {
-    ((cls as u64) * in_w as u64).max(cls as u64 + 1)
+    cls as u64 * in_w.max(2) as u64
 }
 
 /// Estimates a lowered design.
