@@ -1,9 +1,14 @@
 // hdlgen_addtree: pipelined signed adder tree, the integer sibling of hdlgen_popcount
-// (same tree shape, register placement and LATENCY, so `popcount_latency` applies).
+// (same tree shape, register placement and LATENCY, so `popcount_latency(N, REG_EVERY)`
+// in hdlgen::rtl::lib gives its latency too).
 //
-// Sums N signed W-bit lanes (lane i at in_data[i*W +: W]) into OW = W + clog2(N) bits,
-// wide enough that no sum overflows. A register stage follows every REG_EVERY levels
-// and the last level; `in_valid` and `in_tag` ride alongside; `en` low freezes all.
+// Sums N signed (two's complement) W-bit lanes, lane i at in_data[i*W +: W], into
+// OW = W + clog2(N) bits (N = 1: W), wide enough that no sum overflows. Level l of the
+// tree holds ceil(N / 2^l) partial sums of W + l bits (each level one bit wider, so no
+// adder is wider than it needs to be). A register stage follows every REG_EVERY levels
+// and the last level; N = 1 is a single register. The result appears LATENCY cycles
+// after its input; `in_valid` and a TAG_W-bit `in_tag` travel alongside as
+// `out_valid`/`out_tag`. Every register advances only when `en` is high.
 `default_nettype none
 module hdlgen_addtree #(
     parameter integer N = 4,
@@ -11,19 +16,17 @@ module hdlgen_addtree #(
     parameter integer REG_EVERY = 2,
     parameter integer TAG_W = 1
 ) (
-    input  wire                     clk,
-    input  wire                     en,
-    input  wire                     in_valid,
-    input  wire [TAG_W-1:0]         in_tag,
-    input  wire [N*W-1:0]           in_data,
-    output wire                     out_valid,
-    output wire [TAG_W-1:0]         out_tag,
-    output wire [W+((N <= 1) ? 0 : $clog2(N))-1:0] sum
+    input  wire                                     clk,
+    input  wire                                     en,
+    input  wire                                     in_valid,
+    input  wire [TAG_W-1:0]                         in_tag,
+    input  wire [N*W-1:0]                           in_data,
+    output wire                                     out_valid,
+    output wire [TAG_W-1:0]                         out_tag,
+    output wire [W+((N <= 1) ? 0 : $clog2(N))-1:0]  sum
 );
     localparam integer LEVELS = (N <= 1) ? 0 : $clog2(N);
     localparam integer OW = W + LEVELS;
-    // Level l holds ceil(N / 2^l) partial sums; a register follows level l when
-    // (l + 1) % REG_EVERY == 0 or l is the last level.
     function integer width_at;  // entries at level l
         input integer l;
         integer k, n;
@@ -33,7 +36,7 @@ module hdlgen_addtree #(
             width_at = n;
         end
     endfunction
-    function integer regs_upto;  // register stages after levels 0..l-1
+    function integer regs_upto;  // register stages after levels 1..l
         input integer l;
         integer k, r;
         begin
@@ -45,40 +48,35 @@ module hdlgen_addtree #(
     endfunction
     localparam integer LATENCY = (LEVELS == 0) ? 1 : regs_upto(LEVELS);
 
-    // Level 0: each lane sign-extended to OW bits.
-    wire [OW*N-1:0] leaves;
     genvar i, l;
     generate
-        for (i = 0; i < N; i = i + 1) begin : g_leaf
-            if (OW > W) begin : g_ext
-                assign leaves[i*OW +: OW] = {{(OW-W){in_data[i*W+W-1]}}, in_data[i*W +: W]};
-            end else begin : g_same
-                assign leaves[i*OW +: OW] = in_data[i*W +: W];
-            end
-        end
-        // Level l adds pairs of level l-1 (an odd last entry passes through); each level
-        // is its own block so no signal feeds itself.
+        // Level l (1..LEVELS) adds pairs of level l-1 entries (W + l - 1 bits each,
+        // sign-extended to W + l); an odd last entry passes through, sign-extended.
         for (l = 1; l <= LEVELS; l = l + 1) begin : g_level
             localparam integer CNT = width_at(l);
             localparam integer PREV = width_at(l - 1);
+            localparam integer PW = W + l - 1;   // entry width of level l-1
+            localparam integer LW = W + l;       // entry width of level l
             localparam REG = ((l % REG_EVERY) == 0) || (l == LEVELS);
-            wire [OW*PREV-1:0] prev;
-            wire [OW*CNT-1:0] next;
-            wire [OW*CNT-1:0] val;
+            wire [PW*PREV-1:0] prev;
+            wire [LW*CNT-1:0] next;
+            wire [LW*CNT-1:0] val;
             if (l == 1) begin : g_first
-                assign prev = leaves;
+                assign prev = in_data;
             end else begin : g_inner
                 assign prev = g_level[l-1].val;
             end
             for (i = 0; i < CNT; i = i + 1) begin : g_add
+                wire [LW-1:0] a = {prev[2*i*PW+PW-1], prev[2*i*PW +: PW]};
                 if (2*i + 1 < PREV) begin : g_pair
-                    assign next[i*OW +: OW] = prev[2*i*OW +: OW] + prev[(2*i+1)*OW +: OW];
+                    wire [LW-1:0] b = {prev[(2*i+1)*PW+PW-1], prev[(2*i+1)*PW +: PW]};
+                    assign next[i*LW +: LW] = a + b;
                 end else begin : g_pass
-                    assign next[i*OW +: OW] = prev[2*i*OW +: OW];
+                    assign next[i*LW +: LW] = a;
                 end
             end
             if (REG) begin : g_reg
-                reg [OW*CNT-1:0] q;
+                reg [LW*CNT-1:0] q;
                 always @(posedge clk) if (en) q <= next;
                 assign val = q;
             end else begin : g_comb
@@ -87,7 +85,7 @@ module hdlgen_addtree #(
         end
         if (LEVELS == 0) begin : g_one
             reg [OW-1:0] q;
-            always @(posedge clk) if (en) q <= leaves[OW-1:0];
+            always @(posedge clk) if (en) q <= in_data[OW-1:0];
             assign sum = q;
         end else begin : g_out
             assign sum = g_level[LEVELS].val[OW-1:0];

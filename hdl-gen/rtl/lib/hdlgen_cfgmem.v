@@ -7,8 +7,8 @@
 // its own write enable, which yosys maps to the block RAM's bit/byte write masks.
 // Initial contents come from INIT_FILE ($readmemh, one W-bit word per line) when it is
 // non-empty, so a design can boot with weights and still be reloaded at run time.
-// Read: synchronous, `rdata` updates on clock edges where `re` is high (a clock enable,
-// so a stalled pipeline keeps its operand).
+// Read: synchronous, `rdata` shows word `raddr` from the clock edge where `re` was high
+// (a clock enable, so a stalled pipeline keeps its operand).
 `default_nettype none
 module hdlgen_cfgmem #(
     parameter integer W = 32,
@@ -47,7 +47,10 @@ module hdlgen_cfgmem #(
             end
             always @(posedge clk) if (re) rdata <= mem[raddr];
         end else begin : g_regs
-            reg [W-1:0] mem [0:N-1];
+            // Registers; the read address is registered instead of the data, so the word
+            // is not stored twice (same one-cycle read timing; writes happen when idle).
+            reg [W-1:0] mem [0:D-1];
+            reg [AW-1:0] ra_q;
             if (INIT_FILE != "") begin : g_init
                 initial $readmemh(INIT_FILE, mem);
             end
@@ -55,10 +58,20 @@ module hdlgen_cfgmem #(
                 localparam integer LO = 32 * l;
                 localparam integer NB = (W - LO) < 32 ? (W - LO) : 32;
                 localparam [LW-1:0] LANE = l;
-                always @(posedge clk)
-                    if (we && wlane == LANE) mem[waddr][LO +: NB] <= wdata[NB-1:0];
+                genvar a;
+                for (a = 0; a < D; a = a + 1) begin : g_word
+                    localparam [AW-1:0] ADDR = a;
+                    always @(posedge clk)
+                        if (we && wlane == LANE && waddr == ADDR) mem[a][LO +: NB] <= wdata[NB-1:0];
+                end
             end
-            always @(posedge clk) if (re) rdata <= mem[raddr];
+            always @(posedge clk) if (re) ra_q <= raddr;
+            if (D == 1) begin : g_one
+                always @(*) rdata = mem[0];
+                wire _unused_ra = &{1'b0, ra_q, 1'b0};
+            end else begin : g_mux
+                always @(*) rdata = mem[ra_q];
+            end
         end
     endgenerate
     // Upper data bits of a narrow last lane are unused by design.

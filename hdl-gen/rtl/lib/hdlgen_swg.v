@@ -9,7 +9,7 @@
 // PAD_MASK in every mask bit; real taps have mask all ones. out_last marks the last beat
 // of a window. The geometry (OUT_H/OUT_W, pads) comes from hdlgen::layers::geom.
 //
-// Buffering: a ring of NR = K_H + 1 input rows in one block RAM of NR*IN_W words of C*DW
+// Buffering: a ring of NR (≥ K_H + 1) input rows in one block RAM of NR*IN_W words of C*DW
 // bits (one pixel per word). The writer fills it in raster order (a wrapping address, so
 // absolute row a lives in slot a mod NR, across images); the reader walks the window
 // counters and reads one pixel per beat, then selects the SIMD-element chunk.
@@ -42,6 +42,11 @@ module hdlgen_swg #(
     parameter integer OUT_H = 2,
     parameter integer OUT_W = 2,
     parameter integer SIMD = 2,
+    // Rows in the ring (at least K_H + 1). More rows let the writer run ahead into the
+    // next image while the reader finishes this one; hdlgen passes
+    // max(K_H + STRIDE, IN_H - max((OUT_H-1)*STRIDE - PAD_T, 0) + min(K_H - PAD_T, IN_H)) + 1,
+    // with which the window stream never waits for the writer in steady state.
+    parameter integer NR = K_H + 1,
     parameter [DW-1:0] PAD_VALUE = 0,
     parameter integer PAD_MASK = 0
 ) (
@@ -56,7 +61,6 @@ module hdlgen_swg #(
     output wire [SIMD-1:0]      out_mask,
     output wire                 out_last
 );
-    localparam integer NR = K_H + 1;                     // rows in the ring
     localparam integer DEPTH = NR * IN_W;                // pixels in the ring
     localparam integer AW = $clog2(DEPTH);               // DEPTH >= 2
     localparam integer CF = C / SIMD;                    // chunks per pixel

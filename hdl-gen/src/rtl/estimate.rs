@@ -65,7 +65,7 @@ pub fn ebr_blocks(width: usize, depth: usize) -> u64 {
 /// Window-generator write side and ring memory: (cycles to accept an image, bram, lut, ff).
 fn swg_cost(s: &super::lower::Swg) -> (u64, u64, u64, u64) {
     let w = &s.win;
-    let ring_words = (w.kh + 1) * w.in_w;
+    let ring_words = s.ring_rows() * w.in_w;
     let bram = ebr_blocks(s.c * s.dw as usize, ring_words);
     let lut = 90 + 2 * (s.simd * s.dw as usize) as u64 + 4 * clog2(ring_words);
     let ff = 60 + 2 * (s.simd * s.dw as usize + s.simd) as u64;

@@ -56,6 +56,16 @@ pub struct Swg {
 }
 
 impl Swg {
+    /// Rows in the window generator's ring: enough for the writer to fill the next
+    /// image's first rows while the reader finishes this one, so in steady state the
+    /// window stream never waits for input (an image costs max(reads, writes) cycles).
+    pub fn ring_rows(&self) -> usize {
+        let w = &self.win;
+        let (h, kh, s, pt) = (w.in_h as i64, w.kh as i64, w.stride as i64, w.pad_top as i64);
+        let oh = w.out_h as i64;
+        let tail = h - ((oh - 1) * s - pt).max(0) + (kh - pt).min(h);
+        ((kh + s).max(tail) + 1) as usize
+    }
     /// Beats per window.
     pub fn beats(&self) -> usize {
         self.win.kh * self.win.kw * self.c / self.simd

@@ -66,12 +66,24 @@ pub mod lib {
         &[POPCOUNT, ADDTREE, CFGMEM, SWG, MVAU, POOL, THRESH, ARGMAX];
 
     /// Every primitive, in dependency order.
-    pub const ALL: &[(&str, &str)] = &[POPCOUNT, MVAU_BIN, SWG];
+    pub const ALL: &[(&str, &str)] = &[POPCOUNT, ADDTREE, CFGMEM, MVAU_BIN, MVAU, SWG];
 
     /// Cycles from a beat entering `hdlgen_mvau_bin` to its fold's result in the output
     /// register (weight read, popcount tree, accumulate), with no stalls.
     pub fn mvau_bin_latency(simd: usize, reg_every: usize) -> usize {
         2 + popcount_latency(simd, reg_every)
+    }
+
+    /// Cycles from the cycle `hdlgen_mvau` issues a vector's last beat (the cycle its last
+    /// input beat is accepted, plus (NF − 1)·SF replayed beats) to the cycle its output
+    /// beat is valid, with no stalls; the same in both modes. A vector costs SF·NF cycles.
+    pub fn mvau_latency(simd: usize, reg_every: usize) -> usize {
+        4 + popcount_latency(simd, reg_every)
+    }
+
+    /// Register stages of `hdlgen_addtree` (the same tree shape as `hdlgen_popcount`).
+    pub fn addtree_latency(n: usize, reg_every: usize) -> usize {
+        popcount_latency(n, reg_every)
     }
 
     /// Register stages `hdlgen_popcount` inserts for `n` input bits (its LATENCY).

@@ -128,6 +128,7 @@ fn swg(cx: &mut Cx, name: &str, s: &Swg, input: &Stream) -> (Stream, Expr) {
             ("OUT_H", p(w.out_h)),
             ("OUT_W", p(w.out_w)),
             ("SIMD", p(s.simd)),
+            ("NR", p(s.ring_rows())),
             (
                 "PAD_VALUE",
                 Param::Bits {
