@@ -104,7 +104,7 @@ struct HwArgs {
     /// Board whose LUTs bound the automatic folding.
     #[arg(long, default_value = "icebreaker", value_parser = ["icebreaker", "hx8k", "ulx3s-25f", "ulx3s-85f"])]
     board: String,
-    /// LUT4 budget for the automatic folding (overrides the board's).
+    /// Logic-cell (LUT4) budget for the automatic folding (default: 80% of the board's).
     #[arg(long)]
     luts: Option<u64>,
     /// Register every N adder-tree levels (2 suits iCE40 at 48 MHz, 1 ECP5 at 150 MHz).
@@ -229,15 +229,8 @@ fn check(path: &Path, as_json: bool) -> Result<(), Error> {
         let hw = if net.is_snn() {
             None
         } else {
-            let g = hdlgen::rtl::gen::generate(
-                &net,
-                &hdlgen::rtl::gen::GenOptions {
-                    lut_budget: Some(5_280 * 4 / 5),
-                    hex: false,
-                    ..Default::default()
-                },
-            )?;
-            Some(g.estimate)
+            let (g, note) = estimate_for_check(&net)?;
+            Some(json!({"estimate": g.estimate, "fits_icebreaker": note.is_none(), "note": note}))
         };
         let doc = json!({
             "name": net.name, "spiking": net.is_snn(), "hardware_estimate": hw,
@@ -298,15 +291,11 @@ fn check(path: &Path, as_json: bool) -> Result<(), Error> {
     out!();
     if !snn {
         // The hardware this would become on the default board (iCEBreaker).
-        let g = hdlgen::rtl::gen::generate(
-            &net,
-            &hdlgen::rtl::gen::GenOptions {
-                lut_budget: Some(5_280 * 4 / 5),
-                hex: false,
-                ..Default::default()
-            },
-        )?;
+        let (g, note) = estimate_for_check(&net)?;
         out!("hardware estimate (iCEBreaker budget; `hdlgen gen --board/--luts` to change):");
+        if let Some(n) = note {
+            out!("note: {n}; showing the smallest folding");
+        }
         print_estimate(&g.estimate);
     }
     Ok(())
@@ -442,6 +431,40 @@ fn write_trace(dir: &Path, runs: &[hdlgen::model::Run], batched: bool) -> Result
     Ok(())
 }
 
+/// The hardware at the iCEBreaker budget, or (with a note) at the smallest folding when
+/// nothing fits.
+fn estimate_for_check(
+    net: &Network,
+) -> Result<(hdlgen::rtl::gen::Generated, Option<String>), Error> {
+    use hdlgen::rtl::gen::{generate, GenOptions};
+    let opts = GenOptions {
+        lut_budget: Some(5_280 * 4 / 5),
+        hex: false,
+        ..Default::default()
+    };
+    match generate(net, &opts) {
+        Ok(g) => Ok((g, None)),
+        Err(Error::Input { message, .. }) => {
+            let ones = hdlgen::rtl::lower::compute_layers(net)
+                .iter()
+                .map(|(_, k)| hdlgen::rtl::lower::Fold {
+                    pe: k.pe.map_or(1, |p| p.value),
+                    simd: k.simd.map_or(1, |s| s.value),
+                })
+                .collect();
+            let g = generate(
+                net,
+                &GenOptions {
+                    folds: Some(ones),
+                    ..opts
+                },
+            )?;
+            Ok((g, Some(message)))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn generate(
     path: &Path,
     hw: &HwArgs,
@@ -454,7 +477,7 @@ fn generate(
 
 fn print_estimate(est: &hdlgen::rtl::estimate::Estimate) {
     out!(
-        "{:<22} {:<7} {:>4} {:>5} {:>10} {:>7} {:>7} {:>5}",
+        "{:<22} {:<7} {:>4} {:>5} {:>10} {:>7} {:>7} {:>7} {:>5}",
         "engine",
         "kind",
         "pe",
@@ -462,12 +485,13 @@ fn print_estimate(est: &hdlgen::rtl::estimate::Estimate) {
         "cycles",
         "LUT4",
         "FF",
-        "BRAM"
+        "LC",
+        "EBR"
     );
     let opt = |v: Option<usize>| v.map_or("-".into(), |v| v.to_string());
     for e in &est.engines {
         out!(
-            "{:<22} {:<7} {:>4} {:>5} {:>10} {:>7} {:>7} {:>5}",
+            "{:<22} {:<7} {:>4} {:>5} {:>10} {:>7} {:>7} {:>7} {:>5}",
             e.name,
             e.kind,
             opt(e.pe),
@@ -475,15 +499,17 @@ fn print_estimate(est: &hdlgen::rtl::estimate::Estimate) {
             thousands(e.cycles),
             thousands(e.lut4),
             thousands(e.ff),
+            thousands(e.lc),
             e.bram
         );
     }
     out!(
-        "interval {} cycles/image (pipeline efficiency {:.1}%), about {} LUT4, {} FF, {} EBR",
+        "interval {} cycles/image (pipeline efficiency {:.1}%); iCE40 estimate: {} LUT4, {} FF, {} logic cells, {} EBR",
         thousands(est.interval),
         100.0 * est.efficiency,
         thousands(est.lut4),
         thousands(est.ff),
+        thousands(est.lc),
         est.bram
     );
 }

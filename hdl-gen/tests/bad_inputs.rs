@@ -1915,3 +1915,100 @@ fn layer_sizes_whose_product_is_absurd() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+// ---------------------------------------------------------------------------------------
+// Hardware generation: folding, budgets, kinds without hardware, missing Verilator
+// ---------------------------------------------------------------------------------------
+
+/// A small BNN with `pe`/`simd` given on its conv (line 5) and dense (line 8).
+fn hw_net(conv_fold: &str, dense_fold: &str) -> Net {
+    Net::lines(&[
+        "version: 1",
+        "name: hw",
+        "input: {shape: [4, 4, 2], binary: true}",
+        "layers:",
+        &format!("  - binary_conv2d: {{name: c, filters: 6, kernel: 3, padding: one, {conv_fold}weights: {{random: 1}}}}"),
+        "  - threshold: {name: t, thresholds: 0, direction: ge}",
+        "  - flatten",
+        &format!("  - binary_dense: {{name: d, units: 4, {dense_fold}weights: {{random: 2}}}}"),
+        "  - output: {}",
+    ])
+}
+
+#[test]
+fn pe_that_does_not_divide_the_filters() {
+    let n = hw_net("pe: 4, ", "");
+    let out = n.run(&["gen", "net.yaml", "-o", "out"]);
+    spec_error(
+        &out,
+        &[
+            "layer `c`: `pe: 4` must divide its 6 outputs",
+            "use one of 1, 2, 3, 6",
+        ],
+        5,
+        71,
+    );
+    assert!(!n.path("out").exists(), "nothing written before the error");
+}
+
+#[test]
+fn simd_that_does_not_divide_the_channels() {
+    // The dense layer reads the 4×4×6 map before the flatten: simd must divide 6.
+    let out = hw_net("", "simd: 4, ").run(&["gen", "net.yaml", "-o", "out"]);
+    spec_error(
+        &out,
+        &[
+            "layer `d`: `simd: 4` must divide the 6 input channels",
+            "use one of 1, 2, 3, 6",
+        ],
+        8,
+        45,
+    );
+}
+
+#[test]
+fn budget_that_no_folding_meets() {
+    let n = hw_net("", "");
+    let out = n.run(&["gen", "net.yaml", "-o", "out", "--luts", "100"]);
+    expect(
+        &out,
+        1,
+        &["no folding fits the budget of 100 logic cells", "--luts"],
+        None,
+    );
+    assert!(!n.path("out").exists(), "nothing written before the error");
+}
+
+#[test]
+fn spiking_network_has_no_hardware_yet() {
+    let out = Net::lines(&[
+        "version: 1",
+        "name: s",
+        "input: {shape: [4], bits: 4, signed: false}",
+        "time_steps: 2",
+        "encoder: direct",
+        "decoder: count",
+        "layers:",
+        "  - dense: {name: d, units: 2, weights: {random: 1}, weight_bits: 4}",
+        LIF,
+    ])
+    .run(&["gen", "net.yaml"]);
+    expect(&out, 1, &["spiking hardware is not built yet"], None);
+}
+
+#[test]
+fn sim_without_verilator_names_the_install_command() {
+    let n = hw_net("", "");
+    n.npy_i64("x.npy", &[4, 4, 2], &[1; 32]);
+    let out = command(n.dir.path())
+        .args(["sim", "net.yaml", "--input", "x.npy"])
+        .env("HDLGEN_VERILATOR", n.path("no-such-verilator"))
+        .output()
+        .expect("runs");
+    let out = Out {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    expect(&out, 4, &["scripts/install.sh"], None);
+}

@@ -209,7 +209,7 @@ fn structure(seed: u64) -> String {
     let mut y = String::from("version: 1\nname: rtl-random\n");
     let pick = |r: &mut Rng, v: &[usize]| v[r.below(v.len() as u64) as usize];
     let divisor = |r: &mut Rng, n: usize| {
-        let d: Vec<usize> = (1..=n).filter(|d| n % d == 0).collect();
+        let d: Vec<usize> = (1..=n).filter(|d| n.is_multiple_of(*d)).collect();
         // 1, all, or any divisor.
         match r.below(3) {
             0 => 1,
@@ -404,7 +404,9 @@ fn instantiate(template: &str, seed: u64, dir: &Path) -> Network {
                 let ValType::Int { lo, hi } = l.input.val else {
                     unreachable!()
                 };
-                let ge: Vec<bool> = (0..th.channels).map(|_| g.next() % 2 == 0).collect();
+                let ge: Vec<bool> = (0..th.channels)
+                    .map(|_| g.next().is_multiple_of(2))
+                    .collect();
                 // ge: T in [lo, hi + 1]; le: T in [lo − 1, hi]; edges now and then.
                 let ts: Vec<i64> = ge
                     .iter()

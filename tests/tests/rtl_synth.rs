@@ -111,7 +111,10 @@ fn wrapper(g: &Generated) -> String {
         off += w;
     }
     let mut o = vec![];
-    for (n, w) in outs.iter().chain([("in_ready", 1), ("out_valid", 1)].iter()) {
+    for (n, w) in outs
+        .iter()
+        .chain([("in_ready", 1), ("out_valid", 1)].iter())
+    {
         v += &format!("  wire [{}:0] w_{n};\n", w - 1);
         conns.push(format!(".{n}(w_{n})"));
         o.push(format!("w_{n}"));

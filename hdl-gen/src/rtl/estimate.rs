@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::lower::{compute_layers, Design, Engine, Fold, Kind};
+use super::lower::{compute_layers, divisors, lower, Design, Engine, Fold, Kind, Mvau, Swg};
 use crate::error::Error;
 use crate::layers::fold::FoldKeys;
 use crate::network::Network;
@@ -27,6 +27,8 @@ pub struct EngineEstimate {
     pub ff: u64,
     /// iCE40 `SB_RAM40_4K` blocks (256 × 16 bit).
     pub bram: u64,
+    /// iCE40 logic cells (see [`logic_cells`]).
+    pub lc: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -37,6 +39,8 @@ pub struct Estimate {
     pub lut4: u64,
     pub ff: u64,
     pub bram: u64,
+    /// iCE40 logic cells, the figure the folding budget bounds.
+    pub lc: u64,
     /// Ideal cycles (MACs / (pe·simd)) of the slowest compute engine over the interval.
     pub efficiency: f64,
 }
@@ -63,13 +67,45 @@ pub fn ebr_blocks(width: usize, depth: usize) -> u64 {
 }
 
 /// Window-generator write side and ring memory: (cycles to accept an image, bram, lut, ff).
-fn swg_cost(s: &super::lower::Swg) -> (u64, u64, u64, u64) {
+fn swg_cost(s: &Swg) -> (u64, u64, u64, u64) {
     let w = &s.win;
     let ring_words = s.ring_rows() * w.in_w;
     let bram = ebr_blocks(s.c * s.dw as usize, ring_words);
-    let lut = 90 + 2 * (s.simd * s.dw as usize) as u64 + 4 * clog2(ring_words);
-    let ff = 60 + 2 * (s.simd * s.dw as usize + s.simd) as u64;
+    let beat = (s.simd * s.dw as usize + s.simd) as u64;
+    // Coordinate counters and compares (~190 LUT4 in yosys for the examples' geometries).
+    let lut = 150 + beat + 4 * clog2(ring_words);
+    let ff = 55 + 2 * beat;
     ((w.in_h * w.in_w) as u64, bram, lut, ff)
+}
+
+/// MVAU alone (without its window generator): (lut, ff, bram).
+fn mvau_cost(m: &Mvau) -> (u64, u64, u64) {
+    let lanes = (m.pe * m.simd) as u64;
+    let (pe, acc, tw) = (m.pe as u64, m.acc_w as u64, m.tw as u64 + 1);
+    let out = (m.mh * m.ob as usize) as u64;
+    let thr = m.thr as u64;
+    // XNOR + popcount ~2.5 LUT4 per lane (DESIGN: 2.7 with loadable weights); an integer
+    // lane negates and adds IN_W + 1 bits.
+    let lane_lut = if m.int { 2 * (m.in_w as u64 + 1) } else { 5 } * lanes / 2;
+    let lane_ff = if m.int { m.in_w as u64 + 1 } else { 2 } * lanes * 5 / 6;
+    let small_t = thr * (m.nf() <= 4) as u64 * pe * tw * m.nf() as u64;
+    let lut = lane_lut + pe * (3 * acc + thr * tw) + 3 * out + small_t / 2 + 60;
+    let ff =
+        lane_ff + 2 * pe * acc + 3 * out + small_t + 2 * (m.simd * m.in_w as usize) as u64 + 40;
+    let mut bram = ebr_blocks(m.pe * m.simd, m.sf() * m.nf());
+    if m.thr {
+        bram += ebr_blocks(m.pe * (m.tw as usize + 1), m.nf());
+    }
+    if m.nf() > 1 && m.sf() > 4 {
+        bram += ebr_blocks(m.simd * (m.in_w as usize + 1), m.sf());
+    }
+    (lut, ff, bram)
+}
+
+/// iCE40 logic cells: a cell holds a LUT4 and a flip-flop, but most pipeline and
+/// parameter registers do not pair with a LUT (fitted to nextpnr's ICESTORM_LC counts).
+pub fn logic_cells(lut4: u64, ff: u64) -> u64 {
+    lut4 + ff * 3 / 5
 }
 
 /// Estimates one engine.
@@ -77,27 +113,9 @@ pub fn engine(e: &Engine) -> EngineEstimate {
     let (kind, pe, simd, cycles, macs, lut4, ff, bram) = match &e.kind {
         Kind::Mvau { swg, mvau: m, .. } => {
             let (wr, sb, sl, sf_) = swg_cost(swg);
+            let (ml, mf, mb) = mvau_cost(m);
             let vectors = (swg.win.out_h * swg.win.out_w) as u64;
             let reads = vectors * (m.sf() * m.nf()) as u64;
-            let lanes = (m.pe * m.simd) as u64;
-            let per_lane = if m.int { 2 * (m.in_w as u64 + 1) } else { 3 };
-            let pc_w = m.acc_w as u64;
-            let lut = lanes * per_lane
-                + m.pe as u64 * (2 * pc_w + if m.thr { m.tw as u64 + 1 } else { 0 })
-                + (m.mh * m.ob as usize) as u64
-                + 60
-                + sl;
-            let ff = lanes * if m.int { m.in_w as u64 } else { 1 } * 2
-                + m.pe as u64 * 2 * pc_w
-                + 3 * (m.mh * m.ob as usize) as u64
-                + sf_;
-            let mut bram = sb + ebr_blocks(m.pe * m.simd, m.sf() * m.nf());
-            if m.thr {
-                bram += ebr_blocks(m.pe * (m.tw as usize + 1), m.nf());
-            }
-            if m.nf() > 1 {
-                bram += ebr_blocks(m.simd * (m.in_w as usize + 1), m.sf());
-            }
             let macs = vectors * (m.mw * m.mh) as u64;
             (
                 "mvau",
@@ -105,9 +123,9 @@ pub fn engine(e: &Engine) -> EngineEstimate {
                 Some(m.simd),
                 reads.max(wr),
                 macs,
-                lut,
-                ff,
-                bram,
+                ml + sl,
+                mf + sf_,
+                mb + sb,
             )
         }
         Kind::Pool { swg, c, ew, .. } => {
@@ -115,47 +133,41 @@ pub fn engine(e: &Engine) -> EngineEstimate {
             let k = (swg.win.kh * swg.win.kw) as u64;
             let reads = (swg.win.out_h * swg.win.out_w) as u64 * k;
             let width = (*c * *ew as usize) as u64;
-            let lut = sl + width * if *ew > 1 { 3 } else { 1 } + 20;
             (
                 "pool",
                 None,
                 None,
                 reads.max(wr),
                 0,
-                lut,
-                sf_ + 3 * width,
+                sl + 2 * width + 10,
+                sf_ + 2 * width + 30,
                 sb,
             )
         }
         Kind::Thresh { c, tw, in_w, .. } => {
             let pixels = (e.out_shape.h * e.out_shape.w) as u64;
-            let lut = (*c as u64) * (*tw.max(in_w) as u64 + 2) + 10;
+            let c = *c as u64;
             (
                 "thresh",
                 None,
                 None,
                 pixels,
                 0,
-                lut,
-                3 * *c as u64 + (*c as u64) * (*tw as u64 + 1),
+                c * (*in_w as u64 + *tw as u64) + 10,
+                c * (*tw as u64 + 3) + 20,
                 0,
             )
         }
-        Kind::Argmax { cls, in_w, sw, .. } => {
-            let cycles = argmax_cycles(*cls, *in_w);
-            let lut = 3 * *sw as u64 + 2 * *in_w as u64 + 40;
-            let ff = 3 * *sw as u64 + (*cls as u64) * (*in_w as u64) + 100;
-            (
-                "argmax",
-                None,
-                None,
-                cycles,
-                0,
-                lut,
-                ff,
-                ebr_blocks(64, *cls),
-            )
-        }
+        Kind::Argmax { cls, in_w, sw, .. } => (
+            "argmax",
+            None,
+            None,
+            argmax_cycles(*cls, *in_w),
+            0,
+            4 * *sw as u64 + 200,
+            8 * *sw as u64 + (*cls as u64) * (*in_w as u64) + 200,
+            ebr_blocks(64, *cls),
+        ),
     };
     EngineEstimate {
         name: e.name.clone(),
@@ -167,6 +179,7 @@ pub fn engine(e: &Engine) -> EngineEstimate {
         lut4,
         ff,
         bram,
+        lc: logic_cells(lut4, ff),
     }
 }
 
@@ -189,50 +202,67 @@ pub fn estimate(d: &Design) -> Estimate {
         lut4: engines.iter().map(|e| e.lut4).sum::<u64>() + 40,
         ff: engines.iter().map(|e| e.ff).sum::<u64>() + 40,
         bram: engines.iter().map(|e| e.bram).sum(),
+        lc: engines.iter().map(|e| e.lc).sum::<u64>() + 80,
         efficiency: ideal as f64 / interval as f64,
         engines,
     }
 }
 
-fn divisors(n: usize) -> Vec<usize> {
-    (1..=n).filter(|d| n.is_multiple_of(*d)).collect()
-}
-
-/// Rough LUT4 cost of a compute layer at a folding (for the search; same terms as
-/// [`engine`]).
-fn fold_luts(f: Fold, int: bool, in_w: u32) -> u64 {
-    let lanes = (f.pe * f.simd) as u64;
-    let per_lane = if int { 2 * (in_w as u64 + 1) } else { 3 };
-    lanes * per_lane + f.pe as u64 * 40 + 150
-}
-
 /// Picks `pe`/`simd` for every compute layer: the smallest interval whose cheapest
-/// foldings fit `lut_budget`, honouring user-fixed keys. With no budget, the fastest.
-pub fn choose_folding(net: &Network, lut_budget: Option<u64>) -> Result<Vec<Fold>, Error> {
+/// foldings keep the whole design within `lc_budget` iCE40 logic cells, honouring
+/// user-fixed keys. With no budget, the fastest.
+pub fn choose_folding(net: &Network, lc_budget: Option<u64>) -> Result<Vec<Fold>, Error> {
     let layers = compute_layers(net);
-    let mut options: Vec<Vec<(u64, u64, Fold)>> = vec![];
     for (d, keys) in &layers {
         super::lower::check_fixed(net, d, keys)?;
+    }
+    // The smallest folding fixes everything the folding does not change (widths, the
+    // other engines); candidates vary pe/simd of one compute engine at a time.
+    let base_folds: Vec<Fold> = layers
+        .iter()
+        .map(|(_, k)| Fold {
+            pe: k.pe.map_or(1, |p| p.value),
+            simd: k.simd.map_or(1, |s| s.value),
+        })
+        .collect();
+    let base = lower(net, &base_folds, 2)?;
+    let compute: Vec<(&Swg, &Mvau)> = base
+        .engines
+        .iter()
+        .filter_map(|e| match &e.kind {
+            Kind::Mvau { swg, mvau, .. } => Some((swg, mvau)),
+            _ => None,
+        })
+        .collect();
+    let fixed_lc: u64 = base
+        .engines
+        .iter()
+        .filter(|e| !matches!(e.kind, Kind::Mvau { .. }))
+        .map(|e| engine(e).lc)
+        .sum::<u64>()
+        + 80;
+    let mut options: Vec<Vec<(u64, u64, Fold)>> = vec![];
+    for ((d, keys), (swg, m)) in layers.iter().zip(&compute) {
         let FoldKeys { pe, simd } = keys;
-        let l = &net.layers[d.layer];
-        let (int, in_w) = match l.input.val {
-            crate::tensor::ValType::Int { lo, hi } => (true, crate::arith::signed_bits(lo, hi)),
-            crate::tensor::ValType::Bits => (false, 1),
-        };
         let pes = pe.map_or_else(|| divisors(d.mh), |p| vec![p.value]);
         let simds = simd.map_or_else(|| divisors(d.cin), |s| vec![s.value]);
+        let (_, _, swl, swf) = swg_cost(swg);
         let mut v = vec![];
         for &p in &pes {
             for &s in &simds {
                 let f = Fold { pe: p, simd: s };
-                v.push((d.cycles(f), fold_luts(f, int, in_w), f));
+                let mut mm = **m;
+                mm.pe = p;
+                mm.simd = s;
+                let (l, ff, _) = mvau_cost(&mm);
+                v.push((d.cycles(f), logic_cells(l + swl, ff + swf), f));
             }
         }
         options.push(v);
     }
     // For an interval T, every layer takes its cheapest folding that meets T.
     let pick = |t: u64| -> Option<(u64, Vec<Fold>)> {
-        let mut total = 0;
+        let mut total = fixed_lc;
         let mut folds = vec![];
         for v in &options {
             let best = v
@@ -248,7 +278,7 @@ pub fn choose_folding(net: &Network, lut_budget: Option<u64>) -> Result<Vec<Fold
     ts.sort_unstable();
     ts.dedup();
     // Feasibility is monotone in T: binary search the smallest feasible interval.
-    let fits = |t: u64| pick(t).is_some_and(|(l, _)| lut_budget.is_none_or(|b| l <= b));
+    let fits = |t: u64| pick(t).is_some_and(|(l, _)| lc_budget.is_none_or(|b| l <= b));
     let (mut lo, mut hi) = (0usize, ts.len());
     while lo < hi {
         let mid = (lo + hi) / 2;
@@ -267,11 +297,11 @@ pub fn choose_folding(net: &Network, lut_budget: Option<u64>) -> Result<Vec<Fold
             Err(Error::Input {
                 path: net.src.name.clone().into(),
                 message: format!(
-                    "no folding fits the budget of {} LUT4: the smallest needs about {l}",
-                    lut_budget.unwrap_or(0)
+                    "no folding fits the budget of {} logic cells: the smallest needs about {l}",
+                    lc_budget.unwrap_or(0)
                 ),
                 help: Some(
-                    "raise the budget (`--luts N`), choose a larger board, or reduce the network"
+                    "raise the budget (`--luts N`), choose a larger board (`--board`), or reduce the network"
                         .into(),
                 ),
             })

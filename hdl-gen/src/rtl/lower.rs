@@ -61,7 +61,12 @@ impl Swg {
     /// window stream never waits for input (an image costs max(reads, writes) cycles).
     pub fn ring_rows(&self) -> usize {
         let w = &self.win;
-        let (h, kh, s, pt) = (w.in_h as i64, w.kh as i64, w.stride as i64, w.pad_top as i64);
+        let (h, kh, s, pt) = (
+            w.in_h as i64,
+            w.kh as i64,
+            w.stride as i64,
+            w.pad_top as i64,
+        );
         let oh = w.out_h as i64;
         let tail = h - ((oh - 1) * s - pt).max(0) + (kh - pt).min(h);
         ((kh + s).max(tail) + 1) as usize
@@ -258,8 +263,8 @@ impl ComputeDims {
     }
 }
 
-fn divisors(n: usize) -> Vec<usize> {
-    (1..=n).filter(|d| n.is_multiple_of(*d)).collect()
+pub(crate) fn divisors(n: usize) -> Vec<usize> {
+    (1..=n).filter(|d| n % d == 0).collect()
 }
 
 fn list(v: &[usize]) -> String {
@@ -313,7 +318,7 @@ pub fn compute_layers(net: &Network) -> Vec<(ComputeDims, FoldKeys)> {
 pub fn check_fixed(net: &Network, d: &ComputeDims, keys: &FoldKeys) -> Result<(), Error> {
     let name = &net.layers[d.layer].name;
     if let Some(pe) = keys.pe {
-        if !d.mh.is_multiple_of(pe.value) {
+        if d.mh % pe.value != 0 {
             return Err(SpecError::new(
                 &net.src,
                 pe.span,
@@ -328,7 +333,7 @@ pub fn check_fixed(net: &Network, d: &ComputeDims, keys: &FoldKeys) -> Result<()
         }
     }
     if let Some(simd) = keys.simd {
-        if !d.cin.is_multiple_of(simd.value) {
+        if d.cin % simd.value != 0 {
             return Err(SpecError::new(
                 &net.src,
                 simd.span,

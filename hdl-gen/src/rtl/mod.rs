@@ -78,7 +78,7 @@ pub mod lib {
     /// input beat is accepted, plus (NF − 1)·SF replayed beats) to the cycle its output
     /// beat is valid, with no stalls; the same in both modes. A vector costs SF·NF cycles.
     pub fn mvau_latency(simd: usize, reg_every: usize) -> usize {
-        4 + popcount_latency(simd, reg_every)
+        5 + popcount_latency(simd, reg_every)
     }
 
     /// Register stages of `hdlgen_addtree` (the same tree shape as `hdlgen_popcount`).
