@@ -126,6 +126,52 @@ fn mnist_bnn_is_bit_exact() {
     );
 }
 
+/// `store: logic` on two layers: their weights become constants in the Verilog (no
+/// configuration unit, no block RAM) and the network stays bit-exact.
+#[test]
+fn logic_stored_weights_are_bit_exact() {
+    let dir = tempfile::tempdir_in(root().join("target")).expect("temp dir");
+    let yaml = std::fs::read_to_string(root().join("examples/digits/bnn.yaml"))
+        .expect("yaml")
+        .replace("name: conv1,", "name: conv1, store: logic,")
+        .replace("name: fc,", "name: fc, store: logic,")
+        .replace(
+            "bnn_",
+            &format!("{}/bnn_", root().join("examples/digits").display()),
+        );
+    let p = dir.path().join("logic.yaml");
+    std::fs::write(&p, yaml).expect("write");
+    let net = Network::load(&p).unwrap_or_else(|e| panic!("{e:?}"));
+    let g = generate(
+        &net,
+        &GenOptions {
+            lut_budget: Some(5280 * 4 / 5),
+            ..sim_options()
+        },
+    )
+    .expect("generates");
+    let names: Vec<&str> = g
+        .design
+        .units
+        .iter()
+        .filter(|u| u.kind == hdlgen::rtl::lower::UnitKind::Weights)
+        .map(|u| g.design.engines[u.engine].name.as_str())
+        .collect();
+    assert_eq!(names, ["conv2_bn2"], "only conv2's weights stay loadable");
+    let top = &g
+        .files
+        .iter()
+        .find(|f| f.0 == format!("{}.v", g.top_name))
+        .unwrap()
+        .1;
+    assert_eq!(top.matches(".STORE(1)").count(), 2);
+    let batch = input::load(&net, &root().join("examples/digits/test.npz")).expect("test set");
+    let mut s = build(&g);
+    s.load(&g.images);
+    let rep = s.run(&net, &batch.samples, Drive::default()).expect("runs");
+    assert_eq!((rep.agree, rep.first_mismatch), (360, None));
+}
+
 /// One flipped weight bit, written over the configuration bus, is reported at the layer,
 /// image and element where the reference with the same flipped weight first differs.
 #[test]

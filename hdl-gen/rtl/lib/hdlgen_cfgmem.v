@@ -13,7 +13,11 @@
 module hdlgen_cfgmem #(
     parameter integer W = 32,
     parameter integer D = 1,
-    parameter INIT_FILE = ""
+    parameter INIT_FILE = "",
+    // CONST = 1: a constant table (word a = CONST_DATA[a*W +: W]) instead of a memory; the
+    // write port is ignored and yosys folds the table into logic (`store: logic`).
+    parameter integer CONST = 0,
+    parameter [W*D-1:0] CONST_DATA = {(W*D){1'b0}}
 ) (
     input  wire                                   clk,
     input  wire                                   we,
@@ -33,7 +37,18 @@ module hdlgen_cfgmem #(
     localparam integer N = 1 << AW;
     genvar l;
     generate
-        if (D > 4) begin : g_block
+        if (CONST == 1) begin : g_const
+            // The address is registered, not the data, so a one-word table is a constant.
+            reg [AW-1:0] ra_q;
+            always @(posedge clk) if (re) ra_q <= raddr;
+            if (D == 1) begin : g_one
+                always @(*) rdata = CONST_DATA[W-1:0];
+                wire _unused_c = &{1'b0, ra_q, we, waddr, wlane, 1'b0};
+            end else begin : g_rom
+                always @(*) rdata = CONST_DATA[ra_q * W +: W];
+                wire _unused_c = &{1'b0, we, waddr, wlane, 1'b0};
+            end
+        end else if (D > 4) begin : g_block
             (* ram_style = "block", no_rw_check *) reg [W-1:0] mem [0:N-1];
             if (INIT_FILE != "") begin : g_init
                 initial $readmemh(INIT_FILE, mem);

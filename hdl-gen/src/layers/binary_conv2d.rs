@@ -87,6 +87,7 @@ impl LayerKind for BinaryConv2d {
         "weights",
         "pe",
         "simd",
+        "store",
     ];
 
     fn parse(o: &Obj, input: &TType, _cx: &ParseCx) -> R<(Self, TType)> {

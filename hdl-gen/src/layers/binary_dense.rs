@@ -45,7 +45,7 @@ impl LayerKind for BinaryDense {
     const KIND: &'static str = "binary_dense";
     const SUMMARY: &'static str =
         "binary-weight fully connected (out,in): XNOR-popcount on ±1 vectors, Σ±x on an integer vector";
-    const KEYS: &'static [&'static str] = &["name", "units", "weights", "pe", "simd"];
+    const KEYS: &'static [&'static str] = &["name", "units", "weights", "pe", "simd", "store"];
 
     fn parse(o: &Obj, input: &TType, cx: &ParseCx) -> R<(Self, TType)> {
         need_vector(o, input)?;

@@ -146,6 +146,11 @@ pub enum Param {
         width: u32,
         value: u128,
     },
+    /// A sized constant of any width given as hex digits (most significant first).
+    Wide {
+        width: u32,
+        hex: String,
+    },
 }
 
 impl From<i64> for Param {

@@ -86,13 +86,28 @@ fn mvau_cost(m: &Mvau) -> (u64, u64, u64) {
     let thr = m.thr as u64;
     // XNOR + popcount ~2.5 LUT4 per lane (DESIGN: 2.7 with loadable weights); an integer
     // lane negates and adds IN_W + 1 bits.
-    let lane_lut = if m.int { 2 * (m.in_w as u64 + 1) } else { 5 } * lanes / 2;
+    let mut lane_lut = if m.int { 2 * (m.in_w as u64 + 1) } else { 5 } * lanes / 2;
+    if m.logic {
+        // Constant weights: the XNOR folds away (~2.1 LUT4 per lane, DESIGN §4); more
+        // than one word adds a ROM of about a LUT4 per 4 words per bit.
+        let words = (m.sf() * m.nf()) as u64;
+        lane_lut = lane_lut * 21 / 25
+            + if words > 1 {
+                lanes * words.div_ceil(4)
+            } else {
+                0
+            };
+    }
     let lane_ff = if m.int { m.in_w as u64 + 1 } else { 2 } * lanes * 5 / 6;
     let small_t = thr * (m.nf() <= 4) as u64 * pe * tw * m.nf() as u64;
     let lut = lane_lut + pe * (3 * acc + thr * tw) + 3 * out + small_t / 2 + 60;
     let ff =
         lane_ff + 2 * pe * acc + 3 * out + small_t + 2 * (m.simd * m.in_w as usize) as u64 + 40;
-    let mut bram = ebr_blocks(m.pe * m.simd, m.sf() * m.nf());
+    let mut bram = if m.logic {
+        0
+    } else {
+        ebr_blocks(m.pe * m.simd, m.sf() * m.nf())
+    };
     if m.thr {
         bram += ebr_blocks(m.pe * (m.tw as usize + 1), m.nf());
     }
@@ -243,7 +258,7 @@ pub fn choose_folding(net: &Network, lc_budget: Option<u64>) -> Result<Vec<Fold>
         + 80;
     let mut options: Vec<Vec<(u64, u64, Fold)>> = vec![];
     for ((d, keys), (swg, m)) in layers.iter().zip(&compute) {
-        let FoldKeys { pe, simd } = keys;
+        let FoldKeys { pe, simd, .. } = keys;
         let pes = pe.map_or_else(|| divisors(d.mh), |p| vec![p.value]);
         let simds = simd.map_or_else(|| divisors(d.cin), |s| vec![s.value]);
         let (_, _, swl, swf) = swg_cost(swg);

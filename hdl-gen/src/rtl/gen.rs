@@ -111,6 +111,16 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<Generated, Error> {
             taps: opts.taps,
             hex_prefix: opts.hex.then(String::new),
             header,
+            wconst: design
+                .engines
+                .iter()
+                .map(|e| match &e.kind {
+                    super::lower::Kind::Mvau { mvau, layer, .. } if mvau.logic => {
+                        Some(super::params::weight_constant(net, *layer, mvau))
+                    }
+                    _ => None,
+                })
+                .collect(),
         },
     );
     let mut files: Vec<(String, String)> = super::lib::NETWORK

@@ -23,6 +23,9 @@ use crate::network::Network;
 use crate::spec::source::Span;
 use crate::tensor::{Shape, ValType};
 
+/// Largest `store: logic` weight table (one Verilog constant; Verilator's limit is 65,536).
+pub const MAX_LOGIC_BITS: usize = 32_768;
+
 /// Widest integer lane the engines carry.
 pub const MAX_LANE_BITS: u32 = 32;
 
@@ -96,6 +99,8 @@ pub struct Mvau {
     /// Range of the dot product (clamps thresholds).
     pub lo: i64,
     pub hi: i64,
+    /// Weights are constants in logic (`store: logic`), not a loadable memory.
+    pub logic: bool,
 }
 
 impl Mvau {
@@ -423,6 +428,11 @@ pub fn lower(net: &Network, folds: &[Fold], reg_every: usize) -> Result<Design, 
         let (kind, out_bits, last) = match &l.op {
             Op::BinaryConv2d(_) | Op::BinaryDense(_) => {
                 let f = *folds.next().expect("one folding per compute layer");
+                let logic = match &l.op {
+                    Op::BinaryConv2d(c) => c.fold.logic,
+                    Op::BinaryDense(d) => d.fold.logic,
+                    _ => unreachable!(),
+                };
                 let (win, cin, mh, pad, pad_value, int) = match &l.op {
                     Op::BinaryConv2d(c) => {
                         (c.win, c.cin, c.filters, c.padding, c.pad_value, c.int_input)
@@ -501,14 +511,27 @@ pub fn lower(net: &Network, folds: &[Fold], reg_every: usize) -> Result<Design, 
                     tw: signed_bits(lo - 1, hi + 2),
                     lo,
                     hi,
+                    logic,
                 };
                 let e = engines.len();
-                units.push(Unit {
-                    engine: e,
-                    kind: UnitKind::Weights,
-                    width: f.pe * f.simd,
-                    depth: mvau.sf() * mvau.nf(),
-                });
+                if logic {
+                    let bits = mvau.mw * mvau.mh;
+                    if bits > MAX_LOGIC_BITS {
+                        return Err(unsupported(
+                            net,
+                            l.span,
+                            format!("layer `{}`: `store: logic` holds at most {MAX_LOGIC_BITS} weight bits in a constant, this layer has {bits}", l.name),
+                            "use `store: bram` (the default) for large layers",
+                        ));
+                    }
+                } else {
+                    units.push(Unit {
+                        engine: e,
+                        kind: UnitKind::Weights,
+                        width: f.pe * f.simd,
+                        depth: mvau.sf() * mvau.nf(),
+                    });
+                }
                 if thr_layer.is_some() {
                     units.push(Unit {
                         engine: e,

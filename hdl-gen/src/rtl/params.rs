@@ -2,7 +2,7 @@
 //! the only encoder of weights and thresholds into hardware words: hex files, the
 //! co-simulation loader and the host protocol all use it.
 
-use super::lower::{Design, Kind, Unit, UnitKind};
+use super::lower::{Design, Kind, Mvau, Unit, UnitKind};
 use crate::layers::Op;
 use crate::network::Network;
 
@@ -56,6 +56,53 @@ fn thresholds(net: &Network, layer: usize) -> (&[i64], &[bool]) {
     }
 }
 
+/// The MVAU weight words of a conv/dense layer: word nf·SF + sf, bit p·SIMD + i holds
+/// w[nf·PE + p][sf·SIMD + i] (1 = +1).
+pub fn weight_image(net: &Network, layer: usize, m: &Mvau) -> UnitImage {
+    let w = match &net.layers[layer].op {
+        Op::BinaryConv2d(c) => &c.weights.data,
+        Op::BinaryDense(d) => &d.weights.data,
+        _ => unreachable!("MVAU of a conv/dense layer"),
+    };
+    let (sf, nf) = (m.sf(), m.nf());
+    let mut img = UnitImage {
+        words: vec![vec![0; (m.pe * m.simd).div_ceil(32)]; sf * nf],
+    };
+    for n in 0..nf {
+        for s in 0..sf {
+            for p in 0..m.pe {
+                for i in 0..m.simd {
+                    let (o, k) = (n * m.pe + p, s * m.simd + i);
+                    img.set(n * sf + s, p * m.simd + i, w[o * m.mw + k] > 0);
+                }
+            }
+        }
+    }
+    img
+}
+
+/// A `store: logic` weight table as one constant: word a at bits [a·W, a·W + W), as hex
+/// digits (most significant first) and its width in bits.
+pub fn weight_constant(net: &Network, layer: usize, m: &Mvau) -> (u32, String) {
+    let img = weight_image(net, layer, m);
+    let w = m.pe * m.simd;
+    let total = w * img.words.len();
+    let bit = |k: usize| img.get(k / w, k % w);
+    let digits = total.div_ceil(4);
+    let mut s = String::with_capacity(digits);
+    for d in (0..digits).rev() {
+        let mut nib = 0;
+        for b in 0..4 {
+            let k = d * 4 + b;
+            if k < total && bit(k) {
+                nib |= 1 << b;
+            }
+        }
+        s.push(char::from_digit(nib, 16).expect("nibble"));
+    }
+    (total as u32, s)
+}
+
 /// Encodes every unit of `design` from the network's parameters.
 pub fn encode(net: &Network, design: &Design) -> Vec<UnitImage> {
     design
@@ -65,22 +112,7 @@ pub fn encode(net: &Network, design: &Design) -> Vec<UnitImage> {
             let mut img = UnitImage::zeros(u);
             match (&design.engines[u.engine].kind, u.kind) {
                 (Kind::Mvau { mvau: m, layer, .. }, UnitKind::Weights) => {
-                    let w = match &net.layers[*layer].op {
-                        Op::BinaryConv2d(c) => &c.weights.data,
-                        Op::BinaryDense(d) => &d.weights.data,
-                        _ => unreachable!("MVAU of a conv/dense layer"),
-                    };
-                    let (sf, nf) = (m.sf(), m.nf());
-                    for n in 0..nf {
-                        for s in 0..sf {
-                            for p in 0..m.pe {
-                                for i in 0..m.simd {
-                                    let (o, k) = (n * m.pe + p, s * m.simd + i);
-                                    img.set(n * sf + s, p * m.simd + i, w[o * m.mw + k] > 0);
-                                }
-                            }
-                        }
-                    }
+                    img = weight_image(net, *layer, m);
                 }
                 (
                     Kind::Mvau {

@@ -59,6 +59,7 @@ pub fn param(p: &Param) -> String {
         Param::Int(v) => v.to_string(),
         Param::Str(s) => format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")),
         Param::Bits { width, value } => format!("{width}'h{value:x}"),
+        Param::Wide { width, hex } => format!("{width}'h{hex}"),
     }
 }
 

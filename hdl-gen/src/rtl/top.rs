@@ -21,6 +21,8 @@ pub struct TopOptions {
     pub hex_prefix: Option<String>,
     /// Lines for the header comment (network, tool version).
     pub header: Vec<String>,
+    /// Per engine: the `store: logic` weight constant (width, hex digits).
+    pub wconst: Vec<Option<(u32, String)>>,
 }
 
 /// A Verilog identifier from a layer or network name.
@@ -321,12 +323,16 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                 swg: sw, mvau: m, ..
             } => {
                 let (win, mask) = swg(&mut cx, &name, sw, &s);
-                let wu = unit_of(k, UnitKind::Weights).expect("weights unit");
+                let wu = unit_of(k, UnitKind::Weights);
+                let wc = opts.wconst.get(k).cloned().flatten();
                 let tu = unit_of(k, UnitKind::Thresholds);
                 let mut conns = base(&win, &out);
                 conns.push(("in_mask", mask));
                 conns.push(("out_data", out.data.clone()));
-                conns.push(("wcfg_we", unit_we[wu].clone()));
+                conns.push((
+                    "wcfg_we",
+                    wu.map_or(Expr::lit(1, 0), |u| unit_we[u].clone()),
+                ));
                 conns.push((
                     "tcfg_we",
                     tu.map_or(Expr::lit(1, 0), |t| unit_we[t].clone()),
@@ -348,11 +354,20 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                         ("ACC_W", p(m.acc_w as usize)),
                         ("TW", p(m.tw as usize)),
                         ("REG_EVERY", p(d.reg_every)),
-                        ("W_INIT", init(Some(wu))),
+                        ("W_INIT", init(wu)),
                         ("T_INIT", init(tu)),
                         ("CFG_AW", cfg_aw.clone()),
                         ("CFG_LW", cfg_lw.clone()),
-                    ],
+                    ]
+                    .into_iter()
+                    .chain(
+                        wc.map(|(width, hex)| {
+                            [("STORE", p(1)), ("WCONST", Param::Wide { width, hex })]
+                        })
+                        .into_iter()
+                        .flatten(),
+                    )
+                    .collect(),
                     conns,
                 );
             }
