@@ -404,8 +404,16 @@ fn reset(sim: &mut Instance, p: &Ports) {
 }
 
 /// Writes `words` lane by lane with `we`, then stray writes past the memory's end (words
-/// ≥ depth, lanes ≥ the lane count) that must not land anywhere.
-fn load(sim: &mut Instance, p: &Ports, c: &Cfg, we: PortHandle, words: &[Bits], g: &mut SplitMix64) {
+/// ≥ depth, lanes ≥ the lane count) that must not land anywhere, then word 0 again, junk
+/// first (it is read first, and streaming may start the cycle after the last write).
+fn load(
+    sim: &mut Instance,
+    p: &Ports,
+    c: &Cfg,
+    we: PortHandle,
+    words: &[Bits],
+    g: &mut SplitMix64,
+) {
     let lanes = words[0].len.div_ceil(32);
     sim.set(we, 1);
     for (a, b) in words.iter().enumerate() {
@@ -431,15 +439,25 @@ fn load(sim: &mut Instance, p: &Ports, c: &Cfg, we: PortHandle, words: &[Bits], 
         sim.set(p.data, g.next());
         sim.tick(p.clk);
     }
+    let junk: Vec<u32> = (0..lanes).map(|_| g.next() as u32).collect();
+    for w in [&junk, &words[0].words] {
+        for (l, &d) in w.iter().enumerate() {
+            sim.set(p.word, 0);
+            sim.set(p.lane, l as u64);
+            sim.set(p.data, u64::from(d));
+            sim.tick(p.clk);
+        }
+    }
     sim.set(we, 0);
     sim.eval();
 }
 
+/// Thresholds, then weights (the weight word read first is written last).
 fn load_all(sim: &mut Instance, p: &Ports, c: &Cfg, ps: &Params, g: &mut SplitMix64) {
-    load(sim, p, c, p.wwe, &ps.weight_words(c), g);
     if c.act {
         load(sim, p, c, p.twe, &ps.thresh_words(c), g);
     }
+    load(sim, p, c, p.wwe, &ps.weight_words(c), g);
 }
 
 /// One random input vector: x (±1 in XNOR mode, the full IN_W range in int mode) and a
@@ -463,7 +481,9 @@ fn random_vector(c: &Cfg, g: &mut SplitMix64) -> (Vec<i64>, Vec<bool>) {
             }
         })
         .collect();
-    let m = (0..c.mw).map(|_| dense == 3 || g.next() % 4 < dense + 1).collect();
+    let m = (0..c.mw)
+        .map(|_| dense == 3 || g.next() % 4 < dense + 1)
+        .collect();
     (x, m)
 }
 
@@ -523,7 +543,12 @@ fn stream(
     let limit = 200 + 40 * (beats.len() * c.nf()) as u64;
     let mut cyc = 0u64;
     while taken_out.len() < expect.len() {
-        assert!(cyc < limit, "{what}: stuck after {} of {} outputs", taken_out.len(), expect.len());
+        assert!(
+            cyc < limit,
+            "{what}: stuck after {} of {} outputs",
+            taken_out.len(),
+            expect.len()
+        );
         let next = taken_in.len();
         let give = next < beats.len() && g.next() % 8 >= gap;
         let ready = g.next() % 8 >= bp;
@@ -545,11 +570,21 @@ fn stream(
         sim.set(p.or, ready as u64);
         sim.eval();
         let (ir, ov) = (sim.get(p.ir), sim.get(p.ov));
-        assert_eq!((ir, ov), (ir0, ov0), "{what}: cycle {cyc}: combinational path to in_ready/out_valid");
+        assert_eq!(
+            (ir, ov),
+            (ir0, ov0),
+            "{what}: cycle {cyc}: combinational path to in_ready/out_valid"
+        );
         let data = sim.get_words(p.od);
         if let Some(h) = &held {
-            assert!(ov == 1, "{what}: cycle {cyc}: out_valid dropped before the beat was taken");
-            assert_eq!(&data, h, "{what}: cycle {cyc}: out_data changed before the beat was taken");
+            assert!(
+                ov == 1,
+                "{what}: cycle {cyc}: out_valid dropped before the beat was taken"
+            );
+            assert_eq!(
+                &data, h,
+                "{what}: cycle {cyc}: out_data changed before the beat was taken"
+            );
         }
         held = None;
         if ov == 1 {
@@ -558,7 +593,8 @@ fn stream(
                 let got = decode(c, &data);
                 for (o, (g, e)) in got.iter().zip(&expect[v]).enumerate() {
                     assert_eq!(
-                        g, e,
+                        g,
+                        e,
                         "{what}: vector {v}, output {o} (fold {}, lane {})\n got {got:?}\nwant {:?}",
                         o / c.pe,
                         o % c.pe,
@@ -624,7 +660,16 @@ fn check_grid(cases: &[Cfg]) {
             load_all(&mut sim, &p, c, &a, &mut g);
         }
         let vs = vectors(c, 24, &mut g);
-        stream(&mut sim, &p, c, &vs, &expects(c, &a, &vs), &mut g, (3, 3), &format!("{what} set A"));
+        stream(
+            &mut sim,
+            &p,
+            c,
+            &vs,
+            &expects(c, &a, &vs),
+            &mut g,
+            (3, 3),
+            &format!("{what} set A"),
+        );
 
         // Resets at random points with beats in flight (and, the first time, the output
         // FIFO full and the pipeline stalled): nothing of it may come out afterwards.
@@ -641,28 +686,68 @@ fn check_grid(cases: &[Cfg]) {
                 let (d, mk) = beat(c, x, m, k % c.sf());
                 sim.set_wide(p.id, &d);
                 sim.set_wide(p.im, &mk);
-                let give = round == 0 || g.next() % 4 != 0;
+                let give = round == 0 || !g.next().is_multiple_of(4);
                 sim.set(p.iv, give as u64);
-                sim.set(p.or, (round != 0 && g.next() % 2 == 0) as u64);
+                sim.set(p.or, (round != 0 && g.next().is_multiple_of(2)) as u64);
                 sim.eval();
                 k += (give && sim.get(p.ir) == 1) as usize;
                 sim.tick(p.clk);
             }
             if round == 0 {
-                assert_eq!(sim.get(p.ov), 1, "{what}: nothing came out under back-pressure");
+                assert_eq!(
+                    sim.get(p.ov),
+                    1,
+                    "{what}: nothing came out under back-pressure"
+                );
             }
             reset(&mut sim, &p);
-            assert_eq!((sim.get(p.ov), sim.get(p.ir)), (0, 1), "{what}: after reset");
+            assert_eq!(
+                (sim.get(p.ov), sim.get(p.ir)),
+                (0, 1),
+                "{what}: after reset"
+            );
         }
 
         let b = Params::random(c, &mut g);
         load_all(&mut sim, &p, c, &b, &mut g);
         let vs = vectors(c, 24, &mut g);
-        stream(&mut sim, &p, c, &vs, &expects(c, &b, &vs), &mut g, (2, 5), &format!("{what} set B"));
+        stream(
+            &mut sim,
+            &p,
+            c,
+            &vs,
+            &expects(c, &b, &vs),
+            &mut g,
+            (2, 5),
+            &format!("{what} set B"),
+        );
 
+        // Part of a vector, free-flowing, then a reset and streaming from the next cycle:
+        // the memories keep set B and no state of the cut vector leaks.
+        let (x, m) = random_vector(c, &mut g);
+        let mut k = 0;
+        for _ in 0..1 + g.next() % (c.sf() * c.nf()) as u64 {
+            let (d, mk) = beat(c, &x, &m, k % c.sf());
+            sim.set_wide(p.id, &d);
+            sim.set_wide(p.im, &mk);
+            sim.set(p.iv, 1);
+            sim.set(p.or, 1);
+            sim.eval();
+            k += sim.get(p.ir) as usize;
+            sim.tick(p.clk);
+        }
         reset(&mut sim, &p);
         let vs = vectors(c, 8, &mut g);
-        stream(&mut sim, &p, c, &vs, &expects(c, &b, &vs), &mut g, (0, 0), &format!("{what} set B after reset"));
+        stream(
+            &mut sim,
+            &p,
+            c,
+            &vs,
+            &expects(c, &b, &vs),
+            &mut g,
+            (0, 0),
+            &format!("{what} set B after reset"),
+        );
     }
 }
 
@@ -690,13 +775,31 @@ fn mvau_costs_sf_nf_cycles_per_vector_with_the_documented_latency() {
         reset(&mut sim, &p);
         load_all(&mut sim, &p, &c, &ps, &mut g);
         let vs = vectors(&c, 10, &mut g);
-        let (ins, outs) = stream(&mut sim, &p, &c, &vs, &expects(&c, &ps, &vs), &mut g, (0, 0), &what);
+        let (ins, outs) = stream(
+            &mut sim,
+            &p,
+            &c,
+            &vs,
+            &expects(&c, &ps, &vs),
+            &mut g,
+            (0, 0),
+            &what,
+        );
         let (sf, nf) = (c.sf() as u64, c.nf() as u64);
         for (v, w) in outs.windows(2).enumerate() {
-            assert_eq!(w[1] - w[0], sf * nf, "{what}: cycles between output beats {v} and {}", v + 1);
+            assert_eq!(
+                w[1] - w[0],
+                sf * nf,
+                "{what}: cycles between output beats {v} and {}",
+                v + 1
+            );
         }
         for (j, w) in ins.windows(2).enumerate() {
-            let gap = if (j + 1) as u64 % sf == 0 { sf * (nf - 1) + 1 } else { 1 };
+            let gap = if ((j + 1) as u64).is_multiple_of(sf) {
+                sf * (nf - 1) + 1
+            } else {
+                1
+            };
             assert_eq!(w[1] - w[0], gap, "{what}: input beats {j} and {}", j + 1);
         }
         for (v, &o) in outs.iter().enumerate() {
@@ -722,19 +825,75 @@ fn mvau_is_lint_clean() {
     for c in XNOR.iter().chain(INT).chain(&extra) {
         let mut p = c.params();
         p.retain(|a| !a.starts_with("-GW_INIT") && !a.starts_with("-GT_INIT"));
-        // Also with a 1-bit bus (narrower than most memories need: truncated).
-        for narrow in [false, true] {
+        // Also with a 1-bit bus (narrower than most memories need: truncated), and with
+        // constant weights (STORE = 1).
+        for variant in 0..3 {
             let mut q = p.clone();
-            if narrow {
+            if variant == 1 {
                 q.retain(|a| !a.starts_with("-GCFG_"));
                 q.push("-GCFG_AW=1".into());
                 q.push("-GCFG_LW=1".into());
+            }
+            if variant == 2 {
+                let mut g = SplitMix64::new(c.mw as u64);
+                q.extend(store_params(c, &Params::random(c, &mut g)));
             }
             let warnings = lint(&design(), &q.iter().map(String::as_str).collect::<Vec<_>>())
                 .unwrap_or_else(|e| panic!("lint {}: {e}", c.name()));
             assert!(warnings.is_empty(), "{} {q:?}: {warnings:?}", c.name());
         }
     }
+}
+
+/// `-GSTORE=1 -GWCONST=...`: the weight words as one constant, word a at [a·W +: W].
+fn store_params(c: &Cfg, ps: &Params) -> Vec<String> {
+    let mut all = Bits::default();
+    for w in ps.weight_words(c) {
+        for (i, &d) in w.words.iter().enumerate() {
+            all.push(u64::from(d), (w.len - 32 * i).min(32) as u32);
+        }
+    }
+    vec![
+        "-GSTORE=1".into(),
+        format!("-GWCONST={}'h{}", all.len, all.hex()),
+    ]
+}
+
+/// `STORE = 1`: weights as a constant table (one build per weight set, by design);
+/// weight writes on the bus are ignored, thresholds still load over it.
+#[test]
+fn mvau_with_constant_weights_matches_the_formulas() {
+    let c = XNOR[3];
+    let what = format!("{} STORE=1", c.name());
+    let mut g = SplitMix64::new(c.mw as u64 * 3 + 1);
+    let ps = Params::random(&c, &mut g);
+    let mut args = c.params();
+    args.extend(store_params(&c, &ps));
+    let opts = BuildOptions {
+        verilator_args: args,
+        ..BuildOptions::default()
+    };
+    let model = build(&design(), &opts).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let mut sim = model.instance().expect("instance");
+    let p = Ports::of(&sim);
+    reset(&mut sim, &p);
+    if c.act {
+        load(&mut sim, &p, &c, p.twe, &ps.thresh_words(&c), &mut g);
+    }
+    // Junk weight writes: ignored.
+    let junk = Params::random(&c, &mut g);
+    load(&mut sim, &p, &c, p.wwe, &junk.weight_words(&c), &mut g);
+    let vs = vectors(&c, 24, &mut g);
+    stream(
+        &mut sim,
+        &p,
+        &c,
+        &vs,
+        &expects(&c, &ps, &vs),
+        &mut g,
+        (3, 3),
+        &what,
+    );
 }
 
 // ---------------------------------------------------------------------------- addtree
@@ -752,8 +911,11 @@ fn addtree_sums_signed_lanes_with_the_popcount_latency() {
             ],
             ..BuildOptions::default()
         };
-        let model = build(&Design::new("hdlgen_addtree").text(ADDTREE.0, ADDTREE.1), &opts)
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let model = build(
+            &Design::new("hdlgen_addtree").text(ADDTREE.0, ADDTREE.1),
+            &opts,
+        )
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
         let mut sim = model.instance().expect("instance");
         let port = |s: &str| sim.port(s).unwrap_or_else(|e| panic!("{e}"));
         let (clk, en, iv, tag, data, ov, otag, sum) = (
@@ -795,16 +957,28 @@ fn addtree_sums_signed_lanes_with_the_popcount_latency() {
             let before = (sim.get(ov), sim.get(sum), sim.get(otag));
             sim.tick(clk);
             if !enabled {
-                assert_eq!((sim.get(ov), sim.get(sum), sim.get(otag)), before, "{what}: en low must freeze");
+                assert_eq!(
+                    (sim.get(ov), sim.get(sum), sim.get(otag)),
+                    before,
+                    "{what}: en low must freeze"
+                );
                 continue;
             }
             expect.push(valid.then(|| (v.unwrap().iter().sum(), cyc % 8)));
             next += 1;
             if next >= lat {
                 let src = next - lat;
-                assert_eq!(sim.get(ov) == 1, expect[src].is_some(), "{what}: out_valid of step {src}");
+                assert_eq!(
+                    sim.get(ov) == 1,
+                    expect[src].is_some(),
+                    "{what}: out_valid of step {src}"
+                );
                 if let Some((s, t)) = expect[src] {
-                    assert_eq!(sign_extend(sim.get(sum), ow), s, "{what}: sum of step {src}");
+                    assert_eq!(
+                        sign_extend(sim.get(sum), ow),
+                        s,
+                        "{what}: sum of step {src}"
+                    );
                     assert_eq!(sim.get(otag), t, "{what}: tag of step {src}");
                 }
             }
@@ -817,7 +991,11 @@ fn addtree_is_lint_clean() {
     for n in [1, 2, 3, 5, 16, 27, 64] {
         for w in [1, 2, 9] {
             for r in [1, 2, 3] {
-                let p = [format!("-GN={n}"), format!("-GW={w}"), format!("-GREG_EVERY={r}")];
+                let p = [
+                    format!("-GN={n}"),
+                    format!("-GW={w}"),
+                    format!("-GREG_EVERY={r}"),
+                ];
                 let warnings = lint(
                     &Design::new("hdlgen_addtree").text(ADDTREE.0, ADDTREE.1),
                     &p.iter().map(String::as_str).collect::<Vec<_>>(),

@@ -8,8 +8,9 @@
 //                  ignored: padding arrives as pad values).
 //   ACT 0: output lane o = dot_o, signed OB bits (truncated from ACC_W, or sign-extended);
 //   ACT 1: output bit o = (dot_o ≥ cmp_o) ^ flip_o, signed compare (OB must be 1).
-// ACC_W must hold every dot_o (and 2·p − n's parts: ≥ clog2(MW + 1) + 1 in MODE 0); the
-// arithmetic wraps at ACC_W bits, so any ACC_W that holds the results is exact.
+// ACC_W (≥ 2) must hold every dot_o as a signed value (MODE 0: clog2(MW + 1) + 1 always
+// does); the arithmetic wraps at ACC_W bits, so any ACC_W that holds the results is exact.
+// TW: signed width of cmp; the compare is at max(ACC_W, TW) bits.
 //
 // Folding: SIMD elements per beat (element i of beat sf is x[sf·SIMD + i], at
 // in_data[i·EW +: EW], EW = 1 in MODE 0, IN_W in MODE 1), SF = MW/SIMD beats per vector;
@@ -20,9 +21,10 @@
 //
 // Timing with free-flowing streams (in_valid and out_ready always high): one beat per
 // cycle, a vector costs exactly SF·NF cycles, back to back, so consecutive output beats
-// are SF·NF cycles apart. Latency: a vector's output beat is valid LAT = popcount_latency
-// (SIMD, REG_EVERY) + 4 cycles after the cycle that issues its last beat, i.e. the cycle
-// its last input beat is accepted plus (NF − 1)·SF (hdlgen::rtl::lib::mvau_latency).
+// are SF·NF cycles apart; in_ready is high for SF of every SF·NF cycles. Latency: a
+// vector's output beat is valid L = popcount_latency(SIMD, REG_EVERY) + 5 cycles after
+// the cycle that issues its last beat, i.e. after the cycle its last input beat is
+// accepted, plus (NF − 1)·SF (hdlgen::rtl::lib::mvau_latency; the same in both modes).
 //
 // Memories (hdlgen_cfgmem, written in 32-bit lanes over cfg_*; contents survive rst):
 //   weights    (wcfg_we) depth SF·NF, PE·SIMD bits: word nf·SF + sf, bit p·SIMD + i =
@@ -30,17 +32,28 @@
 //   thresholds (tcfg_we, ACT 1 only) depth NF, PE·(TW+1) bits: word nf, bits
 //              [p·(TW+1) +: TW+1] = {flip, cmp[TW−1:0]} of output nf·PE + p.
 // A write puts cfg_data into lane cfg_lane (bits [32·lane +: 32], the last lane
-// narrower) of word cfg_word; writes to a word or lane past the memory's end are
-// ignored. cfg_word/cfg_lane may be any width (zero-extended or truncated). W_INIT/T_INIT:
-// $readmemh files (one word per line; "" = none). Write only while no vector is in flight.
+// narrower) of word cfg_word. cfg_word/cfg_lane may be any width (zero-extended or
+// truncated to the memory's; CFG_AW ≥ clog2(SF·NF) and CFG_LW ≥ clog2(lanes) to reach
+// everything); a write with address or lane bits set above the memory's is ignored.
+// W_INIT/T_INIT: $readmemh files (one word per line; "" = none). Write while no vector
+// is in flight; streaming may resume the next cycle (the cycle after a weight write
+// the unit takes no input: en is low).
 //
-// Pipeline (one enable `en` stalls it all; en = output FIFO not full, a register, so
-// in_ready and out_valid depend on registers only and a stalled beat is never lost):
-// issue (fold counters, weight and replay reads) → operand registers → XNOR/negate +
-// popcount/adder trees (popcount_latency cycles) → accumulate, on a fold's last beat the
-// result register and threshold read → activation into the vector collector → 2-entry
-// output FIFO (out_data is its head register). rst (synchronous, active high) clears the
-// control state (counters, valids, FIFO occupancy) only.
+// Pipeline (one enable `en` stalls it all; en is a register: the output FIFO will have
+// room; so in_ready = en & fold0 and out_valid depend on registers only, and a stalled
+// beat is never lost):
+//   issue: fold counters; weight word and replay beat read one cycle ahead
+//   s1:    operand registers (live beat in fold 0, else the replayed one; MODE 1 also
+//          −x), weight word register
+//   trees: XNOR&mask + popcount per PE (and a popcount of the mask), or ±x + addtree per
+//          PE — popcount_latency(SIMD, REG_EVERY) stages
+//   acc:   running sums (p and n, or Σ ±x) over the fold; threshold word read
+//   res:   the fold's dots (2·p − n) and thresholds, registered
+//   act:   ACT 1: (dot ≥ cmp) ^ flip, ACT 0: dot resized to OB bits, registered
+//   out:   PE lanes per fold collected into the vector; a 2-entry output FIFO (out_data
+//          is its head register).
+// rst (synchronous, active high) clears the control state (counters, valids, FIFO
+// occupancy) only.
 `default_nettype none
 module hdlgen_mvau #(
     parameter integer MODE = 0,
@@ -58,7 +71,12 @@ module hdlgen_mvau #(
     parameter W_INIT = "",
     parameter T_INIT = "",
     parameter integer CFG_AW = 1,
-    parameter integer CFG_LW = 1
+    parameter integer CFG_LW = 1,
+    // STORE = 1 (`store: logic`): the weights are the constant WCONST (word a at bits
+    // [a*PE*SIMD +: PE*SIMD], same layout as the memory), folded into logic; wcfg_we is
+    // ignored.
+    parameter integer STORE = 0,
+    parameter [PE*SIMD*(MW/SIMD)*(MH/PE)-1:0] WCONST = 0   // unsized: no 8k-bit replication
 ) (
     input  wire                                     clk,
     input  wire                                     rst,
@@ -115,23 +133,35 @@ module hdlgen_mvau #(
     localparam integer LAT = tree_lat(LEVELS);
 
     // ---------------------------------------------------------------- flow control
+    // `en` advances the whole pipeline: a register, set when the output FIFO will have
+    // room next cycle and no weight write happens this cycle (the word prefetched in the
+    // cycle after a write may predate it; see the weight memory). fold0 (the vector's
+    // first fold: input taken) is a register too, so in_ready is one gate of two flops.
+    wire [1:0] fifo_next;                         // output FIFO occupancy next cycle
     reg [1:0] fifo_n = 2'd0;                      // output FIFO occupancy
-    wire en = (fifo_n != 2'd2);                   // room for one more result: advance
+    reg en = 1'b1;
+    always @(posedge clk) en <= (fifo_next != 2'd2) && !wcfg_we;
     reg [SW-1:0] sf = {SW{1'b0}};                 // beat of the fold being issued
     reg [NW-1:0] nf = {NW{1'b0}};                 // fold being issued
+    reg fold0 = 1'b1;                             // nf == 0
     reg [AW-1:0] addr = {AW{1'b0}};               // weight word = nf·SF + sf
-    wire fold0 = (nf == {NW{1'b0}});
     assign in_ready = en && fold0;
     wire beat = en && (!fold0 || in_valid);      // a beat is issued this cycle
+    wire [SW-1:0] sf_next = (sf == LAST_S) ? {SW{1'b0}} : sf + 1'b1;
+    wire [AW-1:0] addr_next = (addr == LAST_A) ? {AW{1'b0}} : addr + 1'b1;
     always @(posedge clk) begin
         if (rst) begin
             sf <= {SW{1'b0}};
             nf <= {NW{1'b0}};
+            fold0 <= 1'b1;
             addr <= {AW{1'b0}};
         end else if (beat) begin
-            sf <= (sf == LAST_S) ? {SW{1'b0}} : sf + 1'b1;
-            if (sf == LAST_S) nf <= (nf == LAST_N) ? {NW{1'b0}} : nf + 1'b1;
-            addr <= (addr == LAST_A) ? {AW{1'b0}} : addr + 1'b1;
+            sf <= sf_next;
+            if (sf == LAST_S) begin
+                nf <= (nf == LAST_N) ? {NW{1'b0}} : nf + 1'b1;
+                fold0 <= (nf == LAST_N);
+            end
+            addr <= addr_next;
         end
     end
 
@@ -158,15 +188,29 @@ module hdlgen_mvau #(
     endgenerate
 
     // ---------------------------------------------------------------- weights
-    wire [WW-1:0] w_q;
-    hdlgen_cfgmem #(.W(WW), .D(DEPTH), .INIT_FILE(W_INIT)) u_wmem (
+    // Read every cycle at the word of the beat issued in the next cycle (so w_m holds
+    // the issuing beat's word, at most one cycle behind a configuration write), then
+    // registered with the beat: block RAM outputs (slow clock-to-out on ECP5) feed only
+    // flip-flops.
+    wire [WW-1:0] w_m;
+    wire [AW-1:0] w_ra = rst ? {AW{1'b0}} : (beat ? addr_next : addr);
+    hdlgen_cfgmem #(.W(WW), .D(DEPTH), .INIT_FILE(W_INIT), .CONST(STORE), .CONST_DATA(WCONST)) u_wmem (
         .clk(clk), .we(wcfg_we && w_word_ok && w_lane_ok), .waddr(word_x[AW-1:0]),
-        .wlane(lane_x[WLW-1:0]), .wdata(cfg_data), .re(en), .raddr(addr), .rdata(w_q)
+        .wlane(lane_x[WLW-1:0]), .wdata(cfg_data), .re(1'b1), .raddr(w_ra), .rdata(w_m)
     );
+    reg [WW-1:0] w_q;
+    always @(posedge clk) if (en) w_q <= w_m;
 
     // ---------------------------------------------------------------- replay buffer
     // The vector's SF beats (data, and mask when it counts), written as fold 0 takes
-    // them and read at the same beat index in folds 1..NF−1.
+    // them; r_q is the stored beat the issue stage needs this cycle (index sf), so the
+    // operand register takes either the live beat (fold 0) or r_q: no multiplexer sits
+    // between a memory output and the trees. SF ≤ 4: flip-flops read directly. Larger:
+    // block RAM read two beats ahead (replay reads are sequential), through its read
+    // register q and a flip-flop b that advance with each issued beat: when beat sf
+    // issues, b = rbuf[sf] and q = rbuf[sf + 1]. Fold 0 primes them: its beats SF−2 and
+    // SF−1 read entries 0 and 1, written by then (SF ≥ 3); reads never hit the entry
+    // being written.
     localparam integer DB = SIMD * EW;                      // data bits of a beat
     localparam integer RW = DB + USE_MASK * SIMD;
     wire [RW-1:0] beat_in;
@@ -181,43 +225,52 @@ module hdlgen_mvau #(
         if (NF > 1) begin : g_replay
             localparam integer RD = 1 << SW;
             wire take = in_valid && in_ready;
-            reg [RW-1:0] q;
             if (SF > 4) begin : g_bram
+                localparam integer TWOI = 2;
+                localparam [SW:0] SFC = SF[SW:0];
+                localparam [SW:0] TWO = TWOI[SW:0];
                 (* ram_style = "block", no_rw_check *) reg [RW-1:0] rbuf [0:RD-1];
+                reg [RW-1:0] q, b;
+                wire [SW:0] s2 = {1'b0, sf} + TWO;
+                wire [SW:0] ra = (s2 >= SFC) ? s2 - SFC : s2;   // (sf + 2) mod SF
                 always @(posedge clk) if (take) rbuf[sf] <= beat_in;
-                always @(posedge clk) if (en) q <= rbuf[sf];
+                always @(posedge clk)
+                    if (beat) begin
+                        q <= rbuf[ra[SW-1:0]];
+                        b <= q;
+                    end
+                assign r_q = b;
+                wire _unused_ra = &{1'b0, ra[SW], 1'b0};
             end else begin : g_regs
                 reg [RW-1:0] rbuf [0:RD-1];
                 always @(posedge clk) if (take) rbuf[sf] <= beat_in;
-                always @(posedge clk) if (en) q <= rbuf[sf];
+                assign r_q = rbuf[sf];
             end
-            assign r_q = q;
         end else begin : g_noreplay
             assign r_q = {RW{1'b0}};
+            wire _unused_r = &{1'b0, r_q, 1'b0};
         end
     endgenerate
 
     // ---------------------------------------------------------------- operands
     localparam integer TGW = 2 + NW;                        // {nf, last, first}
     reg s1_valid = 1'b0;
-    reg s1_live;                                            // fold 0: the live beat
     reg [TGW-1:0] s1_tag;
-    reg [RW-1:0] s1_in;
+    reg [RW-1:0] s1_in;                                     // the beat's operands
+    wire [RW-1:0] s1_d = fold0 ? beat_in : r_q;
     always @(posedge clk) begin
         if (rst) s1_valid <= 1'b0;
         else if (en) s1_valid <= beat;
         if (en) begin
-            s1_live <= fold0;
             s1_tag <= {nf, sf == LAST_S, sf == {SW{1'b0}}};
-            s1_in <= beat_in;
+            s1_in <= s1_d;
         end
     end
-    wire [RW-1:0] opnd = s1_live ? s1_in : r_q;
-    wire [DB-1:0] x = opnd[DB-1:0];
+    wire [DB-1:0] x = s1_in[DB-1:0];
     wire [SIMD-1:0] m;
     generate
         if (USE_MASK == 1) begin : g_m
-            assign m = opnd[RW-1:DB];
+            assign m = s1_in[RW-1:DB];
         end else begin : g_m1
             assign m = {SIMD{1'b1}};
         end
@@ -246,16 +299,6 @@ module hdlgen_mvau #(
     wire pc_first = pc_tag[0];
     wire pc_last = pc_tag[1];
     wire [NW-1:0] pc_nf = pc_tag[TGW-1:2];
-    // The stage before the tree output: its fold addresses the threshold read, so the
-    // thresholds are registered twice and still line up with the fold's result.
-    wire [TGW-1:0] pre_tag;
-    generate
-        if (LAT == 1) begin : g_pre1
-            assign pre_tag = s1_tag;
-        end else begin : g_pren
-            assign pre_tag = pt[TGW*(LAT-1)-1 -: TGW];
-        end
-    endgenerate
 
     // ---------------------------------------------------------------- trees
     wire [PE*CW-1:0] cnt;
@@ -292,11 +335,20 @@ module hdlgen_mvau #(
                 assign n_beat = {ACC_W{1'b0}};
             end
         end else begin : g_int
+            // −x_k is formed before the operand register (one negation per lane, shared
+            // by all PEs), so a PE's lane is a multiplexer in front of its adder tree.
+            wire [SIMD*(EW+1)-1:0] nx_d;
+            reg [SIMD*(EW+1)-1:0] nx;
+            for (i = 0; i < SIMD; i = i + 1) begin : g_neg
+                wire [EW:0] xd = {s1_d[i*EW+EW-1], s1_d[i*EW +: EW]};
+                assign nx_d[i*(EW+1) +: EW+1] = -xd;
+            end
+            always @(posedge clk) if (en) nx <= nx_d;
             for (p = 0; p < PE; p = p + 1) begin : g_pe
                 wire [SIMD*(EW+1)-1:0] t;
                 for (i = 0; i < SIMD; i = i + 1) begin : g_lane
                     wire [EW:0] xi = {x[i*EW+EW-1], x[i*EW +: EW]};
-                    assign t[i*(EW+1) +: EW+1] = w_q[p*SIMD + i] ? xi : -xi;
+                    assign t[i*(EW+1) +: EW+1] = w_q[p*SIMD + i] ? xi : nx[i*(EW+1) +: EW+1];
                 end
                 wire v_unused;
                 wire t_unused;
@@ -311,10 +363,14 @@ module hdlgen_mvau #(
     endgenerate
 
     // ---------------------------------------------------------------- accumulate
-    // Running sums over the fold's beats (modulo 2^ACC_W, exact for results that fit);
-    // on a fold's last beat its dot products go to `res`, valid the next cycle.
+    // Running sums over the fold's beats (modulo 2^ACC_W, exact for results that fit):
+    // acc (p per PE, or Σ ±x) and n_acc (counted taps). The cycle after a fold's last
+    // beat they hold its totals (acc_done) and `res` takes its dot products from them,
+    // 2·acc − n in MODE 0, so no path chains two adders.
     reg [PE*ACC_W-1:0] acc;
     reg [ACC_W-1:0] n_acc;
+    reg acc_done = 1'b0;
+    reg [NW-1:0] acc_nf;
     reg [PE*ACC_W-1:0] res;
     reg res_valid = 1'b0;
     reg [NW-1:0] res_nf;
@@ -322,14 +378,13 @@ module hdlgen_mvau #(
     wire [ACC_W-1:0] n_fold;
     generate
         if (USE_MASK == 1) begin : g_nm
-            assign n_fold = n_sum;
+            assign n_fold = n_acc;
         end else if (MODE == 0) begin : g_nc
             localparam integer MWI = MW;
             assign n_fold = MWI[ACC_W-1:0];
-            wire _unused_n = &{1'b0, n_sum, 1'b0};
         end else begin : g_n0
             assign n_fold = {ACC_W{1'b0}};
-            wire _unused_n = &{1'b0, n_sum, n_fold, 1'b0};
+            wire _unused_n = &{1'b0, n_fold, 1'b0};
         end
         for (p = 0; p < PE; p = p + 1) begin : g_acc
             wire [CW-1:0] c = cnt[p*CW +: CW];
@@ -343,19 +398,25 @@ module hdlgen_mvau #(
                 end
             end
             wire [ACC_W-1:0] a_next = (pc_first ? {ACC_W{1'b0}} : acc[p*ACC_W +: ACC_W]) + c_acc;
-            always @(posedge clk)
-                if (en && pc_valid) begin
-                    acc[p*ACC_W +: ACC_W] <= a_next;
-                    if (pc_last)
-                        res[p*ACC_W +: ACC_W] <= (MODE == 0) ? (a_next << 1) - n_fold : a_next;
-                end
+            wire [ACC_W-1:0] a = acc[p*ACC_W +: ACC_W];
+            always @(posedge clk) begin
+                if (en && pc_valid) acc[p*ACC_W +: ACC_W] <= a_next;
+                if (en && acc_done)
+                    res[p*ACC_W +: ACC_W] <= (MODE == 0) ? {a[ACC_W-2:0], 1'b0} - n_fold : a;
+            end
         end
     endgenerate
     always @(posedge clk) begin
-        if (rst) res_valid <= 1'b0;
-        else if (en) res_valid <= pc_valid && pc_last;
+        if (rst) begin
+            acc_done <= 1'b0;
+            res_valid <= 1'b0;
+        end else if (en) begin
+            acc_done <= pc_valid && pc_last;
+            res_valid <= acc_done;
+        end
         if (en && pc_valid) n_acc <= n_sum;
-        if (en && pc_valid && pc_last) res_nf <= pc_nf;
+        if (en && pc_valid && pc_last) acc_nf <= pc_nf;
+        if (en && acc_done) res_nf <= acc_nf;
     end
 
     // ---------------------------------------------------------------- activation
@@ -375,14 +436,15 @@ module hdlgen_mvau #(
             end
             wire [NW+CFG_AW-1:0] tword_x = {{NW{1'b0}}, cfg_word};
             wire [TLW+CFG_LW-1:0] tlane_x = {{TLW{1'b0}}, cfg_lane};
-            // Read one stage before the fold's last beat leaves the trees, then registered
-            // again (t_r), so t_r holds the fold's thresholds when `res` holds its dots and
-            // the compare starts from registers (all of it advances with en).
+            // Read as the fold's last beat leaves the trees, then registered again (t_q,
+            // after the memory's read register), so t_q holds the fold's thresholds when
+            // `res` holds its dots and the compare starts from registers (all of it
+            // advances with en).
             wire [TWW-1:0] t_m;
             reg [TWW-1:0] t_q;
             hdlgen_cfgmem #(.W(TWW), .D(NF), .INIT_FILE(T_INIT)) u_tmem (
                 .clk(clk), .we(tcfg_we && t_word_ok && t_lane_ok), .waddr(tword_x[NW-1:0]),
-                .wlane(tlane_x[TLW-1:0]), .wdata(cfg_data), .re(en), .raddr(pre_tag[TGW-1:2]),
+                .wlane(tlane_x[TLW-1:0]), .wdata(cfg_data), .re(en), .raddr(pc_nf),
                 .rdata(t_m)
             );
             always @(posedge clk) if (en) t_q <= t_m;
@@ -404,7 +466,7 @@ module hdlgen_mvau #(
                 wire [XW-1:0] c_u = {~cmp[XW-1], cmp[XW-2:0]};
                 assign act[p] = (r_u >= c_u) ^ t_q[p*(TW+1) + TW];
             end
-            wire _unused_t = &{1'b0, tword_x, tlane_x, pre_tag[1:0], 1'b0};
+            wire _unused_t = &{1'b0, tword_x, tlane_x, 1'b0};
         end else begin : g_none
             for (p = 0; p < PE; p = p + 1) begin : g_out
                 if (OB > ACC_W) begin : g_ext
@@ -413,7 +475,7 @@ module hdlgen_mvau #(
                     assign act[p*OB +: OB] = res[p*ACC_W +: OB];
                 end
             end
-            wire _unused_t = &{1'b0, tcfg_we, res, pre_tag, 1'b0};
+            wire _unused_t = &{1'b0, tcfg_we, res, 1'b0};
         end
     endgenerate
 
@@ -452,11 +514,11 @@ module hdlgen_mvau #(
 
     reg [MH*OB-1:0] f0, f1;                     // f0: head (out_data), f1: second entry
     wire pop = out_valid && out_ready;
+    assign fifo_next = rst ? 2'd0 : fifo_n + {1'b0, push} - {1'b0, pop};
     assign out_valid = (fifo_n != 2'd0);
     assign out_data = f0;
     always @(posedge clk) begin
-        if (rst) fifo_n <= 2'd0;
-        else fifo_n <= fifo_n + {1'b0, push} - {1'b0, pop};
+        fifo_n <= fifo_next;
         if (pop) begin
             if (fifo_n == 2'd2) f0 <= f1;
             else if (push) f0 <= pixel;
