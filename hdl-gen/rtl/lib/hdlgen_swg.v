@@ -11,23 +11,33 @@
 //
 // Buffering: a ring of NR (≥ K_H + 1) input rows in one block RAM of NR*IN_W words of C*DW
 // bits (one pixel per word). The writer fills it in raster order (a wrapping address, so
-// absolute row a lives in slot a mod NR, across images); the reader walks the window
+// absolute pixel p lives at word p mod NR*IN_W, across images); the reader walks the window
 // counters and reads one pixel per beat, then selects the SIMD-element chunk.
-// Flow control uses one signed counter R = the writer's row relative to row 0 of the
-// image the reader is in (plus the writer's column wx):
-//   * the reader may issue pixel (iy, ix) once it is written: R > iy, or R == iy and
-//     wx > ix (padding taps only need the image to have begun: pixel (0, 0) written);
+// Flow control, in linear pixel indices relative to pixel (0, 0) of the image the reader
+// is in: P = pixels written (the writer's row R times IN_W plus its column),
+// N = iy*IN_W + ix for the reader's next tap:
+//   * the reader may issue pixel (iy, ix) once it is written: P > N (padding taps only
+//     need the image to have begun: P > 0);
 //   * the writer may fill row R only while its slot's previous row (R - NR) is below the
-//     reader's current top row ybase = oy*STRIDE - PAD_T: R < ybase + NR. The rows of
-//     the reader's current window (< ybase + K_H) are always writable, so neither side
+//     reader's current top row ybase = oy*STRIDE - PAD_T: P < (ybase + NR)*IN_W. The rows
+//     of the reader's current window (< ybase + K_H) are always writable, so neither side
 //     can wait for the other forever.
-// When the reader finishes an image, R drops by IN_H (the writer may be anywhere: behind
-// in the same image's unread bottom rows, or already in the next images).
+// When the reader finishes an image, P drops by IN_H*IN_W (the writer may be anywhere:
+// behind in the same image's unread bottom rows, or already in the next images).
 //
-// Pipeline: issue (counters, availability, BRAM address) → BRAM read into the output
-// stage (chunk select, padding). Both stages hold while out_valid && !out_ready, so one
-// beat leaves per cycle when out_ready is high and the pixels are there. in_ready and
-// out_valid depend on registers only. Do not present input beats while rst is high.
+// Timing: nothing is computed from the counters on the way to a decision. The reader keeps
+// its next tap as registers, each stepped by a constant on issue (the constant picked by
+// which counters wrap, FINN-style): the window counters and their "at last value" flags,
+// the tap's row/column in-bounds flags, its ring address, and the three differences the
+// handshakes test by sign bit alone: P - N - 1 (tap written), P - 1 (image begun) and
+// (ybase + NR)*IN_W - P - 1 (writer may write). So in_ready is a flip-flop, and issuing
+// is a two-level function of flip-flops and out_ready.
+//
+// Pipeline: issue (registered tap, BRAM address) → BRAM read → pixel register → output
+// register (chunk select, padding). All stages hold while out_valid && !out_ready, so one
+// beat leaves per cycle when out_ready is high and the pixels are there; a beat leaves
+// three cycles after it issues. in_ready and out_valid are flip-flops. Do not present
+// input beats while rst is high.
 `default_nettype none
 module hdlgen_swg #(
     parameter integer IN_H = 4,
@@ -65,205 +75,439 @@ module hdlgen_swg #(
     localparam integer AW = $clog2(DEPTH);               // DEPTH >= 2
     localparam integer CF = C / SIMD;                    // chunks per pixel
     localparam integer HW = CF > 1 ? $clog2(CF) : 1;     // chunk counter width
+    localparam integer KYW = K_H > 1 ? $clog2(K_H) : 1;  // ky counter width
+    localparam integer KXW = K_W > 1 ? $clog2(K_W) : 1;  // kx counter width
     localparam integer PW = C * DW;                      // pixel width
     localparam integer BW = SIMD * DW;                   // beat width
-    // Signed coordinate width: covers ybase + NR, iy, ix, R in [-IN_H-1, IN_H+NR] etc.
-    localparam integer SPAN = IN_H + IN_W + K_H + K_W + STRIDE + PAD_T + PAD_L + NR + 4;
-    localparam integer CW0 = $clog2(SPAN) + 2;
-    localparam integer CW = CW0 > AW + 2 ? CW0 : AW + 2;
+    // Tap rows and columns counted from the top-left padding: yi = iy + PAD_T in
+    // [0, YMAX], xi = ix + PAD_L in [0, XMAX]; their widths leave room for +STRIDE.
+    localparam integer YMAX = (OUT_H - 1) * STRIDE + K_H - 1;
+    localparam integer XMAX = (OUT_W - 1) * STRIDE + K_W - 1;
+    localparam integer YW = $clog2(YMAX + STRIDE + 2);
+    localparam integer XW = $clog2(XMAX + STRIDE + 2);
+    // Signed width of the linear differences below: P lies in [-IN_H*IN_W, (YLAST + NR)*IN_W]
+    // and N in [N0, (YLAST + K_H - 1)*IN_W + XLAST + K_W - 1], so they stay within ±LMAX.
+    localparam integer LMAX = (2 * IN_H + (OUT_H - 1) * STRIDE + NR + K_H + PAD_T) * IN_W
+                            + (OUT_W - 1) * STRIDE + K_W + PAD_L + 2;
+    localparam integer LW = $clog2(LMAX + 1) + 1;
+    localparam integer IMG_PIX = IN_H * IN_W;
 
-    // Ring address steps (each < DEPTH): one row, one output row, one image.
-    localparam integer STEP_ROW = IN_W;
-    localparam integer STEP_OY = (STRIDE % NR) * IN_W;
-    localparam integer IMG_ROWS = IN_H - (OUT_H - 1) * STRIDE;        // last top row → next image's top row
-    localparam integer STEP_IMG = (((IMG_ROWS % NR) + NR) % NR) * IN_W;
-    localparam integer TOP0 = ((NR - (PAD_T % NR)) % NR) * IN_W;     // slot of row -PAD_T
+    // Steps of N after a tap, by the innermost counter that does not wrap (tc below):
+    // 1 kx, 2 ky, 3 ox, 4 oy, 5 next image (there N restarts and the ring moves IMG_PIX on,
+    // so E5 is the step of the absolute pixel index; N and P both drop by IMG_PIX - E5).
+    localparam integer E1 = 1;
+    localparam integer E2 = IN_W - (K_W - 1);
+    localparam integer E3 = STRIDE - (K_H - 1) * IN_W - (K_W - 1);
+    localparam integer E4 = (STRIDE - (K_H - 1)) * IN_W - (K_W - 1) - (OUT_W - 1) * STRIDE;
+    localparam integer E5 = IMG_PIX - ((OUT_H - 1) * STRIDE + K_H - 1) * IN_W
+                          - ((OUT_W - 1) * STRIDE + K_W - 1);
+    // The same steps as ring address increments (mod DEPTH), and those minus DEPTH.
+    localparam integer A1 = ((E1 % DEPTH) + DEPTH) % DEPTH;
+    localparam integer A2 = ((E2 % DEPTH) + DEPTH) % DEPTH;
+    localparam integer A3 = ((E3 % DEPTH) + DEPTH) % DEPTH;
+    localparam integer A4 = ((E4 % DEPTH) + DEPTH) % DEPTH;
+    localparam integer A5 = ((E5 % DEPTH) + DEPTH) % DEPTH;
+    localparam integer N0 = -PAD_T * IN_W - PAD_L;                // N of an image's first tap
+    localparam integer ADDR0 = ((N0 % DEPTH) + DEPTH) % DEPTH;
+    // Writer allowance steps: a new output row frees STRIDE rows; an image wrap frees the
+    // rest of the image (ybase: YLAST → -PAD_T while P drops by IMG_PIX).
+    localparam integer G4 = STRIDE * IN_W;
+    localparam integer G5 = (IN_H - (OUT_H - 1) * STRIDE) * IN_W;
+    // Step code of an image's first tap (see tc).
+    localparam integer T_INIT = CF > 1 ? 0 : K_W > 1 ? 1 : K_H > 1 ? 2 : OUT_W > 1 ? 3
+                              : OUT_H > 1 ? 4 : 5;
+    localparam integer G_INIT_I = (1 << T_INIT) - 1;
 
-    // Sized constants (part-selects of integers, so every comparison is width-exact).
-    localparam integer NEG_PT_I = -PAD_T;
-    localparam integer NEG_PL_I = -PAD_L;
-    localparam integer YLAST_I = (OUT_H - 1) * STRIDE - PAD_T;
-    localparam integer XLAST_I = (OUT_W - 1) * STRIDE - PAD_L;
-    localparam integer KY_LAST_I = K_H - 1;
-    localparam integer KX_LAST_I = K_W - 1;
-    localparam integer CH_LAST_I = CF - 1;
-    localparam integer WX_LAST_I = IN_W - 1;
-    localparam integer A_LAST_I = DEPTH - 1;
-    localparam integer ONE_I = 1;
-    wire signed [CW-1:0] NEG_PT = NEG_PT_I[CW-1:0];
-    wire signed [CW-1:0] NEG_PL = NEG_PL_I[CW-1:0];
-    wire signed [CW-1:0] YLAST = YLAST_I[CW-1:0];
-    wire signed [CW-1:0] XLAST = XLAST_I[CW-1:0];
-    wire signed [CW-1:0] KY_LAST = KY_LAST_I[CW-1:0];
-    wire signed [CW-1:0] KX_LAST = KX_LAST_I[CW-1:0];
-    wire signed [CW-1:0] S_S = STRIDE[CW-1:0];
-    wire signed [CW-1:0] NR_S = NR[CW-1:0];
-    wire signed [CW-1:0] IN_H_S = IN_H[CW-1:0];
-    wire signed [CW-1:0] IN_W_S = IN_W[CW-1:0];
-    wire signed [CW-1:0] ONE_S = ONE_I[CW-1:0];
-    wire signed [CW-1:0] WX_LAST = WX_LAST_I[CW-1:0];
-    wire [HW-1:0] CH_LAST = CH_LAST_I[HW-1:0];
-    wire [AW-1:0] A_LAST = A_LAST_I[AW-1:0];
-    wire [AW:0] DEPTH_A = DEPTH[AW:0];
-    wire [AW:0] STEP_ROW_A = STEP_ROW[AW:0];
-    wire [AW:0] STEP_OY_A = STEP_OY[AW:0];
-    wire [AW:0] STEP_IMG_A = STEP_IMG[AW:0];
-    wire [AW-1:0] TOP0_A = TOP0[AW-1:0];
-
-    // a + step (mod DEPTH) for a < DEPTH, step < DEPTH.
-    function [AW-1:0] ring_add;
-        input [AW-1:0] a;
-        input [AW:0] step;
-        reg [AW:0] s;
+    // In-range tables: bit k says whether tap row (column) k + off, counted from the
+    // padding, is a real row (column) of the input. Indexed by registers, they map to LUTs.
+    function [2**YW-1:0] row_tab;
+        input integer off;
+        integer k;
         begin
-            s = {1'b0, a} + step;
-            if (s >= DEPTH_A) s = s - DEPTH_A;
-            ring_add = s[AW-1:0];
+            for (k = 0; k < 2**YW; k = k + 1)
+                row_tab[k] = k + off >= PAD_T && k + off < PAD_T + IN_H;
         end
     endfunction
+    function [2**XW-1:0] col_tab;
+        input integer off;
+        integer k;
+        begin
+            for (k = 0; k < 2**XW; k = k + 1)
+                col_tab[k] = k + off >= PAD_L && k + off < PAD_L + IN_W;
+        end
+    endfunction
+    localparam [2**YW-1:0] ROW_T0 = row_tab(0);
+    localparam [2**YW-1:0] ROW_T1 = row_tab(1);
+    localparam [2**YW-1:0] ROW_TS = row_tab(STRIDE);
+    localparam [2**XW-1:0] COL_T0 = col_tab(0);
+    localparam [2**XW-1:0] COL_T1 = col_tab(1);
+    localparam [2**XW-1:0] COL_TS = col_tab(STRIDE);
+
+    // Sized constants (part-selects of integers, so every operation is width-exact).
+    localparam integer KY_PEN2_I = K_H - 3;
+    localparam integer KX_PEN2_I = K_W - 3;
+    localparam integer CH_PEN2_I = CF - 3;
+    localparam integer YB_PEN2_I = (OUT_H - 3) * STRIDE;
+    localparam integer XB_PEN2_I = (OUT_W - 3) * STRIDE;
+    localparam integer A_PEN_I = DEPTH - 2;
+    localparam integer D0_I = -N0 - 1;
+    localparam integer R0_I = -(NR - PAD_T) * IN_W;
+    localparam integer NE1_I = -E1;
+    localparam integer NE2_I = -E2;
+    localparam integer NE3_I = -E3;
+    localparam integer NE4_I = -E4;
+    localparam integer NE5_I = -E5;
+    localparam integer NG4_I = -G4;
+    localparam integer NG5_I = -G5;
+    localparam integer NIMG_I = -IMG_PIX;
+    localparam integer AM1_I = A1 - DEPTH;
+    localparam integer AM2_I = A2 - DEPTH;
+    localparam integer AM3_I = A3 - DEPTH;
+    localparam integer AM4_I = A4 - DEPTH;
+    localparam integer AM5_I = A5 - DEPTH;
+    wire [YW-1:0] S_Y = STRIDE[YW-1:0];
+    wire [XW-1:0] S_X = STRIDE[XW-1:0];
+    wire [YW-1:0] YB_PEN2 = YB_PEN2_I[YW-1:0];
+    wire [XW-1:0] XB_PEN2 = XB_PEN2_I[XW-1:0];
+    wire [KYW-1:0] KY_PEN2 = KY_PEN2_I[KYW-1:0];
+    wire [KXW-1:0] KX_PEN2 = KX_PEN2_I[KXW-1:0];
+    wire [HW-1:0] CH_PEN2 = CH_PEN2_I[HW-1:0];
+    wire [AW-1:0] A_PEN = A_PEN_I[AW-1:0];
+    wire [AW-1:0] ADDR0_A = ADDR0[AW-1:0];
+    wire [AW-1:0] A1_A = A1[AW-1:0];
+    wire [AW-1:0] A2_A = A2[AW-1:0];
+    wire [AW-1:0] A3_A = A3[AW-1:0];
+    wire [AW-1:0] A4_A = A4[AW-1:0];
+    wire [AW-1:0] A5_A = A5[AW-1:0];
+    wire [AW:0] AM1_A = AM1_I[AW:0];
+    wire [AW:0] AM2_A = AM2_I[AW:0];
+    wire [AW:0] AM3_A = AM3_I[AW:0];
+    wire [AW:0] AM4_A = AM4_I[AW:0];
+    wire [AW:0] AM5_A = AM5_I[AW:0];
+    wire [LW-1:0] D0 = D0_I[LW-1:0];
+    wire [LW-1:0] R0 = R0_I[LW-1:0];
+    wire [LW-1:0] NE1 = NE1_I[LW-1:0];
+    wire [LW-1:0] NE2 = NE2_I[LW-1:0];
+    wire [LW-1:0] NE3 = NE3_I[LW-1:0];
+    wire [LW-1:0] NE4 = NE4_I[LW-1:0];
+    wire [LW-1:0] NE5 = NE5_I[LW-1:0];
+    wire [LW-1:0] NG4 = NG4_I[LW-1:0];
+    wire [LW-1:0] NG5 = NG5_I[LW-1:0];
+    wire [LW-1:0] NIMG = NIMG_I[LW-1:0];
+    // Flags of an image's first tap and of the taps after it (constants).
+    wire CH_ONE = CF == 1;
+    wire CH_TWO = CF == 2;
+    wire KX_ONE = K_W == 1;
+    wire KX_TWO = K_W == 2;
+    wire KY_ONE = K_H == 1;
+    wire KY_TWO = K_H == 2;
+    wire OX_ONE = OUT_W == 1;
+    wire OX_TWO = OUT_W == 2;
+    wire OY_ONE = OUT_H == 1;
+    wire OY_TWO = OUT_H == 2;
+    wire [4:0] G_INIT = G_INIT_I[4:0];
+    wire ROW0 = ROW_T0[0];
+    wire COL0 = COL_T0[0];
 
     // ---------------------------------------------------------------- line buffer
     // The reader only reads pixels written in earlier cycles and the writer only fills
     // released slots, so a read never meets a write to its address (no_rw_check).
     (* ram_style = "block", no_rw_check *) reg [PW-1:0] mem [0:DEPTH-1];
 
-    // ---------------------------------------------------------------- shared state
-    reg signed [CW-1:0] r_row = {CW{1'b0}};   // R: writer row, relative to the reader's image
-    reg signed [CW-1:0] wx = {CW{1'b0}};      // writer column
+    // ---------------------------------------------------------------- state
+    // Handshake differences (two's complement, LW bits; each read by its sign alone).
+    reg [LW-1:0] d_wr = D0_I[LW-1:0];      // P - N - 1: >= 0 once the next tap is written
+    reg [LW-1:0] d_go = {LW{1'b1}};        // P - 1: >= 0 once the image has begun
+    reg [LW-1:0] d_room = R0_I[LW-1:0];    // P - (ybase + NR)*IN_W: < 0 while the writer may write
     reg [AW-1:0] waddr = {AW{1'b0}};
+    reg w_wrap = 1'b0;                     // waddr == DEPTH - 1
 
-    // Reader (issue stage) counters.
-    reg signed [CW-1:0] ybase = NEG_PT_I[CW-1:0];   // oy*STRIDE - PAD_T
-    reg signed [CW-1:0] xbase = NEG_PL_I[CW-1:0];   // ox*STRIDE - PAD_L
-    reg signed [CW-1:0] ky = {CW{1'b0}};
-    reg signed [CW-1:0] kx = {CW{1'b0}};
+    // Reader: the next tap and its flags.
+    reg [YW-1:0] yb = {YW{1'b0}};           // oy*STRIDE: the window's top row yi
+    reg [XW-1:0] xb = {XW{1'b0}};           // ox*STRIDE
+    reg [YW-1:0] yi = {YW{1'b0}};           // yb + ky
+    reg [XW-1:0] xi = {XW{1'b0}};           // xb + kx
+    reg [KYW-1:0] ky = {KYW{1'b0}};
+    reg [KXW-1:0] kx = {KXW{1'b0}};
     reg [HW-1:0] ch = {HW{1'b0}};
-    reg [AW-1:0] rtop = TOP0[AW-1:0];              // ring address of row ybase
-    reg [AW-1:0] rrow = TOP0[AW-1:0];              // ring address of row ybase + ky
+    // Step code: the innermost counter that advances after this tap (0 chunk, 1 kx, 2 ky,
+    // 3 ox, 4 oy; 5: all wrap, next image), binary (picks step constants) and as a
+    // thermometer g (g[k-1]: tc >= k; picks which registers move, see ce).
+    (* fsm_encoding = "none" *) reg [2:0] tc = T_INIT[2:0];
+    reg [4:0] g = G_INIT_I[4:0];
+    reg l_kx = K_W == 1;                    // kx == K_W - 1
+    reg l_ky = K_H == 1;                    // ky == K_H - 1
+    reg l_ox = OUT_W == 1;                  // ox == OUT_W - 1
+    reg l_oy = OUT_H == 1;                  // oy == OUT_H - 1
+    reg p_ch = CF == 2;                     // ch == CF - 2
+    reg p_kx = K_W == 2;                    // kx == K_W - 2
+    reg p_ky = K_H == 2;                    // ky == K_H - 2
+    reg p_ox = OUT_W == 2;                  // ox == OUT_W - 2
+    reg p_oy = OUT_H == 2;                  // oy == OUT_H - 2
+    reg row_in = PAD_T == 0;                // row yi is a real row
+    reg inb = PAD_T == 0 && PAD_L == 0;     // the tap is a real pixel
+    reg [AW-1:0] raddr = ADDR0[AW-1:0];     // absolute pixel index mod DEPTH
 
-    // Output stage.
+    // Pipeline: 1 = BRAM read, 2 = pixel register, then the output register o with a skid
+    // register k behind it (k holds the beat that arrived while o was stalled).
     reg s1_valid = 1'b0;
+    reg s2_valid = 1'b0;
     reg s1_pad = 1'b0;
+    reg s2_pad = 1'b0;
     reg s1_last = 1'b0;
+    reg s2_last = 1'b0;
     reg [PW-1:0] q = {PW{1'b0}};
+    reg [PW-1:0] q2 = {PW{1'b0}};
+    reg o_valid = 1'b0;
+    reg o_pad = 1'b0;
+    reg o_last = 1'b0;
+    reg [BW-1:0] o_data = {BW{1'b0}};
+    reg k_valid = 1'b0;
+    reg k_pad = 1'b0;
+    reg k_last = 1'b0;
+    reg [BW-1:0] k_data = {BW{1'b0}};
 
-    // ---------------------------------------------------------------- writer
-    wire w_ok = r_row < ybase + NR_S;
-    assign in_ready = w_ok;
-    wire wr = in_valid && w_ok;
-    wire wr_eol = wr && (wx == WX_LAST);
+    // ---------------------------------------------------------------- handshakes
+    // The pipeline (issue, s1, s2) moves while the skid register is empty, so the decision
+    // to issue is one LUT of flip-flops; out_ready only steers o and k.
+    wire en = !k_valid;
+    wire avail = inb ? !d_wr[LW-1] : !d_go[LW-1];
+    (* keep *) wire issue = en && avail;
+    wire [4:0] ce = {5{rst}} | ({5{issue}} & {g[3:0], 1'b1});   // register group k's enable
+    assign in_ready = d_room[LW-1];
+    wire wr = in_valid && d_room[LW-1];
     always @(posedge clk) if (wr) mem[waddr] <= in_data;
 
-    // ---------------------------------------------------------------- reader
-    wire en = !s1_valid || out_ready;
-    wire signed [CW-1:0] iy = ybase + ky;
-    wire signed [CW-1:0] ix = xbase + kx;
-    wire inb = !iy[CW-1] && (iy < IN_H_S) && !ix[CW-1] && (ix < IN_W_S);
-    wire written = (r_row > iy) || ((r_row == iy) && (wx > ix));
-    // Padding taps need nothing but the image itself to have begun (pixel 0 written), so
-    // the generator idles between images instead of running ahead into the next one.
-    wire started = (r_row > {CW{1'b0}}) || ((r_row == {CW{1'b0}}) && (wx != {CW{1'b0}}));
-    wire avail = inb ? written : started;
-    wire issue = en && avail;
-    wire last_ch = ch == CH_LAST;
-    wire last_kx = kx == KX_LAST;
-    wire last_ky = ky == KY_LAST;
-    wire last_ox = xbase == XLAST;
-    wire last_oy = ybase == YLAST;
-    wire win_end = last_ch && last_kx && last_ky;
-    wire img_end = issue && win_end && last_ox && last_oy;
-    wire [AW-1:0] raddr = inb ? rrow + ix[AW-1:0] : {AW{1'b0}};
-    wire [AW-1:0] rtop_oy = ring_add(rtop, STEP_OY_A);
-    wire [AW-1:0] rtop_img = ring_add(rtop, STEP_IMG_A);
+    // P grows by wr; on issue N moves by E(tc), and at an image wrap P drops by IMG_PIX
+    // and ybase + NR by (OUT_H - 1)*STRIDE rows.
+    reg [LW-1:0] o_wr;
+    reg [LW-1:0] o_go;
+    reg [LW-1:0] o_room;
+    always @(*) begin
+        o_wr = {LW{1'b0}};
+        o_go = {LW{1'b0}};
+        o_room = {LW{1'b0}};
+        if (issue) begin
+            case (tc)
+                3'd1: o_wr = NE1;
+                3'd2: o_wr = NE2;
+                3'd3: o_wr = NE3;
+                3'd4: begin o_wr = NE4; o_room = NG4; end
+                3'd5: begin o_wr = NE5; o_room = NG5; o_go = NIMG; end
+                default: ;
+            endcase
+        end
+    end
+    wire [LW-1:0] wr_l = {{(LW - 1){1'b0}}, wr};
 
     always @(posedge clk) begin
         if (rst) begin
-            r_row <= {CW{1'b0}};
-            wx <= {CW{1'b0}};
+            d_wr <= D0;
+            d_go <= {LW{1'b1}};
+            d_room <= R0;
             waddr <= {AW{1'b0}};
+            w_wrap <= 1'b0;
         end else begin
+            d_wr <= d_wr + o_wr + wr_l;
+            d_go <= d_go + o_go + wr_l;
+            d_room <= d_room + o_room + wr_l;
             if (wr) begin
-                wx <= wr_eol ? {CW{1'b0}} : wx + ONE_S;
-                waddr <= (waddr == A_LAST) ? {AW{1'b0}} : waddr + 1'b1;
+                waddr <= w_wrap ? {AW{1'b0}} : waddr + 1'b1;
+                w_wrap <= waddr == A_PEN;
             end
-            r_row <= r_row + (wr_eol ? ONE_S : {CW{1'b0}}) - (img_end ? IN_H_S : {CW{1'b0}});
         end
     end
 
+    // ---------------------------------------------------------------- next tap
+    // Flags of the tap after this one, picked by the step from registers.
+    wire n_ch = !g[0] ? p_ch : CH_ONE;
+    wire n_kx = !g[0] ? l_kx : !g[1] ? p_kx : KX_ONE;
+    wire n_ky = !g[1] ? l_ky : !g[2] ? p_ky : KY_ONE;
+    wire n_ox = !g[2] ? l_ox : !g[3] ? p_ox : OX_ONE;
+    wire n_oy = !g[3] ? l_oy : !g[4] ? p_oy : OY_ONE;
+    wire [4:0] n_g = {n_ch && n_kx && n_ky && n_ox && n_oy, n_ch && n_kx && n_ky && n_ox,
+                      n_ch && n_kx && n_ky, n_ch && n_kx, n_ch};
+    wire [2:0] n_tc = !n_g[0] ? 3'd0 : !n_g[1] ? 3'd1 : !n_g[2] ? 3'd2 : !n_g[3] ? 3'd3
+                    : !n_g[4] ? 3'd4 : 3'd5;
+    // Whether the next tap's row (column) is real; n_col only for steps that move xi.
+    wire n_row = !g[1] ? row_in : !g[2] ? ROW_T1[yi] : !g[3] ? ROW_T0[yb]
+               : !g[4] ? ROW_TS[yb] : ROW0;
+    wire n_col = !g[1] ? COL_T1[xi] : !g[2] ? COL_T0[xb] : !g[3] ? COL_TS[xb] : COL0;
+
+    // Ring address step: a + d mod DEPTH as a + d or a + d - DEPTH, whichever is in range.
+    reg [AW-1:0] a_d;
+    reg [AW:0] a_m;
+    always @(*) begin
+        case (tc)
+            3'd1: begin a_d = A1_A; a_m = AM1_A; end
+            3'd2: begin a_d = A2_A; a_m = AM2_A; end
+            3'd3: begin a_d = A3_A; a_m = AM3_A; end
+            3'd4: begin a_d = A4_A; a_m = AM4_A; end
+            3'd5: begin a_d = A5_A; a_m = AM5_A; end
+            default: begin a_d = {AW{1'b0}}; a_m = {(AW + 1){1'b0}}; end
+        endcase
+    end
+    wire [AW-1:0] a_sum = raddr + a_d;
+    wire [AW:0] a_dif = {1'b0, raddr} + a_m;
+
+    // Group 0 moves on every issue: chunk, step code, address.
+    always @(posedge clk) if (ce[0]) begin
+        if (rst) begin
+            ch <= {HW{1'b0}};
+            p_ch <= CH_TWO;
+            tc <= T_INIT[2:0];
+            g <= G_INIT;
+            raddr <= ADDR0_A;
+        end else begin
+            ch <= g[0] ? {HW{1'b0}} : ch + 1'b1;
+            p_ch <= g[0] ? CH_TWO : ch == CH_PEN2;
+            tc <= n_tc;
+            g <= n_g;
+            raddr <= a_dif[AW] ? a_sum : a_dif[AW-1:0];
+        end
+    end
+    // Group 1 when kx moves (tc >= 1): kx, the tap column, and so whether the tap is real.
+    always @(posedge clk) if (ce[1]) begin
+        if (rst) begin
+            kx <= {KXW{1'b0}};
+            p_kx <= KX_TWO;
+            l_kx <= KX_ONE;
+            xi <= {XW{1'b0}};
+            inb <= ROW0 && COL0;
+        end else begin
+            kx <= g[1] ? {KXW{1'b0}} : kx + 1'b1;
+            p_kx <= g[1] ? KX_TWO : kx == KX_PEN2;
+            l_kx <= g[1] ? KX_ONE : p_kx;
+            xi <= !g[1] ? xi + 1'b1 : !g[2] ? xb : !g[3] ? xb + S_X : {XW{1'b0}};
+            inb <= n_row && n_col;
+        end
+    end
+    // Group 2 when ky moves (tc >= 2): ky and the tap row.
+    always @(posedge clk) if (ce[2]) begin
+        if (rst) begin
+            ky <= {KYW{1'b0}};
+            p_ky <= KY_TWO;
+            l_ky <= KY_ONE;
+            yi <= {YW{1'b0}};
+            row_in <= ROW0;
+        end else begin
+            ky <= g[2] ? {KYW{1'b0}} : ky + 1'b1;
+            p_ky <= g[2] ? KY_TWO : ky == KY_PEN2;
+            l_ky <= g[2] ? KY_ONE : p_ky;
+            yi <= !g[2] ? yi + 1'b1 : !g[3] ? yb : !g[4] ? yb + S_Y : {YW{1'b0}};
+            row_in <= n_row;
+        end
+    end
+    // Group 3 when ox moves (tc >= 3).
+    always @(posedge clk) if (ce[3]) begin
+        if (rst) begin
+            xb <= {XW{1'b0}};
+            p_ox <= OX_TWO;
+            l_ox <= OX_ONE;
+        end else begin
+            xb <= g[3] ? {XW{1'b0}} : xb + S_X;
+            p_ox <= g[3] ? OX_TWO : xb == XB_PEN2;
+            l_ox <= g[3] ? OX_ONE : p_ox;
+        end
+    end
+    // Group 4 when oy moves (tc >= 4).
+    always @(posedge clk) if (ce[4]) begin
+        if (rst) begin
+            yb <= {YW{1'b0}};
+            p_oy <= OY_TWO;
+            l_oy <= OY_ONE;
+        end else begin
+            yb <= g[4] ? {YW{1'b0}} : yb + S_Y;
+            p_oy <= g[4] ? OY_TWO : yb == YB_PEN2;
+            l_oy <= g[4] ? OY_ONE : p_oy;
+        end
+    end
+
+    // ---------------------------------------------------------------- output pipeline
+    always @(posedge clk) if (en) q <= mem[raddr];
+    always @(posedge clk) if (en) q2 <= q;
     always @(posedge clk) begin
         if (rst) begin
-            ybase <= NEG_PT;
-            xbase <= NEG_PL;
-            ky <= {CW{1'b0}};
-            kx <= {CW{1'b0}};
-            ch <= {HW{1'b0}};
-            rtop <= TOP0_A;
-            rrow <= TOP0_A;
-        end else if (issue) begin
-            if (!last_ch) begin
-                ch <= ch + 1'b1;
-            end else begin
-                ch <= {HW{1'b0}};
-                if (!last_kx) begin
-                    kx <= kx + ONE_S;
-                end else begin
-                    kx <= {CW{1'b0}};
-                    if (!last_ky) begin
-                        ky <= ky + ONE_S;
-                        rrow <= ring_add(rrow, STEP_ROW_A);
-                    end else begin
-                        ky <= {CW{1'b0}};
-                        if (!last_ox) begin
-                            xbase <= xbase + S_S;
-                            rrow <= rtop;
-                        end else begin
-                            xbase <= NEG_PL;
-                            if (!last_oy) begin
-                                ybase <= ybase + S_S;
-                                rtop <= rtop_oy;
-                                rrow <= rtop_oy;
-                            end else begin
-                                ybase <= NEG_PT;
-                                rtop <= rtop_img;
-                                rrow <= rtop_img;
-                            end
-                        end
-                    end
-                end
-            end
+            s1_valid <= 1'b0;
+            s2_valid <= 1'b0;
+        end else if (en) begin
+            s1_valid <= avail;
+            s2_valid <= s1_valid;
         end
-    end
-
-    // ---------------------------------------------------------------- output stage
-    always @(posedge clk) if (en) q <= mem[raddr];
-    always @(posedge clk) begin
-        if (rst) s1_valid <= 1'b0;
-        else if (en) s1_valid <= avail;
         if (en) begin
             s1_pad <= !inb;
-            s1_last <= win_end;
+            s1_last <= g[2];
+            s2_pad <= s1_pad;
+            s2_last <= s1_last;
         end
     end
 
-    wire [BW-1:0] chunk;
-    genvar i;
+    // The last pipeline stage's beat (t_*). With several chunks per pixel a shift register
+    // (stage 3) hands them out: loaded with the pixel on a tap's first chunk, shifted by
+    // one chunk on the others (a tap's chunks issue back to back), so no wide mux follows
+    // a register.
+    wire t_valid;
+    wire t_pad;
+    wire t_last;
+    wire [BW-1:0] t_chunk;
     generate
         if (CF == 1) begin : g_one
-            assign chunk = q;
-        end else begin : g_sel
-            reg [HW-1:0] s1_ch = {HW{1'b0}};
-            always @(posedge clk) if (en) s1_ch <= ch;
-            wire [BW-1:0] parts [0:CF-1];
-            for (i = 0; i < CF; i = i + 1) begin : g_part
-                assign parts[i] = q[i*BW +: BW];
+            assign t_valid = s2_valid;
+            assign t_pad = s2_pad;
+            assign t_last = s2_last;
+            assign t_chunk = q2;
+        end else begin : g_shift
+            reg s1_first = 1'b0;
+            reg s2_first = 1'b0;
+            reg s3_valid = 1'b0;
+            reg s3_pad = 1'b0;
+            reg s3_last = 1'b0;
+            reg [PW-1:0] sh = {PW{1'b0}};
+            always @(posedge clk) begin
+                if (rst) s3_valid <= 1'b0;
+                else if (en) s3_valid <= s2_valid;
+                if (en) begin
+                    s1_first <= ch == {HW{1'b0}};
+                    s2_first <= s1_first;
+                    s3_pad <= s2_pad;
+                    s3_last <= s2_last;
+                end
+                if (en && s2_valid) sh <= s2_first ? q2 : {{BW{1'b0}}, sh[PW-1:BW]};
             end
-            assign chunk = parts[s1_ch];
+            assign t_valid = s3_valid;
+            assign t_pad = s3_pad;
+            assign t_last = s3_last;
+            assign t_chunk = sh[BW-1:0];
         end
     endgenerate
+    wire [BW-1:0] beat = t_pad ? {SIMD{PAD_VALUE}} : t_chunk;
 
-    assign out_valid = s1_valid;
-    assign out_data = s1_pad ? {SIMD{PAD_VALUE}} : chunk;
-    assign out_mask = (s1_pad && PAD_MASK == 0) ? {SIMD{1'b0}} : {SIMD{1'b1}};
-    assign out_last = s1_last;
+    // The last stage's beat goes to o when o is free, else to k (empty whenever en); k
+    // drains first.
+    wire o_free = !o_valid || out_ready;
+    always @(posedge clk) begin
+        if (rst) begin
+            o_valid <= 1'b0;
+            k_valid <= 1'b0;
+        end else begin
+            if (o_free) o_valid <= k_valid || t_valid;
+            k_valid <= k_valid ? !o_free : t_valid && !o_free;
+        end
+        if (o_free) begin
+            o_data <= k_valid ? k_data : beat;
+            o_pad <= k_valid ? k_pad : t_pad;
+            o_last <= k_valid ? k_last : t_last;
+        end
+        if (en) begin
+            k_data <= beat;
+            k_pad <= t_pad;
+            k_last <= t_last;
+        end
+    end
+
+    assign out_valid = o_valid;
+    assign out_data = o_data;
+    assign out_mask = (o_pad && PAD_MASK == 0) ? {SIMD{1'b0}} : {SIMD{1'b1}};
+    assign out_last = o_last;
 endmodule
 `default_nettype wire
