@@ -1,8 +1,8 @@
 //! Binary-weight fully connected layer, (out, in) weights with `in` in HWC-flatten order:
 //! XNOR-popcount on a ±1 vector, Σ (w ? x : −x) on an integer vector.
 
-use super::fold::FoldKeys;
 use super::binary_conv2d::acc_range;
+use super::fold::FoldKeys;
 use super::{Cost, LayerKind, ParseCx, State, Stats};
 use crate::arith::{binary_dot, pack_signs, words_for, xnor_popcount};
 use crate::error::SpecErrorExt;
