@@ -1,7 +1,8 @@
 //! The sliding-window generator primitive (`hdlgen_swg`) in Verilator against the window
 //! order defined from `hdlgen::layers::geom::Window`: every beat (data, mask, last) of two
 //! back-to-back images, under random input gaps and output back-pressure, plus the cycle
-//! count with free-flowing streams, and lint-clean for every parameter set.
+//! count with free-flowing streams (with the ring hdlgen sizes, the second image without a
+//! bubble), and lint-clean for every parameter set.
 
 use hdlgen::arith::SplitMix64;
 use hdlgen::layers::geom::Window;
@@ -312,12 +313,34 @@ fn run(
     last_out - first_in.expect("input taken") + 1
 }
 
-fn check(cfgs: &[Cfg], seed: u64) {
+/// The ring hdlgen sizes (`Swg::ring_rows`): the window stream never waits for the
+/// writer in steady state.
+fn hdlgen_rows(cfg: &Cfg) -> usize {
+    hdlgen::rtl::lower::Swg {
+        win: cfg.window(),
+        c: cfg.c,
+        dw: cfg.dw as u32,
+        simd: cfg.simd,
+        pad_value: 0,
+        pad_mask: cfg.pad_mask,
+    }
+    .ring_rows()
+}
+
+/// `big_ring`: NR as hdlgen passes it (else the minimum, K_H + 1), and then the second of
+/// two back-to-back images must take exactly its ideal cycle count when the layer is not
+/// input-bound (no bubbles in steady state).
+fn check(cfgs: &[Cfg], seed: u64, big_ring: bool) {
     let mut report = vec![];
     for (n, cfg) in cfgs.iter().enumerate() {
-        let name = cfg.name();
+        let mut name = cfg.name();
+        let mut args = cfg.params();
+        if big_ring {
+            args.push(format!("-GNR={}", hdlgen_rows(cfg)));
+            name += &format!(" NR={}", hdlgen_rows(cfg));
+        }
         let opts = BuildOptions {
-            verilator_args: cfg.params(),
+            verilator_args: args,
             ..BuildOptions::default()
         };
         let model = build(&design(), &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -352,6 +375,13 @@ fn check(cfgs: &[Cfg], seed: u64) {
         let t1 = run(cfg, &mut sim, &p, &one, false, &mut g);
         let two = vec![image(&mut g), image(&mut g)];
         let t2 = run(cfg, &mut sim, &p, &two, false, &mut g);
+        if big_ring && ideal >= (cfg.in_h * cfg.in_w) as u64 {
+            assert_eq!(
+                t2 - t1,
+                ideal,
+                "{name}: the second image was not bubble-free"
+            );
+        }
         // Input-bound layers cannot beat one pixel per cycle.
         let bound = ideal.max((cfg.in_h * cfg.in_w) as u64);
         // Fill: the first window waits for its bottom-right pixel; each later output row
@@ -383,12 +413,18 @@ fn check(cfgs: &[Cfg], seed: u64) {
 
 #[test]
 fn swg_binary_windows_match_the_definition() {
-    check(BINARY, 0x5717_0001);
+    check(BINARY, 0x5717_0001, false);
 }
 
 #[test]
 fn swg_integer_windows_match_the_definition() {
-    check(INTEGER, 0x5717_0002);
+    check(INTEGER, 0x5717_0002, false);
+}
+
+#[test]
+fn swg_with_hdlgens_ring_is_bubble_free() {
+    check(BINARY, 0x5717_0003, true);
+    check(INTEGER, 0x5717_0004, true);
 }
 
 #[test]

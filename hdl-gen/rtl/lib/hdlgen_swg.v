@@ -25,19 +25,23 @@
 // When the reader finishes an image, P drops by IN_H*IN_W (the writer may be anywhere:
 // behind in the same image's unread bottom rows, or already in the next images).
 //
-// Timing: nothing is computed from the counters on the way to a decision. The reader keeps
-// its next tap as registers, each stepped by a constant on issue (the constant picked by
-// which counters wrap, FINN-style): the window counters and their "at last value" flags,
-// the tap's row/column in-bounds flags, its ring address, and the three differences the
-// handshakes test by sign bit alone: P - N - 1 (tap written), P - 1 (image begun) and
-// (ybase + NR)*IN_W - P - 1 (writer may write). So in_ready is a flip-flop, and issuing
-// is a two-level function of flip-flops and out_ready.
+// Timing: nothing is derived from the counters on the way to a decision. The reader keeps
+// its next tap as registers that step by constants (FINN-style) when it issues, the
+// constant picked by the step code tc = the innermost counter that advances (chunk, kx,
+// ky, ox, oy, next image), itself kept per counter level so its next value is one LUT:
+// the counters and "next is last" flags, the tap's padded-grid row/column (in-bounds by
+// table lookup), its ring address, and the three differences the handshakes read by sign
+// bit alone: P - N - 1 (tap written), P - 1 (image begun), P - (ybase + NR)*IN_W (writer
+// may write). So in_ready is a flip-flop, issuing is one LUT of flip-flops, and what an
+// issue steers is at most a LUT and a carry chain further.
 //
-// Pipeline: issue (registered tap, BRAM address) → BRAM read → pixel register → output
-// register (chunk select, padding). All stages hold while out_valid && !out_ready, so one
-// beat leaves per cycle when out_ready is high and the pixels are there; a beat leaves
-// three cycles after it issues. in_ready and out_valid are flip-flops. Do not present
-// input beats while rst is high.
+// Pipeline: issue (BRAM address register) → BRAM read → pixel register (the BRAM output
+// feeds a flip-flop directly) → [C > SIMD: chunk shift register] → output register with a
+// one-beat skid register behind it. The stages before the output register move while the
+// skid register is empty, so out_ready only steers the output and skid registers; one beat
+// leaves per cycle while out_ready is high and the pixels are there, 3 cycles (4 with
+// C > SIMD) after it issues. in_ready and out_valid are flip-flops. Do not present input
+// beats while rst is high.
 `default_nettype none
 module hdlgen_swg #(
     parameter integer IN_H = 4,
@@ -113,10 +117,8 @@ module hdlgen_swg #(
     // rest of the image (ybase: YLAST → -PAD_T while P drops by IMG_PIX).
     localparam integer G4 = STRIDE * IN_W;
     localparam integer G5 = (IN_H - (OUT_H - 1) * STRIDE) * IN_W;
-    // Step code of an image's first tap (see tc).
-    localparam integer T_INIT = CF > 1 ? 0 : K_W > 1 ? 1 : K_H > 1 ? 2 : OUT_W > 1 ? 3
-                              : OUT_H > 1 ? 4 : 5;
-    localparam integer G_INIT_I = (1 << T_INIT) - 1;
+    // Counter levels 0 chunk, 1 kx, 2 ky, 3 ox, 4 oy; a level of extent 1 never steps.
+    localparam [4:0] TRIV = {OUT_H == 1, OUT_W == 1, K_H == 1, K_W == 1, CF == 1};
 
     // In-range tables: bit k says whether tap row (column) k + off, counted from the
     // padding, is a real row (column) of the input. Indexed by registers, they map to LUTs.
@@ -149,7 +151,7 @@ module hdlgen_swg #(
     localparam integer CH_PEN2_I = CF - 3;
     localparam integer YB_PEN2_I = (OUT_H - 3) * STRIDE;
     localparam integer XB_PEN2_I = (OUT_W - 3) * STRIDE;
-    localparam integer A_PEN_I = DEPTH - 2;
+    localparam integer A_PEN_I = DEPTH - 2;                       // waddr before the wrap
     localparam integer D0_I = -N0 - 1;
     localparam integer R0_I = -(NR - PAD_T) * IN_W;
     localparam integer NE1_I = -E1;
@@ -195,17 +197,11 @@ module hdlgen_swg #(
     wire [LW-1:0] NG5 = NG5_I[LW-1:0];
     wire [LW-1:0] NIMG = NIMG_I[LW-1:0];
     // Flags of an image's first tap and of the taps after it (constants).
-    wire CH_ONE = CF == 1;
     wire CH_TWO = CF == 2;
-    wire KX_ONE = K_W == 1;
     wire KX_TWO = K_W == 2;
-    wire KY_ONE = K_H == 1;
     wire KY_TWO = K_H == 2;
-    wire OX_ONE = OUT_W == 1;
     wire OX_TWO = OUT_W == 2;
-    wire OY_ONE = OUT_H == 1;
     wire OY_TWO = OUT_H == 2;
-    wire [4:0] G_INIT = G_INIT_I[4:0];
     wire ROW0 = ROW_T0[0];
     wire COL0 = COL_T0[0];
 
@@ -230,23 +226,21 @@ module hdlgen_swg #(
     reg [KYW-1:0] ky = {KYW{1'b0}};
     reg [KXW-1:0] kx = {KXW{1'b0}};
     reg [HW-1:0] ch = {HW{1'b0}};
-    // Step code: the innermost counter that advances after this tap (0 chunk, 1 kx, 2 ky,
+    // Step code tc: the innermost level that advances after this tap (0 chunk, 1 kx, 2 ky,
     // 3 ox, 4 oy; 5: all wrap, next image), binary (picks step constants) and as a
-    // thermometer g (g[k-1]: tc >= k; picks which registers move, see ce).
-    (* fsm_encoding = "none" *) reg [2:0] tc = T_INIT[2:0];
-    reg [4:0] g = G_INIT_I[4:0];
-    reg l_kx = K_W == 1;                    // kx == K_W - 1
-    reg l_ky = K_H == 1;                    // ky == K_H - 1
-    reg l_ox = OUT_W == 1;                  // ox == OUT_W - 1
-    reg l_oy = OUT_H == 1;                  // oy == OUT_H - 1
-    reg p_ch = CF == 2;                     // ch == CF - 2
-    reg p_kx = K_W == 2;                    // kx == K_W - 2
-    reg p_ky = K_H == 2;                    // ky == K_H - 2
-    reg p_ox = OUT_W == 2;                  // ox == OUT_W - 2
-    reg p_oy = OUT_H == 2;                  // oy == OUT_H - 2
+    // thermometer g (g[k]: tc > k; picks which registers move, see ce). Both are level 0's
+    // entry of the per-level codes below.
+    wire [2:0] tc;
+    wire [4:0] g;
+    // p_*: the counter's next value is its last (ch == CF - 2, …, oy == OUT_H - 2).
+    reg p_ch = CF == 2;
+    reg p_kx = K_W == 2;
+    reg p_ky = K_H == 2;
+    reg p_ox = OUT_W == 2;
+    reg p_oy = OUT_H == 2;
     reg row_in = PAD_T == 0;                // row yi is a real row
     reg inb = PAD_T == 0 && PAD_L == 0;     // the tap is a real pixel
-    reg [AW-1:0] raddr = ADDR0[AW-1:0];     // absolute pixel index mod DEPTH
+    reg [AW-1:0] raddr = ADDR0[AW-1:0];     // the tap's absolute pixel index mod DEPTH
 
     // Pipeline: 1 = BRAM read, 2 = pixel register, then the output register o with a skid
     // register k behind it (k holds the beat that arrived while o was stalled).
@@ -272,7 +266,7 @@ module hdlgen_swg #(
     // to issue is one LUT of flip-flops; out_ready only steers o and k.
     wire en = !k_valid;
     wire avail = inb ? !d_wr[LW-1] : !d_go[LW-1];
-    (* keep *) wire issue = en && avail;
+    (* keep *) wire issue = en && avail;   // kept: one LUT that the enables below share
     wire [4:0] ce = {5{rst}} | ({5{issue}} & {g[3:0], 1'b1});   // register group k's enable
     assign in_ready = d_room[LW-1];
     wire wr = in_valid && d_room[LW-1];
@@ -318,17 +312,43 @@ module hdlgen_swg #(
         end
     end
 
-    // ---------------------------------------------------------------- next tap
-    // Flags of the tap after this one, picked by the step from registers.
-    wire n_ch = !g[0] ? p_ch : CH_ONE;
-    wire n_kx = !g[0] ? l_kx : !g[1] ? p_kx : KX_ONE;
-    wire n_ky = !g[1] ? l_ky : !g[2] ? p_ky : KY_ONE;
-    wire n_ox = !g[2] ? l_ox : !g[3] ? p_ox : OX_ONE;
-    wire n_oy = !g[3] ? l_oy : !g[4] ? p_oy : OY_ONE;
-    wire [4:0] n_g = {n_ch && n_kx && n_ky && n_ox && n_oy, n_ch && n_kx && n_ky && n_ox,
-                      n_ch && n_kx && n_ky, n_ch && n_kx, n_ch};
-    wire [2:0] n_tc = !n_g[0] ? 3'd0 : !n_g[1] ? 3'd1 : !n_g[2] ? 3'd2 : !n_g[3] ? 3'd3
-                    : !n_g[4] ? 3'd4 : 3'd5;
+    // ---------------------------------------------------------------- step codes
+    // Level j keeps sb<j> / st<j>: the step code the tap would have if levels below j were
+    // at their last values (binary / thermometer). Level j moves when the step is >= j:
+    // above it (step > j) it restarts, not at its last value, so its code becomes j; at
+    // it (step == j) it becomes the code above it if its counter reaches its last value
+    // (p_*), else j. Levels above are unchanged, so every code is one LUT of registers;
+    // a level of extent 1 is always last and passes the code above it through (e_*).
+    reg [2:0] sb0 = 3'd0;
+    reg [2:0] sb1 = 3'd1;
+    reg [2:0] sb2 = 3'd2;
+    reg [2:0] sb3 = 3'd3;
+    reg [2:0] sb4 = 3'd4;
+    reg [4:0] st0 = 5'b00000;
+    reg [4:0] st1 = 5'b00001;
+    reg [4:0] st2 = 5'b00011;
+    reg [4:0] st3 = 5'b00111;
+    reg [4:0] st4 = 5'b01111;
+    wire [2:0] e_b4 = TRIV[4] ? 3'd5 : sb4;
+    wire [2:0] e_b3 = TRIV[3] ? e_b4 : sb3;
+    wire [2:0] e_b2 = TRIV[2] ? e_b3 : sb2;
+    wire [2:0] e_b1 = TRIV[1] ? e_b2 : sb1;
+    wire [2:0] e_b0 = TRIV[0] ? e_b1 : sb0;
+    wire [4:0] e_t4 = TRIV[4] ? 5'b11111 : st4;
+    wire [4:0] e_t3 = TRIV[3] ? e_t4 : st3;
+    wire [4:0] e_t2 = TRIV[2] ? e_t3 : st2;
+    wire [4:0] e_t1 = TRIV[1] ? e_t2 : st1;
+    wire [4:0] e_t0 = TRIV[0] ? e_t1 : st0;
+    always @(posedge clk) begin
+        if (ce[0]) {sb0, st0} <= rst || g[0] || !p_ch ? {3'd0, 5'b00000} : {e_b1, e_t1};
+        if (ce[1]) {sb1, st1} <= rst || g[1] || !p_kx ? {3'd1, 5'b00001} : {e_b2, e_t2};
+        if (ce[2]) {sb2, st2} <= rst || g[2] || !p_ky ? {3'd2, 5'b00011} : {e_b3, e_t3};
+        if (ce[3]) {sb3, st3} <= rst || g[3] || !p_ox ? {3'd3, 5'b00111} : {e_b4, e_t4};
+        if (ce[4]) {sb4, st4} <= rst || g[4] || !p_oy ? {3'd4, 5'b01111} : {3'd5, 5'b11111};
+    end
+    assign tc = e_b0;
+    assign g = e_t0;
+
     // Whether the next tap's row (column) is real; n_col only for steps that move xi.
     wire n_row = !g[1] ? row_in : !g[2] ? ROW_T1[yi] : !g[3] ? ROW_T0[yb]
                : !g[4] ? ROW_TS[yb] : ROW0;
@@ -350,19 +370,15 @@ module hdlgen_swg #(
     wire [AW-1:0] a_sum = raddr + a_d;
     wire [AW:0] a_dif = {1'b0, raddr} + a_m;
 
-    // Group 0 moves on every issue: chunk, step code, address.
+    // Group 0 moves on every issue: chunk and address.
     always @(posedge clk) if (ce[0]) begin
         if (rst) begin
             ch <= {HW{1'b0}};
             p_ch <= CH_TWO;
-            tc <= T_INIT[2:0];
-            g <= G_INIT;
             raddr <= ADDR0_A;
         end else begin
             ch <= g[0] ? {HW{1'b0}} : ch + 1'b1;
             p_ch <= g[0] ? CH_TWO : ch == CH_PEN2;
-            tc <= n_tc;
-            g <= n_g;
             raddr <= a_dif[AW] ? a_sum : a_dif[AW-1:0];
         end
     end
@@ -371,13 +387,11 @@ module hdlgen_swg #(
         if (rst) begin
             kx <= {KXW{1'b0}};
             p_kx <= KX_TWO;
-            l_kx <= KX_ONE;
             xi <= {XW{1'b0}};
             inb <= ROW0 && COL0;
         end else begin
             kx <= g[1] ? {KXW{1'b0}} : kx + 1'b1;
             p_kx <= g[1] ? KX_TWO : kx == KX_PEN2;
-            l_kx <= g[1] ? KX_ONE : p_kx;
             xi <= !g[1] ? xi + 1'b1 : !g[2] ? xb : !g[3] ? xb + S_X : {XW{1'b0}};
             inb <= n_row && n_col;
         end
@@ -387,13 +401,11 @@ module hdlgen_swg #(
         if (rst) begin
             ky <= {KYW{1'b0}};
             p_ky <= KY_TWO;
-            l_ky <= KY_ONE;
             yi <= {YW{1'b0}};
             row_in <= ROW0;
         end else begin
             ky <= g[2] ? {KYW{1'b0}} : ky + 1'b1;
             p_ky <= g[2] ? KY_TWO : ky == KY_PEN2;
-            l_ky <= g[2] ? KY_ONE : p_ky;
             yi <= !g[2] ? yi + 1'b1 : !g[3] ? yb : !g[4] ? yb + S_Y : {YW{1'b0}};
             row_in <= n_row;
         end
@@ -403,11 +415,9 @@ module hdlgen_swg #(
         if (rst) begin
             xb <= {XW{1'b0}};
             p_ox <= OX_TWO;
-            l_ox <= OX_ONE;
         end else begin
             xb <= g[3] ? {XW{1'b0}} : xb + S_X;
             p_ox <= g[3] ? OX_TWO : xb == XB_PEN2;
-            l_ox <= g[3] ? OX_ONE : p_ox;
         end
     end
     // Group 4 when oy moves (tc >= 4).
@@ -415,11 +425,9 @@ module hdlgen_swg #(
         if (rst) begin
             yb <= {YW{1'b0}};
             p_oy <= OY_TWO;
-            l_oy <= OY_ONE;
         end else begin
             yb <= g[4] ? {YW{1'b0}} : yb + S_Y;
             p_oy <= g[4] ? OY_TWO : yb == YB_PEN2;
-            l_oy <= g[4] ? OY_ONE : p_oy;
         end
     end
 
