@@ -89,7 +89,31 @@ struct DesignJson<'a> {
 /// Generates the hardware for a checked BNN.
 pub fn generate(net: &Network, opts: &GenOptions) -> Result<Generated, Error> {
     let folds = match &opts.folds {
-        Some(f) => f.clone(),
+        Some(f) => {
+            let layers = super::lower::compute_layers(net);
+            if f.len() != layers.len() {
+                return Err(Error::input(
+                    net.src.name.clone(),
+                    format!(
+                        "{} foldings given for {} compute layers",
+                        f.len(),
+                        layers.len()
+                    ),
+                ));
+            }
+            for ((d, _), fo) in layers.iter().zip(f) {
+                if fo.pe == 0 || fo.simd == 0 || d.mh % fo.pe != 0 || d.cin % fo.simd != 0 {
+                    return Err(Error::input(
+                        net.src.name.clone(),
+                        format!(
+                            "layer `{}`: pe {} / simd {} must divide its {} outputs / {} input channels",
+                            net.layers[d.layer].name, fo.pe, fo.simd, d.mh, d.cin
+                        ),
+                    ));
+                }
+            }
+            f.clone()
+        }
         None => choose_folding(net, opts.lut_budget)?,
     };
     let design = lower(net, &folds, opts.reg_every)?;

@@ -87,19 +87,7 @@ pub fn weight_constant(net: &Network, layer: usize, m: &Mvau) -> (u32, String) {
     let img = weight_image(net, layer, m);
     let w = m.pe * m.simd;
     let total = w * img.words.len();
-    let bit = |k: usize| img.get(k / w, k % w);
-    let digits = total.div_ceil(4);
-    let mut s = String::with_capacity(digits);
-    for d in (0..digits).rev() {
-        let mut nib = 0;
-        for b in 0..4 {
-            let k = d * 4 + b;
-            if k < total && bit(k) {
-                nib |= 1 << b;
-            }
-        }
-        s.push(char::from_digit(nib, 16).expect("nibble"));
-    }
+    let s = hex_digits(total, |k| img.get(k / w, k % w));
     (total as u32, s)
 }
 
@@ -183,28 +171,23 @@ pub fn cfg_writes(design: &Design, images: &[UnitImage]) -> Vec<(u64, u32)> {
 
 /// A `$readmemh` file: one word per line, most significant digit first.
 pub fn hex(unit: &Unit, img: &UnitImage) -> String {
-    let digits = unit.width.div_ceil(4);
     let mut s = String::new();
-    for word in &img.words {
-        let mut line = String::with_capacity(digits);
-        for d in (0..digits).rev() {
-            let mut nib = 0;
-            for b in 0..4 {
-                let bit = d * 4 + b;
-                if bit < unit.width && img.get_word_bit(word, bit) {
-                    nib |= 1 << b;
-                }
-            }
-            line.push(char::from_digit(nib, 16).expect("nibble"));
-        }
-        s.push_str(&line);
+    for a in 0..img.words.len() {
+        s.push_str(&hex_digits(unit.width, |k| img.get(a, k)));
         s.push('\n');
     }
     s
 }
 
-impl UnitImage {
-    fn get_word_bit(&self, word: &[u32], bit: usize) -> bool {
-        word[bit / 32] >> (bit % 32) & 1 == 1
-    }
+/// `width` bits as hex digits, most significant first.
+fn hex_digits(width: usize, bit: impl Fn(usize) -> bool) -> String {
+    (0..width.div_ceil(4))
+        .rev()
+        .map(|d| {
+            let nib = (0..4)
+                .filter(|b| d * 4 + b < width && bit(d * 4 + b))
+                .fold(0u32, |n, b| n | 1 << b);
+            char::from_digit(nib, 16).expect("a nibble is a hex digit")
+        })
+        .collect()
 }
