@@ -13,6 +13,7 @@ pub mod input;
 pub mod layers;
 pub mod model;
 pub mod network;
+pub mod protocol;
 pub mod rtl;
 pub mod spec;
 pub mod tensor;

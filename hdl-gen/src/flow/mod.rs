@@ -21,6 +21,7 @@
 
 pub mod device;
 pub mod error;
+pub mod patch;
 pub mod pnr;
 pub mod synth;
 pub mod tool;

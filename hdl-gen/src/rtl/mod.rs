@@ -3,9 +3,11 @@
 //! `hdl-gen/rtl/lib/*.v` that carry the datapaths.
 
 pub mod ast;
+pub mod board;
 pub mod estimate;
 pub mod gen;
 pub mod lower;
+pub mod pll;
 pub mod params;
 pub mod print;
 pub mod top;

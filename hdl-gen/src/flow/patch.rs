@@ -1,0 +1,1 @@
+//! Block-RAM contents swapped in a finished bitstream (icebram / ecpbram). (Being written.)

@@ -1,0 +1,1 @@
+//! Host ↔ board serial protocol (frames, CRC): the one encoder/decoder shared by the board shell tests and the host driver. (Being written.)
