@@ -103,6 +103,14 @@ pub enum Error {
     /// The hardware computed something other than the reference model.
     #[error("{0}")]
     Mismatch(String),
+
+    /// Place and route missed the requested clock (and the user did not allow it).
+    #[error("{message}")]
+    Timing {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
 }
 
 impl From<Box<SpecError>> for Error {

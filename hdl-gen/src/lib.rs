@@ -5,6 +5,7 @@
 //! reference, built on the arithmetic of [`arith`].
 
 pub mod arith;
+pub mod build;
 pub mod cosim;
 pub mod encode;
 pub mod error;

@@ -3,7 +3,8 @@
 //! Exit codes: 0 success; 1 the network description, its weights or the input file are
 //! invalid (a diagnostic says where); 2 command-line usage error; 3 an output could not
 //! be written; 4 an external tool (Verilator, yosys, nextpnr) is missing or failed;
-//! 5 the hardware disagrees with the reference model.
+//! 5 the hardware disagrees with the reference model; 6 place and route missed the requested
+//! clock (`build` without `--allow-timing-fail`).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -94,6 +95,55 @@ enum Cmd {
         #[command(flatten)]
         hw: HwArgs,
     },
+    /// Build a bitstream for a board: generate, synthesise (yosys), place and route
+    /// (nextpnr), pack; writes report.json and summary.txt next to the bitstream.
+    Build {
+        net: PathBuf,
+        /// A board from `hdlgen boards` (default iCEBreaker), unless --device is given.
+        #[arg(long)]
+        board: Option<String>,
+        /// Output directory.
+        #[arg(long, short, default_value = "build")]
+        output: PathBuf,
+        /// Design clock in MHz (default: the board's; a PLL multiplies the oscillator).
+        #[arg(long, value_name = "MHZ")]
+        freq: Option<f64>,
+        /// Ignore pe/simd in the YAML and pick the fastest folding that fits the device.
+        #[arg(long)]
+        fit: bool,
+        /// Logic-cell budget of the folding search (default: 80% of the device).
+        #[arg(long)]
+        luts: Option<u64>,
+        /// Write the bitstream even when the clock target is missed.
+        #[arg(long)]
+        allow_timing_fail: bool,
+        /// nextpnr placer seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// UART baud rate of the board shell.
+        #[arg(long, default_value_t = 115_200)]
+        baud: u32,
+        /// Custom board: the FPGA (up5k, hx8k, 25k, 85k, ...; see `hdlgen boards`).
+        #[arg(long, requires = "clock_mhz")]
+        device: Option<String>,
+        /// Custom board: the package (default: the device's usual one).
+        #[arg(long, requires = "device")]
+        package: Option<String>,
+        /// Custom board: iCE40 pin constraints pinning clk_in, uart_rx, uart_tx, led[i].
+        #[arg(long, requires = "device", conflicts_with = "lpf")]
+        pcf: Option<PathBuf>,
+        /// Custom board: ECP5 pin constraints pinning clk_in, uart_rx, uart_tx, led[i].
+        #[arg(long, requires = "device")]
+        lpf: Option<PathBuf>,
+        /// Custom board: the oscillator on clk_in, in MHz.
+        #[arg(long, value_name = "MHZ", requires = "device")]
+        clock_mhz: Option<f64>,
+        /// Custom iCE40 board: clk_in is the PLL's dedicated pad (SB_PLL40_PAD).
+        #[arg(long, requires = "device")]
+        pll_pad: bool,
+    },
+    /// List the boards `build --board` knows.
+    Boards,
     /// List the layer kinds with a one-line description each.
     Layers,
 }
@@ -163,6 +213,65 @@ fn main() -> ExitCode {
             json,
             hw,
         } => sim(&net, &input, trace, stall, json, &hw),
+        Cmd::Build {
+            net,
+            board,
+            output,
+            freq,
+            fit,
+            luts,
+            allow_timing_fail,
+            seed,
+            baud,
+            device,
+            package,
+            pcf,
+            lpf,
+            clock_mhz,
+            pll_pad,
+        } => (|| {
+            let target = match device {
+                Some(d) => {
+                    if board.is_some() {
+                        return Err(usage("--board and --device exclude each other"));
+                    }
+                    let device: hdlgen::flow::Device = d.parse()?;
+                    let Some(c) = pcf.or(lpf) else {
+                        return Err(usage("a custom board needs --pcf (iCE40) or --lpf (ECP5)"));
+                    };
+                    hdlgen::build::Target::custom(
+                        device,
+                        package,
+                        c,
+                        clock_mhz.unwrap_or_default(),
+                        pll_pad,
+                    )?
+                }
+                None => {
+                    let name = board.as_deref().unwrap_or("icebreaker");
+                    let b = hdlgen::flow::Board::by_name(name)
+                        .ok_or_else(|| hdlgen::flow::Board::unknown(name))?;
+                    hdlgen::build::Target::board(b)
+                }
+            };
+            build(
+                &net,
+                hdlgen::build::BuildOptions {
+                    target,
+                    out_dir: output,
+                    freq_mhz: freq,
+                    fit,
+                    luts,
+                    allow_timing_fail,
+                    seed,
+                    baud,
+                },
+            )
+        })(),
+        Cmd::Boards => {
+            boards();
+            Ok(())
+        }
         Cmd::Layers => {
             for (k, s) in KINDS {
                 out!("{k:<14} {s}");
@@ -175,8 +284,10 @@ fn main() -> ExitCode {
         Err(e) => {
             let code = match &e {
                 Error::Write { .. } => 3,
+                Error::Flow(hdlgen::flow::FlowError::Options(_)) => 2,
                 Error::Tool { .. } | Error::Flow(_) => 4,
                 Error::Mismatch(_) => 5,
+                Error::Timing { .. } => 6,
                 _ => 1,
             };
             let _ = writeln!(std::io::stderr(), "{:?}", miette::Report::new(e));
@@ -533,6 +644,78 @@ fn gen(path: &Path, dir: &Path, hw: &HwArgs) -> Result<(), Error> {
     );
     print_estimate(&g.estimate);
     Ok(())
+}
+
+fn usage(message: &str) -> Error {
+    Error::Flow(hdlgen::flow::FlowError::Options(message.into()))
+}
+
+fn boards() {
+    out!(
+        "{:<11} {:<30} {:<10} {:<9} {:>5} {:>6} {:<8} {:<6} {:<20} {}",
+        "board",
+        "",
+        "device",
+        "package",
+        "clock",
+        "target",
+        "uart rx",
+        "tx",
+        "leds",
+        "constraints"
+    );
+    for b in hdlgen::flow::BOARDS {
+        out!(
+            "{:<11} {:<30} {:<10} {:<9} {:>5} {:>6} {:<8} {:<6} {:<20} constraints/{}",
+            b.name,
+            b.title,
+            b.device().part,
+            b.package,
+            format!("{}M", b.clock_mhz),
+            format!("{}M", b.default_mhz),
+            b.uart_rx,
+            b.uart_tx,
+            format!(
+                "{}{}",
+                b.leds.join(","),
+                if b.led_active_low { " (low)" } else { "" }
+            ),
+            b.constraints
+        );
+    }
+    out!(
+        "custom boards: --device D [--package P] --pcf F|--lpf F --clock-mhz M; the constraints pin clk_in, uart_rx, uart_tx and led[i]"
+    );
+}
+
+fn build(path: &Path, opts: hdlgen::build::BuildOptions) -> Result<(), Error> {
+    use hdlgen::build::Progress;
+    let net = Network::load(path)?;
+    let mut n = 0;
+    let report = hdlgen::build::build(&net, &opts, &mut |p| match p {
+        Progress::Start { step, detail } => {
+            n += 1;
+            let _ = writeln!(std::io::stderr(), "[{n}/4] {step}: {detail}");
+        }
+        Progress::Done { step, seconds } => {
+            let _ = writeln!(std::io::stderr(), "      {step} done in {seconds:.1} s");
+        }
+    });
+    match report {
+        Ok(r) => {
+            out_nonl!("{}", hdlgen::build::summary(&r));
+            out!("wrote {}", opts.out_dir.display());
+            Ok(())
+        }
+        Err(e @ Error::Timing { .. }) => {
+            // A missed clock still wrote the report: show the summary before the error.
+            if let Ok(s) = std::fs::read_to_string(opts.out_dir.join("summary.txt")) {
+                out_nonl!("{s}");
+            }
+            Err(e)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn sim(

@@ -19,6 +19,7 @@
 //! Tools are found by [`tool::Tool::find`]; `synth_with`/`pnr_with`/`pack_with` take one
 //! the caller found (e.g. to force Debian's yosys).
 
+pub mod board;
 pub mod device;
 pub mod error;
 pub mod patch;
@@ -34,10 +35,12 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+pub use board::{Board, BOARDS};
 pub use device::{Device, DEVICES};
 pub use error::{FlowError, Result};
 pub use pnr::{
-    pack, pack_with, pnr, pnr_with, ClockFmax, PackReport, PnrOptions, PnrReport, Usage,
+    pack, pack_with, pnr, pnr_with, ClockFmax, CriticalPath, PackReport, PnrOptions, PnrReport,
+    Usage,
 };
 pub use synth::{synth, synth_with, SynthOptions, SynthReport};
 pub use tool::{Origin, Tool, ToolKind};

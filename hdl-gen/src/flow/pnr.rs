@@ -97,6 +97,26 @@ impl ClockFmax {
     }
 }
 
+/// One critical path of nextpnr's report, summarised: where it starts and ends, its
+/// delay split into logic and routing, and the source lines of the nets on it (which tell a
+/// reader which primitive to look at).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CriticalPath {
+    /// Clock edges, e.g. `posedge clk$SB_IO_IN_$glb_clk`.
+    pub from_clock: String,
+    pub to_clock: String,
+    /// `cell.port` where the path starts and ends.
+    pub start: String,
+    pub end: String,
+    pub delay_ns: f64,
+    pub logic_ns: f64,
+    pub routing_ns: f64,
+    /// Cells passed through.
+    pub cells: usize,
+    /// Distinct `file:line` sources of the path's nets, in path order.
+    pub sources: Vec<String>,
+}
+
 /// What nextpnr's `--report` says, plus where the files are.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PnrReport {
@@ -110,6 +130,8 @@ pub struct PnrReport {
     pub fmax_mhz: Option<f64>,
     /// Every clock reached its target.
     pub timing_met: bool,
+    /// nextpnr's critical path per clock pair, slowest first.
+    pub critical_paths: Vec<CriticalPath>,
     /// Logic sites: `ICESTORM_LC` / `TRELLIS_COMB` (LUT4 slots; each `CCU2C` takes two).
     pub logic: Usage,
     /// `ICESTORM_RAM` / `DP16KD`.
@@ -217,7 +239,7 @@ pub fn pnr_with(nextpnr: &Tool, opts: &PnrOptions) -> Result<PnrReport> {
     // nextpnr writes the report also when it exits 1 for a missed target.
     let parsed = read_json(&report_path)
         .and_then(|j| parse_report(&j, family).map_err(|m| FlowError::report(&report_path, m)));
-    let (utilization, clocks) = match parsed {
+    let (utilization, clocks, critical_paths) = match parsed {
         Ok(p) => p,
         Err(e) if ran.output.status.success() => return Err(e),
         Err(_) => return Err(failed(nextpnr, &ran, &dir, &log)),
@@ -227,7 +249,7 @@ pub fn pnr_with(nextpnr: &Tool, opts: &PnrOptions) -> Result<PnrReport> {
         nextpnr,
         package,
         utilization,
-        clocks,
+        (clocks, critical_paths),
         &dir,
         output,
         ran.seconds,
@@ -262,7 +284,7 @@ fn build(
     nextpnr: &Tool,
     package: String,
     utilization: BTreeMap<String, Usage>,
-    clocks: Vec<ClockFmax>,
+    (clocks, critical_paths): (Vec<ClockFmax>, Vec<CriticalPath>),
     dir: &Path,
     output: &str,
     seconds: f64,
@@ -296,6 +318,7 @@ fn build(
         clocks,
         fmax_mhz,
         timing_met,
+        critical_paths,
         logic,
         bram,
         dsp,
@@ -311,11 +334,11 @@ fn build(
     }
 }
 
-/// Utilization and clocks from nextpnr's `--report` JSON.
-pub(crate) fn parse_report(
-    j: &serde_json::Value,
-    family: Family,
-) -> Result<(BTreeMap<String, Usage>, Vec<ClockFmax>), String> {
+/// What [`parse_report`] reads.
+type Parsed = (BTreeMap<String, Usage>, Vec<ClockFmax>, Vec<CriticalPath>);
+
+/// Utilization, clocks and critical paths from nextpnr's `--report` JSON.
+pub(crate) fn parse_report(j: &serde_json::Value, family: Family) -> Result<Parsed, String> {
     let util = j
         .get("utilization")
         .and_then(|u| u.as_object())
@@ -358,7 +381,68 @@ pub(crate) fn parse_report(
             });
         }
     }
-    Ok((utilization, clocks))
+    let mut paths: Vec<CriticalPath> = j
+        .get("critical_paths")
+        .and_then(|c| c.as_array())
+        .map(|a| a.iter().filter_map(critical_path).collect())
+        .unwrap_or_default();
+    paths.sort_by(|a, b| b.delay_ns.total_cmp(&a.delay_ns));
+    Ok((utilization, clocks, paths))
+}
+
+/// One `critical_paths` entry; `None` when it is not shaped as nextpnr writes it.
+fn critical_path(v: &serde_json::Value) -> Option<CriticalPath> {
+    let steps = v.get("path")?.as_array()?;
+    let end = |s: &serde_json::Value, k: &str| -> Option<String> {
+        let e = s.get(k)?;
+        Some(format!(
+            "{}.{}",
+            e.get("cell")?.as_str()?,
+            e.get("port")?.as_str()?
+        ))
+    };
+    let (mut logic, mut routing, mut cells) = (0.0, 0.0, 0usize);
+    let mut sources: Vec<String> = vec![];
+    for s in steps {
+        let d = s.get("delay").and_then(|d| d.as_f64()).unwrap_or(0.0);
+        match s.get("type").and_then(|t| t.as_str()) {
+            Some("routing") => {
+                routing += d;
+                for src in s
+                    .get("sources")
+                    .and_then(|x| x.as_array())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|x| x.as_str())
+                {
+                    // `file.v:12.5-12.9` → `file.v:12`; library cells are noise.
+                    let short = src.split('.').collect::<Vec<_>>();
+                    let loc = match src.rsplit_once(':') {
+                        Some((f, l)) => format!("{f}:{}", l.split('.').next().unwrap_or(l)),
+                        None => src.to_string(),
+                    };
+                    if short.len() > 1 && !src.starts_with('/') && !sources.contains(&loc) {
+                        sources.push(loc);
+                    }
+                }
+            }
+            _ => {
+                logic += d;
+                cells += 1;
+            }
+        }
+    }
+    Some(CriticalPath {
+        from_clock: v.get("from")?.as_str()?.to_string(),
+        to_clock: v.get("to")?.as_str()?.to_string(),
+        start: end(steps.first()?, "from")?,
+        end: end(steps.last()?, "to")?,
+        delay_ns: logic + routing,
+        logic_ns: logic,
+        routing_ns: routing,
+        cells,
+        sources,
+    })
 }
 
 /// A packed bitstream.
@@ -443,7 +527,8 @@ mod tests {
                                  "ICESTORM_RAM": {"available": 30, "used": 0}}}"#,
         )
         .unwrap();
-        let (u, c) = parse_report(&j, Family::Ice40).unwrap();
+        let (u, c, paths) = parse_report(&j, Family::Ice40).unwrap();
+        assert!(paths.is_empty());
         assert_eq!(
             u["ICESTORM_LC"],
             Usage {
@@ -457,5 +542,27 @@ mod tests {
         let bad: serde_json::Value =
             serde_json::from_str(r#"{"utilization": {"ICESTORM_LC": {"used": 1}}}"#).unwrap();
         assert!(parse_report(&bad, Family::Ice40).is_err());
+    }
+
+    #[test]
+    fn critical_paths_are_summarised() {
+        let j: serde_json::Value = serde_json::from_str(
+            r#"{"utilization": {"ICESTORM_LC": {"available": 5280, "used": 15}},
+                "critical_paths": [{"from": "posedge clk", "to": "posedge clk", "path": [
+                  {"type": "clk-to-q", "delay": 0.5, "from": {"cell": "a", "port": "Q"}, "to": {"cell": "a", "port": "Q"}},
+                  {"type": "routing", "delay": 1.25, "net": "n", "sources": ["top.v:12.3-12.9", "/share/ice40/cells_map.v:5.1-5.2"],
+                   "from": {"cell": "a", "port": "Q"}, "to": {"cell": "b", "port": "I0"}},
+                  {"type": "logic", "delay": 0.75, "from": {"cell": "b", "port": "I0"}, "to": {"cell": "b", "port": "O"}},
+                  {"type": "setup", "delay": 0.25, "from": {"cell": "c", "port": "D"}, "to": {"cell": "c", "port": "D"}}]}]}"#,
+        )
+        .unwrap();
+        let (_, _, p) = parse_report(&j, Family::Ice40).unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].start, "a.Q");
+        assert_eq!(p[0].end, "c.D");
+        assert_eq!(p[0].delay_ns, 2.75);
+        assert_eq!(p[0].routing_ns, 1.25);
+        assert_eq!(p[0].cells, 3);
+        assert_eq!(p[0].sources, vec!["top.v:12".to_string()]);
     }
 }

@@ -1,0 +1,760 @@
+//! `hdlgen build`: network → folding that fits the device → Verilog + board shell → yosys →
+//! nextpnr → bitstream, with `report.json` and a readable summary. Every figure in the
+//! report comes from the tools' JSON reports (`stat -json`, nextpnr `--report`) or from the
+//! generator's exact cycle model; nothing is scraped from logs.
+//!
+//! The build directory holds everything: the generated sources and hex images, the tool
+//! scripts and logs (`synth.log`, `pnr.log`), the tool reports, the bitstream, `report.json`
+//! and `summary.txt`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::flow::{
+    self, board::constrained_pins, Board, CriticalPath, Device, Family, PnrOptions, SynthOptions,
+    Usage,
+};
+use crate::layers::{fold::FoldKeys, Op};
+use crate::network::Network;
+use shim::{board_top, ShellOptions};
+
+/// Stand-in for `rtl::board` until the board shell lands (same signatures).
+mod shim {
+    use crate::error::Error;
+    use crate::rtl::gen::Generated;
+    pub struct ShellOptions {
+        pub sys_hz: u64,
+        pub baud: u32,
+        pub leds: usize,
+        pub led_active_low: bool,
+        pub pll: bool,
+    }
+    pub struct BoardTop {
+        pub name: String,
+        pub verilog: String,
+        pub files: Vec<(String, String)>,
+    }
+    pub fn board_top(_g: &Generated, _o: &ShellOptions) -> Result<BoardTop, Error> {
+        Err(Error::Tool {
+            message: "the board shell is not built yet".into(),
+            help: None,
+        })
+    }
+}
+use crate::rtl::estimate::Estimate;
+use crate::rtl::gen::{generate, GenOptions, Generated};
+use crate::rtl::pll::Pll;
+
+/// The share of a device's logic the folding search may fill: place and route needs slack,
+/// and the board shell comes on top of the network.
+pub const FILL: f64 = 0.8;
+
+/// Where the design goes: a board from the table or a custom one.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub board: Option<&'static Board>,
+    pub device: Device,
+    pub package: String,
+    /// The `.pcf` / `.lpf`, as a file to pass to nextpnr.
+    pub constraints: Constraints,
+    /// The oscillator on `clk_in`.
+    pub clock_mhz: f64,
+    /// iCE40: the oscillator pin is the PLL's pad.
+    pub pll_pad: bool,
+    pub leds: usize,
+    pub led_active_low: bool,
+}
+
+/// A constraint file: one of `constraints/` (embedded) or the user's.
+#[derive(Clone, Debug)]
+pub enum Constraints {
+    Embedded {
+        name: &'static str,
+        text: &'static str,
+    },
+    File(PathBuf),
+}
+
+impl Target {
+    pub fn board(b: &'static Board) -> Target {
+        Target {
+            board: Some(b),
+            device: *b.device(),
+            package: b.package.to_string(),
+            constraints: Constraints::Embedded {
+                name: b.constraints,
+                text: b.constraints_text,
+            },
+            clock_mhz: b.clock_mhz,
+            pll_pad: b.pll_pad,
+            leds: b.leds.len(),
+            led_active_low: b.led_active_low,
+        }
+    }
+
+    /// A board not in the table. The constraint file must pin `clk_in`, `uart_rx`,
+    /// `uart_tx` and `led[0..n]` (n ≥ 0); LEDs are taken as active high.
+    pub fn custom(
+        device: Device,
+        package: Option<String>,
+        constraints: PathBuf,
+        clock_mhz: f64,
+        pll_pad: bool,
+    ) -> Result<Target, Error> {
+        let text = std::fs::read_to_string(&constraints).map_err(|source| Error::Read {
+            path: constraints.clone(),
+            source,
+        })?;
+        let want = match device.family {
+            Family::Ice40 => "pcf",
+            Family::Ecp5 => "lpf",
+        };
+        if constraints.extension().and_then(|e| e.to_str()) != Some(want) {
+            return Err(Error::input(
+                &constraints,
+                format!("{} needs a .{want} constraint file", device.part),
+            ));
+        }
+        let pins = constrained_pins(&text);
+        for port in ["clk_in", "uart_rx", "uart_tx"] {
+            if !pins.iter().any(|(p, _)| p == port) {
+                return Err(Error::input(
+                    &constraints,
+                    format!("does not pin `{port}`, a port of the board top"),
+                )
+                .with_help(
+                    "the board top's ports are clk_in, uart_rx, uart_tx and led[0..n]; see constraints/ for examples",
+                ));
+            }
+        }
+        let leds = (0..)
+            .take_while(|i| pins.iter().any(|(p, _)| *p == format!("led[{i}]")))
+            .count();
+        if !(clock_mhz.is_finite() && clock_mhz > 0.0) {
+            return Err(Error::input(
+                &constraints,
+                format!("the board clock must be a positive frequency, not {clock_mhz} MHz"),
+            ));
+        }
+        Ok(Target {
+            board: None,
+            device,
+            package: package.unwrap_or_else(|| device.package.to_string()),
+            constraints: Constraints::File(constraints),
+            clock_mhz,
+            pll_pad,
+            leds,
+            led_active_low: false,
+        })
+    }
+
+    pub fn family(&self) -> Family {
+        self.device.family
+    }
+
+    fn name(&self) -> String {
+        self.board
+            .map_or_else(|| format!("custom {}", self.device.part), |b| b.name.into())
+    }
+}
+
+/// What to build.
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    pub target: Target,
+    pub out_dir: PathBuf,
+    /// The design clock to ask for; `None`: the board's default (or its oscillator).
+    pub freq_mhz: Option<f64>,
+    /// Ignore `pe`/`simd` in the YAML and pick the fastest folding that fits.
+    pub fit: bool,
+    /// Logic-cell budget of the folding search (default: [`FILL`] of the device).
+    pub luts: Option<u64>,
+    /// Write the bitstream even when the clock target is missed.
+    pub allow_timing_fail: bool,
+    /// nextpnr placer seed.
+    pub seed: Option<u64>,
+    pub baud: u32,
+}
+
+/// What the build did, as written to `report.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct BuildReport {
+    pub network: String,
+    pub source: String,
+    pub board: String,
+    pub device: String,
+    pub package: String,
+    pub family: Family,
+    pub top: String,
+    pub folding: Vec<FoldReport>,
+    pub estimate: EstimateReport,
+    pub resources: Resources,
+    pub clock: ClockReport,
+    pub critical_path: Option<CriticalPath>,
+    pub cycles_per_inference: u64,
+    pub inferences_per_second: f64,
+    pub inferences_per_second_at_fmax: f64,
+    pub binary_macs_per_inference: u64,
+    /// Binary MACs per cycle (steady state) over the LUT4s yosys mapped.
+    pub binary_macs_per_cycle_per_lut: f64,
+    /// File name of the bitstream in the build directory (absent when timing failed).
+    pub bitstream: Option<String>,
+    pub tools: Tools,
+    pub seconds: Seconds,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FoldReport {
+    pub engine: String,
+    pub pe: Option<usize>,
+    pub simd: Option<usize>,
+    pub cycles: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EstimateReport {
+    pub logic_cells: u64,
+    pub lut4: u64,
+    pub ff: u64,
+    pub bram: u64,
+}
+
+/// Used and available resources. `logic`, `bram`, `spram`, `dsp`, `io` come from nextpnr;
+/// `lut4`, `ff`, `carry` from yosys (`SB_LUT4`/`LUT4`, flip-flops, `SB_CARRY`/`CCU2C`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Resources {
+    pub logic: Usage,
+    pub lut4: u64,
+    pub ff: u64,
+    pub carry: u64,
+    pub bram: Usage,
+    pub spram: Usage,
+    pub dsp: Usage,
+    pub io: Usage,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ClockReport {
+    pub board_mhz: f64,
+    pub requested_mhz: f64,
+    /// The clock the design runs at: the PLL output, or the oscillator without a PLL.
+    pub design_mhz: f64,
+    pub pll: bool,
+    pub achieved_mhz: f64,
+    pub met: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Tools {
+    pub yosys: String,
+    pub nextpnr: String,
+    pub packer: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Seconds {
+    pub generate: f64,
+    pub synth: f64,
+    pub pnr: f64,
+    pub pack: f64,
+    pub total: f64,
+}
+
+/// A build step starting or finishing, for progress display.
+#[derive(Clone, Debug)]
+pub enum Progress {
+    Start { step: &'static str, detail: String },
+    Done { step: &'static str, seconds: f64 },
+}
+
+/// The network with every `pe`/`simd` from the YAML removed (for `--fit`).
+fn unfixed(net: &Network) -> Network {
+    let mut n = net.clone();
+    for l in &mut n.layers {
+        let keys: Option<&mut FoldKeys> = match &mut l.op {
+            Op::BinaryConv2d(c) => Some(&mut c.fold),
+            Op::BinaryDense(d) => Some(&mut d.fold),
+            _ => None,
+        };
+        if let Some(k) = keys {
+            k.pe = None;
+            k.simd = None;
+        }
+    }
+    n
+}
+
+/// Estimated logic and block RAM against what the device has; `None` when it fits.
+fn over_capacity(est: &Estimate, device: &Device) -> Option<String> {
+    let mut over = vec![];
+    if est.lc > device.logic as u64 {
+        over.push(format!(
+            "about {} logic cells of the {}'s {}",
+            est.lc, device.part, device.logic
+        ));
+    }
+    // The estimate counts iCE40 EBRs (4 kbit). An ECP5 DP16KD holds at least one EBR's
+    // words in every width, so EBRs bound DP16KDs from above; only iCE40 is checked exactly.
+    if device.family == Family::Ice40 && est.bram > device.bram as u64 {
+        over.push(format!(
+            "{} block RAMs of the {}'s {}",
+            est.bram, device.part, device.bram
+        ));
+    }
+    (!over.is_empty()).then(|| over.join(" and "))
+}
+
+/// A folding as `engine pe×simd` text.
+fn folding_text(est: &Estimate) -> String {
+    est.engines
+        .iter()
+        .filter_map(|e| Some(format!("{} pe {} simd {}", e.name, e.pe?, e.simd?)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Generation options for a family: the adder-tree register spacing that reaches the
+/// family's clock targets.
+fn gen_options(family: Family, budget: u64) -> GenOptions {
+    GenOptions {
+        lut_budget: Some(budget),
+        folds: None,
+        taps: false,
+        hex: true,
+        reg_every: match family {
+            Family::Ice40 => 2,
+            Family::Ecp5 => 1,
+        },
+    }
+}
+
+/// Picks the folding and generates the design, or explains why it cannot fit.
+pub fn plan(net: &Network, opts: &BuildOptions) -> Result<Generated, Error> {
+    let device = opts.target.device;
+    let budget = opts.luts.unwrap_or((device.logic as f64 * FILL) as u64);
+    let gopts = gen_options(device.family, budget);
+    let net_used = if opts.fit { unfixed(net) } else { net.clone() };
+    let g = match generate(&net_used, &gopts) {
+        Ok(g) => g,
+        Err(Error::Input { message, .. }) if message.starts_with("no folding fits") => {
+            return Err(too_big(net, opts, &message));
+        }
+        Err(e) => return Err(e),
+    };
+    if let Some(why) = over_capacity(&g.estimate, &device) {
+        // Say which folding would fit, if any.
+        let fitting = generate(&unfixed(net), &gopts)
+            .ok()
+            .filter(|f| over_capacity(&f.estimate, &device).is_none());
+        let help = match fitting {
+            Some(f) if !opts.fit => format!(
+                "`--fit` picks the fastest folding that fits ({} cycles/image): {}",
+                f.estimate.interval,
+                folding_text(&f.estimate)
+            ),
+            _ => bigger_boards(net, &device),
+        };
+        return Err(Error::input(
+            net.src.name.clone(),
+            format!(
+                "does not fit the {} ({}): the estimate needs {why}",
+                opts.target.name(),
+                device.part
+            ),
+        )
+        .with_help(help));
+    }
+    Ok(g)
+}
+
+fn too_big(net: &Network, opts: &BuildOptions, message: &str) -> Error {
+    Error::input(
+        net.src.name.clone(),
+        format!(
+            "does not fit the {} ({}): {message}",
+            opts.target.name(),
+            opts.target.device.part
+        ),
+    )
+    .with_help(bigger_boards(net, &opts.target.device))
+}
+
+/// Boards with more room than `device` on which the network's smallest folding fits.
+fn bigger_boards(net: &Network, device: &Device) -> String {
+    let fits: Vec<&str> = flow::BOARDS
+        .iter()
+        .filter(|b| b.device().logic > device.logic)
+        .filter(|b| {
+            let d = b.device();
+            generate(
+                &unfixed(net),
+                &gen_options(d.family, (d.logic as f64 * FILL) as u64),
+            )
+            .is_ok_and(|g| over_capacity(&g.estimate, d).is_none())
+        })
+        .map(|b| b.name)
+        .collect();
+    if fits.is_empty() {
+        "no board in `hdlgen boards` holds it; reduce the network".into()
+    } else {
+        format!("it fits on: {} (`--board`)", fits.join(", "))
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, Error> {
+    let p = dir.join(name);
+    std::fs::write(&p, text).map_err(|source| Error::Write {
+        path: p.clone(),
+        source,
+    })?;
+    Ok(p)
+}
+
+/// Runs the whole build. `progress` hears about each step as it starts and ends.
+pub fn build(
+    net: &Network,
+    opts: &BuildOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<BuildReport, Error> {
+    let t0 = Instant::now();
+    let target = &opts.target;
+    let family = target.family();
+    let mut seconds = Seconds::default();
+
+    progress(Progress::Start {
+        step: "generate",
+        detail: format!("folding for the {}", target.device.part),
+    });
+    let g = plan(net, opts)?;
+    let requested = opts
+        .freq_mhz
+        .unwrap_or_else(|| target.board.map_or(target.clock_mhz, |b| b.default_mhz));
+    if !(requested.is_finite() && requested > 0.0) {
+        return Err(Error::input(
+            net.src.name.clone(),
+            format!("the clock target must be a positive frequency, not {requested} MHz"),
+        ));
+    }
+    // A PLL only when the request is above the oscillator (iCE40 PLLs cannot divide below
+    // 16 MHz, and running slower than the oscillator buys nothing here).
+    let pll = if requested > target.clock_mhz * 1.001 {
+        let mut p = Pll::new(family, target.clock_mhz, requested).map_err(|e| Error::Input {
+            path: net.src.name.clone().into(),
+            message: e.to_string(),
+            help: Some("choose another `--freq`".into()),
+        })?;
+        p.ice40_pad = target.pll_pad;
+        Some(p)
+    } else {
+        None
+    };
+    let design_mhz = pll.as_ref().map_or(target.clock_mhz, |p| p.out_mhz);
+    let shell = ShellOptions {
+        sys_hz: (design_mhz * 1e6).round() as u64,
+        baud: opts.baud,
+        leds: target.leds,
+        led_active_low: target.led_active_low,
+        pll: pll.is_some(),
+    };
+    let bt = board_top(&g, &shell)?;
+
+    let dir = &opts.out_dir;
+    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+        path: dir.clone(),
+        source,
+    })?;
+    // Outputs of an earlier build must not survive a failed one.
+    for stale in ["report.json", "summary.txt", "top.bin", "top.bit"] {
+        let _ = std::fs::remove_file(dir.join(stale));
+    }
+    let mut sources = vec![];
+    for (name, text) in g.files.iter().chain(bt.files.iter()) {
+        let p = write(dir, name, text)?;
+        if name.ends_with(".v") {
+            sources.push(p);
+        }
+    }
+    if let Some(p) = &pll {
+        sources.push(write(dir, "hdlgen_pll.v", &p.verilog())?);
+    }
+    sources.push(write(dir, &format!("{}.v", bt.name), &bt.verilog)?);
+    let constraints = match &target.constraints {
+        Constraints::Embedded { name, text } => write(dir, name, text)?,
+        Constraints::File(p) => p.clone(),
+    };
+    seconds.generate = t0.elapsed().as_secs_f64();
+    progress(Progress::Done {
+        step: "generate",
+        seconds: seconds.generate,
+    });
+
+    let yosys = flow::Tool::find(flow::ToolKind::Yosys)?;
+    progress(Progress::Start {
+        step: "synthesis",
+        detail: format!("{yosys}; log {}", dir.join(flow::synth::LOG).display()),
+    });
+    let s = flow::synth_with(&yosys, &SynthOptions::new(family, sources, &bt.name, dir))?;
+    seconds.synth = s.seconds;
+    progress(Progress::Done {
+        step: "synthesis",
+        seconds: s.seconds,
+    });
+
+    let nextpnr = flow::Tool::find(flow::ToolKind::nextpnr(family))?;
+    progress(Progress::Start {
+        step: "place and route",
+        detail: format!(
+            "{nextpnr} at {design_mhz:.2} MHz; log {}",
+            dir.join(flow::pnr::LOG).display()
+        ),
+    });
+    let mut p = PnrOptions::new(
+        target.device,
+        s.netlist.clone().expect("synthesis writes a netlist"),
+        dir,
+    );
+    p.package = Some(target.package.clone());
+    p.constraints = Some(constraints);
+    p.freq_mhz = Some(design_mhz);
+    // The report is wanted either way; whether a miss fails the build is decided below.
+    p.allow_timing_fail = true;
+    p.seed = opts.seed;
+    let r = flow::pnr_with(&nextpnr, &p)?;
+    seconds.pnr = r.seconds;
+    progress(Progress::Done {
+        step: "place and route",
+        seconds: r.seconds,
+    });
+    let achieved = r.fmax_mhz.unwrap_or(0.0);
+    let met = r.timing_met && achieved >= design_mhz;
+
+    let mut packer = None;
+    let mut bitstream = None;
+    if met || opts.allow_timing_fail {
+        let tool = flow::Tool::find(flow::ToolKind::pack(family))?;
+        progress(Progress::Start {
+            step: "pack",
+            detail: tool.to_string(),
+        });
+        let pk = flow::pack_with(&tool, &r)?;
+        seconds.pack = pk.seconds;
+        progress(Progress::Done {
+            step: "pack",
+            seconds: pk.seconds,
+        });
+        bitstream = pk
+            .bitstream
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned());
+        packer = Some(tool.to_string());
+    }
+    seconds.total = t0.elapsed().as_secs_f64();
+
+    let est = &g.estimate;
+    let macs: u64 = est.engines.iter().map(|e| e.macs).sum();
+    let interval = est.interval.max(1);
+    let report = BuildReport {
+        network: net.name.clone(),
+        source: net.src.name.clone(),
+        board: target.name(),
+        device: target.device.part.to_string(),
+        package: target.package.clone(),
+        family,
+        top: bt.name.clone(),
+        folding: est
+            .engines
+            .iter()
+            .map(|e| FoldReport {
+                engine: e.name.clone(),
+                pe: e.pe,
+                simd: e.simd,
+                cycles: e.cycles,
+            })
+            .collect(),
+        estimate: EstimateReport {
+            logic_cells: est.lc,
+            lut4: est.lut4,
+            ff: est.ff,
+            bram: est.bram,
+        },
+        resources: Resources {
+            logic: r.logic,
+            lut4: s.lut4,
+            ff: s.ff,
+            carry: s.carry,
+            bram: r.bram,
+            spram: r.spram,
+            dsp: r.dsp,
+            io: r.io,
+        },
+        clock: ClockReport {
+            board_mhz: target.clock_mhz,
+            requested_mhz: requested,
+            design_mhz,
+            pll: pll.is_some(),
+            achieved_mhz: achieved,
+            met,
+        },
+        critical_path: r.critical_paths.first().cloned(),
+        cycles_per_inference: interval,
+        inferences_per_second: design_mhz * 1e6 / interval as f64,
+        inferences_per_second_at_fmax: achieved * 1e6 / interval as f64,
+        binary_macs_per_inference: macs,
+        binary_macs_per_cycle_per_lut: if s.lut4 == 0 {
+            0.0
+        } else {
+            macs as f64 / interval as f64 / s.lut4 as f64
+        },
+        bitstream,
+        tools: Tools {
+            yosys: yosys.to_string(),
+            nextpnr: nextpnr.to_string(),
+            packer,
+        },
+        seconds,
+    };
+    write(
+        dir,
+        "report.json",
+        &(serde_json::to_string_pretty(&report).expect("serialisable") + "\n"),
+    )?;
+    write(dir, "summary.txt", &summary(&report))?;
+    if !met && !opts.allow_timing_fail {
+        return Err(timing_error(&report, dir));
+    }
+    Ok(report)
+}
+
+fn timing_error(r: &BuildReport, dir: &Path) -> Error {
+    let path = r.critical_path.as_ref().map_or(String::new(), |c| {
+        format!(
+            "; critical path {:.2} ns ({:.2} logic, {:.2} routing) from {} to {}{}",
+            c.delay_ns,
+            c.logic_ns,
+            c.routing_ns,
+            c.start,
+            c.end,
+            if c.sources.is_empty() {
+                String::new()
+            } else {
+                format!(" through {}", c.sources.join(", "))
+            }
+        )
+    });
+    Error::Timing {
+        message: format!(
+            "timing not met on the {}: {:.2} MHz achieved, {:.2} MHz requested{path}. No bitstream was written; the report is in {}",
+            r.board,
+            r.clock.achieved_mhz,
+            r.clock.design_mhz,
+            dir.join("report.json").display()
+        ),
+        help: Some(format!(
+            "ask for less (`--freq {}`), or write the bitstream anyway (`--allow-timing-fail`)",
+            (r.clock.achieved_mhz * 10.0).floor() / 10.0
+        )),
+    }
+}
+
+fn pct(u: &Usage) -> String {
+    format!(
+        "{:>6} / {:<6} ({:>3.0}%)",
+        u.used,
+        u.available,
+        100.0 * u.fraction()
+    )
+}
+
+/// The human-readable summary (also printed by the CLI).
+pub fn summary(r: &BuildReport) -> String {
+    let mut s = String::new();
+    let mut line = |l: String| {
+        s.push_str(&l);
+        s.push('\n');
+    };
+    line(format!(
+        "{} → {} ({} {}), top {}",
+        r.network, r.board, r.device, r.package, r.top
+    ));
+    line(format!(
+        "folding: {}",
+        r.folding
+            .iter()
+            .filter_map(|f| Some(format!("{} {}×{}", f.engine, f.pe?, f.simd?)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let logic_name = match r.family {
+        Family::Ice40 => "logic cells",
+        Family::Ecp5 => "LUT4 slots",
+    };
+    line(format!(
+        "  {logic_name:<12} {}   (estimate {})",
+        pct(&r.resources.logic),
+        r.estimate.logic_cells
+    ));
+    line(format!(
+        "  {:<12} {:>6}            (estimate {})",
+        "LUT4", r.resources.lut4, r.estimate.lut4
+    ));
+    line(format!(
+        "  {:<12} {:>6}            (estimate {})",
+        "FF", r.resources.ff, r.estimate.ff
+    ));
+    line(format!("  {:<12} {:>6}", "carry", r.resources.carry));
+    line(format!(
+        "  {:<12} {}   (estimate {} EBR)",
+        match r.family {
+            Family::Ice40 => "EBR",
+            Family::Ecp5 => "DP16KD",
+        },
+        pct(&r.resources.bram),
+        r.estimate.bram
+    ));
+    if r.resources.spram.available > 0 {
+        line(format!("  {:<12} {}", "SPRAM", pct(&r.resources.spram)));
+    }
+    line(format!("  {:<12} {}", "DSP", pct(&r.resources.dsp)));
+    line(format!("  {:<12} {}", "I/O", pct(&r.resources.io)));
+    line(format!(
+        "clock: {:.2} MHz requested, design clock {:.3} MHz ({}), Fmax {:.2} MHz: {}",
+        r.clock.requested_mhz,
+        r.clock.design_mhz,
+        if r.clock.pll {
+            format!("PLL from {} MHz", r.clock.board_mhz)
+        } else {
+            "board oscillator".into()
+        },
+        r.clock.achieved_mhz,
+        if r.clock.met { "met" } else { "NOT MET" }
+    ));
+    if let Some(c) = &r.critical_path {
+        line(format!(
+            "critical path: {:.2} ns ({:.2} logic, {:.2} routing, {} cells) {} → {}",
+            c.delay_ns, c.logic_ns, c.routing_ns, c.cells, c.start, c.end
+        ));
+    }
+    line(format!(
+        "throughput: {} cycles/inference → {:.0} inferences/s at {:.3} MHz ({:.0} at Fmax)",
+        r.cycles_per_inference,
+        r.inferences_per_second,
+        r.clock.design_mhz,
+        r.inferences_per_second_at_fmax
+    ));
+    line(format!(
+        "density: {:.3} binary MACs/cycle/LUT4 ({} MACs per inference)",
+        r.binary_macs_per_cycle_per_lut, r.binary_macs_per_inference
+    ));
+    line(format!(
+        "bitstream: {}",
+        r.bitstream.as_deref().unwrap_or("none (timing not met)")
+    ));
+    line(format!(
+        "time: {:.1} s (generate {:.1}, synthesis {:.1}, place and route {:.1}, pack {:.1})",
+        r.seconds.total, r.seconds.generate, r.seconds.synth, r.seconds.pnr, r.seconds.pack
+    ));
+    s
+}
