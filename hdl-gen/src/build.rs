@@ -337,49 +337,35 @@ pub fn plan(net: &Network, opts: &BuildOptions) -> Result<Generated, Error> {
     let budget = opts.luts.unwrap_or((device.logic as f64 * FILL) as u64);
     let gopts = gen_options(device.family, budget);
     let net_used = if opts.fit { unfixed(net) } else { net.clone() };
-    let g = match generate(&net_used, &gopts) {
-        Ok(g) => g,
-        Err(Error::Input { message, .. }) if message.starts_with("no folding fits") => {
-            return Err(too_big(net, opts, &message));
-        }
+    let why = match generate(&net_used, &gopts) {
+        Ok(g) => match over_capacity(&g.estimate, &device) {
+            None => return Ok(g),
+            Some(why) => format!("the estimate needs {why}"),
+        },
+        Err(Error::Input { message, .. }) if message.starts_with("no folding fits") => message,
         Err(e) => return Err(e),
     };
-    if let Some(why) = over_capacity(&g.estimate, &device) {
-        // Say which folding would fit, if any.
-        let fitting = generate(&unfixed(net), &gopts)
-            .ok()
-            .filter(|f| over_capacity(&f.estimate, &device).is_none());
-        let help = match fitting {
-            Some(f) if !opts.fit => format!(
-                "`--fit` picks the fastest folding that fits ({} cycles/image): {}",
-                f.estimate.interval,
-                folding_text(&f.estimate)
-            ),
-            _ => bigger_boards(net, &device),
-        };
-        return Err(Error::input(
-            net.src.name.clone(),
-            format!(
-                "does not fit the {} ({}): the estimate needs {why}",
-                opts.target.name(),
-                device.part
-            ),
-        )
-        .with_help(help));
-    }
-    Ok(g)
-}
-
-fn too_big(net: &Network, opts: &BuildOptions, message: &str) -> Error {
-    Error::input(
+    // Say which folding would fit, if any.
+    let fitting = generate(&unfixed(net), &gopts)
+        .ok()
+        .filter(|f| over_capacity(&f.estimate, &device).is_none());
+    let help = match fitting {
+        Some(f) if !opts.fit => format!(
+            "`--fit` picks the fastest folding that fits ({} cycles/image): {}",
+            f.estimate.interval,
+            folding_text(&f.estimate)
+        ),
+        _ => bigger_boards(net, &device),
+    };
+    Err(Error::input(
         net.src.name.clone(),
         format!(
-            "does not fit the {} ({}): {message}",
+            "does not fit the {} ({}): {why}",
             opts.target.name(),
-            opts.target.device.part
+            device.part
         ),
     )
-    .with_help(bigger_boards(net, &opts.target.device))
+    .with_help(help))
 }
 
 /// Boards with more room than `device` on which the network's smallest folding fits.
@@ -429,6 +415,10 @@ pub fn build(
         detail: format!("folding for the {}", target.device.part),
     });
     let g = plan(net, opts)?;
+    // Find every tool before writing anything: a missing one is reported at once.
+    let yosys = flow::Tool::find(flow::ToolKind::Yosys)?;
+    let nextpnr = flow::Tool::find(flow::ToolKind::nextpnr(family))?;
+    let packer = flow::Tool::find(flow::ToolKind::pack(family))?;
     let requested = opts
         .freq_mhz
         .unwrap_or_else(|| target.board.map_or(target.clock_mhz, |b| b.default_mhz));
@@ -491,7 +481,6 @@ pub fn build(
         seconds: seconds.generate,
     });
 
-    let yosys = flow::Tool::find(flow::ToolKind::Yosys)?;
     progress(Progress::Start {
         step: "synthesis",
         detail: format!("{yosys}; log {}", dir.join(flow::synth::LOG).display()),
@@ -503,7 +492,6 @@ pub fn build(
         seconds: s.seconds,
     });
 
-    let nextpnr = flow::Tool::find(flow::ToolKind::nextpnr(family))?;
     progress(Progress::Start {
         step: "place and route",
         detail: format!(
@@ -531,15 +519,14 @@ pub fn build(
     let achieved = r.fmax_mhz.unwrap_or(0.0);
     let met = r.timing_met && achieved >= design_mhz;
 
-    let mut packer = None;
+    let mut packed = None;
     let mut bitstream = None;
     if met || opts.allow_timing_fail {
-        let tool = flow::Tool::find(flow::ToolKind::pack(family))?;
         progress(Progress::Start {
             step: "pack",
-            detail: tool.to_string(),
+            detail: packer.to_string(),
         });
-        let pk = flow::pack_with(&tool, &r)?;
+        let pk = flow::pack_with(&packer, &r)?;
         seconds.pack = pk.seconds;
         progress(Progress::Done {
             step: "pack",
@@ -549,7 +536,7 @@ pub fn build(
             .bitstream
             .file_name()
             .map(|f| f.to_string_lossy().into_owned());
-        packer = Some(tool.to_string());
+        packed = Some(packer.to_string());
     }
     seconds.total = t0.elapsed().as_secs_f64();
 
@@ -612,7 +599,7 @@ pub fn build(
         tools: Tools {
             yosys: yosys.to_string(),
             nextpnr: nextpnr.to_string(),
-            packer,
+            packer: packed,
         },
         seconds,
     };

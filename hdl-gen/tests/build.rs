@@ -1,0 +1,361 @@
+//! `hdlgen build` and `hdlgen boards` through the real binary: bitstreams for the digits
+//! BNN on a UP5K (iCEBreaker) and an ECP5-85F (ULX3S) with their report fields checked,
+//! a missed clock (exit 6), over-capacity errors before any tool runs, custom boards.
+//!
+//! The full builds run yosys and nextpnr (about a minute each with a warm YoWASP cache).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_hdlgen");
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+struct Out {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    /// Stderr without whitespace and miette's gutter, so wrapped phrases still match.
+    fn squashed(&self) -> String {
+        self.stderr
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '│')
+            .collect()
+    }
+}
+
+fn hdlgen(args: &[&str], env: &[(&str, &str)]) -> Out {
+    let mut c = Command::new(BIN);
+    c.current_dir(root())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().expect("runs hdlgen");
+    Out {
+        code: o.status.code(),
+        stdout: String::from_utf8_lossy(&o.stdout).into(),
+        stderr: String::from_utf8_lossy(&o.stderr).into(),
+    }
+}
+
+fn report(dir: &Path) -> Value {
+    let text = std::fs::read_to_string(dir.join("report.json")).expect("report.json written");
+    serde_json::from_str(&text).expect("report.json is JSON")
+}
+
+fn f(v: &Value, path: &str) -> f64 {
+    path.split('.')
+        .fold(v, |v, k| &v[k])
+        .as_f64()
+        .unwrap_or_else(|| panic!("{path} is not a number in {v}"))
+}
+
+/// The fields every successful build reports, checked against each other and the device.
+fn check_report(r: &Value, device: &str, bitstream: &str, dir: &Path) {
+    assert_eq!(r["device"], device);
+    assert_eq!(r["network"], "digits-bnn");
+    assert_eq!(r["bitstream"], bitstream);
+    let bits = std::fs::metadata(dir.join(bitstream)).expect("bitstream written");
+    assert!(bits.len() > 10_000, "{} bytes", bits.len());
+    for k in ["logic", "bram", "io", "dsp"] {
+        let used = f(r, &format!("resources.{k}.used"));
+        let avail = f(r, &format!("resources.{k}.available"));
+        assert!(used <= avail && avail > 0.0, "{k}: {used}/{avail}");
+    }
+    assert!(f(r, "resources.logic.used") > 500.0);
+    assert!(f(r, "resources.lut4") > 500.0 && f(r, "resources.ff") > 500.0);
+    assert!(f(r, "resources.carry") > 0.0);
+    assert!(f(r, "resources.bram.used") > 0.0);
+    assert!(f(r, "resources.io.used") >= 4.0, "clk, rx, tx, leds");
+    assert_eq!(r["clock"]["met"], true);
+    let mhz = f(r, "clock.design_mhz");
+    assert!(f(r, "clock.achieved_mhz") >= mhz);
+    let cycles = f(r, "cycles_per_inference");
+    // The interval is the estimate's, which the co-simulation tests prove exact.
+    let est_cycles: f64 = r["folding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["cycles"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert_eq!(cycles, est_cycles);
+    assert!((f(r, "inferences_per_second") - mhz * 1e6 / cycles).abs() < 1e-6);
+    let macs = f(r, "binary_macs_per_inference");
+    let density = macs / cycles / f(r, "resources.lut4");
+    assert!((f(r, "binary_macs_per_cycle_per_lut") - density).abs() < 1e-9);
+    assert!(r["critical_path"]["delay_ns"].as_f64().unwrap() > 0.0);
+    for log in [
+        "synth.log",
+        "pnr.log",
+        "summary.txt",
+        "stat.json",
+        "pnr.json",
+    ] {
+        assert!(dir.join(log).exists(), "{log} kept next to the outputs");
+    }
+}
+
+#[test]
+fn digits_bitstream_for_the_icebreaker() {
+    let t = TempDir::new().unwrap();
+    let dir = t.path().join("b");
+    let o = hdlgen(
+        &[
+            "build",
+            "examples/digits/bnn.yaml",
+            "-o",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.code, Some(0), "{}\n{}", o.stdout, o.stderr);
+    let r = report(&dir);
+    check_report(&r, "iCE40UP5K", "top.bin", &dir);
+    assert_eq!(r["board"], "icebreaker");
+    assert_eq!(
+        r["clock"]["pll"], true,
+        "12 MHz oscillator, 48 MHz design clock"
+    );
+    assert_eq!(f(&r, "clock.design_mhz"), 48.0);
+    assert!(o.stdout.contains("inferences/s"), "{}", o.stdout);
+    assert!(
+        o.stderr.contains("place and route"),
+        "progress: {}",
+        o.stderr
+    );
+    eprintln!("{}", o.stdout);
+}
+
+#[test]
+fn digits_bitstream_for_the_ulx3s_85f() {
+    let t = TempDir::new().unwrap();
+    let dir = t.path().join("b");
+    let o = hdlgen(
+        &[
+            "build",
+            "examples/digits/bnn.yaml",
+            "--board",
+            "ulx3s-85f",
+            "-o",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.code, Some(0), "{}\n{}", o.stdout, o.stderr);
+    let r = report(&dir);
+    check_report(&r, "LFE5U-85F", "top.bit", &dir);
+    eprintln!("{}", o.stdout);
+}
+
+#[test]
+fn a_missed_clock_fails_with_exit_6_and_no_bitstream() {
+    let t = TempDir::new().unwrap();
+    let dir = t.path().join("b");
+    let o = hdlgen(
+        &[
+            "build",
+            "examples/digits/bnn.yaml",
+            "--freq",
+            "120",
+            "-o",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.code, Some(6), "{}\n{}", o.stdout, o.stderr);
+    let s = o.squashed();
+    assert!(s.contains("timingnotmet"), "{}", o.stderr);
+    assert!(
+        s.contains("MHzachieved,") && s.contains("criticalpath"),
+        "{}",
+        o.stderr
+    );
+    assert!(s.contains("--allow-timing-fail"), "{}", o.stderr);
+    let r = report(&dir);
+    assert_eq!(r["clock"]["met"], false);
+    assert!(f(&r, "clock.achieved_mhz") < f(&r, "clock.design_mhz"));
+    assert!(r["bitstream"].is_null());
+    assert!(!dir.join("top.bin").exists());
+    assert!(o.stdout.contains("NOT MET"), "{}", o.stdout);
+}
+
+#[test]
+fn boards_are_listed_with_their_constraint_files() {
+    let o = hdlgen(&["boards"], &[]);
+    assert_eq!(o.code, Some(0));
+    for (b, file) in [
+        ("icebreaker", "icebreaker.pcf"),
+        ("hx8k", "hx8k-breakout.pcf"),
+        ("ulx3s-25f", "ulx3s.lpf"),
+        ("ulx3s-85f", "ulx3s.lpf"),
+        ("orangecrab", "orangecrab.lpf"),
+    ] {
+        let line = o
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(b))
+            .unwrap_or_else(|| panic!("{b} missing: {}", o.stdout));
+        assert!(line.contains(&format!("constraints/{file}")), "{line}");
+        assert!(root().join("constraints").join(file).exists());
+    }
+}
+
+#[test]
+fn too_big_for_the_board_is_an_error_before_any_tool_runs() {
+    let t = TempDir::new().unwrap();
+    let dir = t.path().join("b");
+    // A yosys that cannot exist: the error must come before synthesis is attempted.
+    let o = hdlgen(
+        &[
+            "build",
+            "examples/mnist_bnn.yaml",
+            "-o",
+            dir.to_str().unwrap(),
+        ],
+        &[("HDLGEN_YOSYS", "/nonexistent/yosys")],
+    );
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    let s = o.squashed();
+    assert!(
+        s.contains("doesnotfittheicebreaker(iCE40UP5K)"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        s.contains("itfitson:") && s.contains("ulx3s-85f"),
+        "{}",
+        o.stderr
+    );
+    assert!(!dir.exists(), "nothing written");
+}
+
+#[test]
+fn a_fixed_folding_too_big_names_the_folding_fit_would_pick() {
+    let t = TempDir::new().unwrap();
+    let digits = root().join("examples/digits");
+    for e in std::fs::read_dir(&digits).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "npy") {
+            std::fs::copy(&p, t.path().join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let yaml = std::fs::read_to_string(digits.join("bnn.yaml")).unwrap();
+    // Fully parallel conv2 (pe = 32 outputs, simd = 16 channels): far beyond a UP5K.
+    let big = yaml.replacen("name: conv2,", "name: conv2, pe: 32, simd: 16,", 1);
+    assert_ne!(big, yaml, "the example names conv2 as expected");
+    let net = t.path().join("big.yaml");
+    std::fs::write(&net, big).unwrap();
+    let dir = t.path().join("b");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["build", net.to_str().unwrap(), "-o", dir.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        hdlgen(&args, &[("HDLGEN_YOSYS", "/nonexistent/yosys")])
+    };
+    let o = run(&[]);
+    let o_fit = run(&["--fit"]);
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    let s = o.squashed();
+    assert!(
+        s.contains("doesnotfit") && s.contains("logiccells"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        s.contains("`--fit`picksthefastestfoldingthatfits"),
+        "{}",
+        o.stderr
+    );
+    assert!(s.contains("conv2_bn2pe"), "{}", o.stderr);
+    // With --fit the plan succeeds and the build gets as far as looking for yosys.
+    assert_eq!(o_fit.code, Some(4), "{}", o_fit.stderr);
+    assert!(
+        o_fit.stderr.contains("/nonexistent/yosys"),
+        "{}",
+        o_fit.stderr
+    );
+    assert!(!o_fit.squashed().contains("doesnotfit"), "{}", o_fit.stderr);
+}
+
+#[test]
+fn custom_boards_are_checked() {
+    let t = TempDir::new().unwrap();
+    let pcf = t.path().join("mine.pcf");
+    std::fs::write(&pcf, "set_io clk_in 35\nset_io uart_tx 9\n").unwrap();
+    let p = pcf.to_str().unwrap();
+    let o = hdlgen(
+        &[
+            "build",
+            "examples/digits/bnn.yaml",
+            "--device",
+            "up5k",
+            "--pcf",
+            p,
+            "--clock-mhz",
+            "12",
+        ],
+        &[],
+    );
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(o.squashed().contains("doesnotpin`uart_rx`"), "{}", o.stderr);
+    let o = hdlgen(
+        &[
+            "build",
+            "examples/digits/bnn.yaml",
+            "--device",
+            "xc7a35t",
+            "--pcf",
+            p,
+            "--clock-mhz",
+            "12",
+        ],
+        &[],
+    );
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(o.stderr.contains("unknown device"), "{}", o.stderr);
+    let o = hdlgen(
+        &[
+            "build",
+            "examples/digits/bnn.yaml",
+            "--device",
+            "85k",
+            "--pcf",
+            p,
+            "--clock-mhz",
+            "25",
+        ],
+        &[],
+    );
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(o.squashed().contains("needsa.lpf"), "{}", o.stderr);
+    let o = hdlgen(
+        &["build", "examples/digits/bnn.yaml", "--board", "de10"],
+        &[],
+    );
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(o.stderr.contains("unknown board") && o.stderr.contains("icebreaker"));
+    // --device without --clock-mhz is a usage error from clap.
+    let o = hdlgen(
+        &[
+            "build",
+            "examples/digits/bnn.yaml",
+            "--device",
+            "up5k",
+            "--pcf",
+            p,
+        ],
+        &[],
+    );
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+}
