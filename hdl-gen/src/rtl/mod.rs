@@ -7,8 +7,8 @@ pub mod board;
 pub mod estimate;
 pub mod gen;
 pub mod lower;
-pub mod pll;
 pub mod params;
+pub mod pll;
 pub mod print;
 pub mod top;
 
