@@ -7,6 +7,12 @@
 // its own write enable, which yosys maps to the block RAM's bit/byte write masks.
 // Initial contents come from INIT_FILE ($readmemh, one W-bit word per line) when it is
 // non-empty, so a design can boot with weights and still be reloaded at run time.
+// Block RAM (D > 4) declares NR = max(2^clog2(D), 256) rows, and its INIT_FILE has NR
+// lines: rows D..NR-1 are never read but hold a filler unique to the memory
+// (rtl::params::hex), so icebram/ecpbram, which find a memory in a finished bitstream
+// by the contents of each bit column over 256/512 rows, can swap weights without place
+// and route. 256 rows cost no extra block: an iCE40 EBR is at most 16 bits wide in its
+// 256-row mode and an ECP5 DP16KD has at least 512 rows.
 // Read: synchronous, `rdata` shows word `raddr` from the clock edge where `re` was high
 // (a clock enable, so a stalled pipeline keeps its operand).
 `default_nettype none
@@ -49,7 +55,12 @@ module hdlgen_cfgmem #(
                 wire _unused_c = &{1'b0, we, waddr, wlane, 1'b0};
             end
         end else if (D > 4) begin : g_block
-            (* ram_style = "block", no_rw_check *) reg [W-1:0] mem [0:N-1];
+            // Rows past N are reached by no address (zero-extended below); see the header.
+            localparam integer NR = (N < 256) ? 256 : N;
+            localparam integer RAW = $clog2(NR);
+            (* ram_style = "block", no_rw_check *) reg [W-1:0] mem [0:NR-1];
+            wire [RAW+AW-1:0] wa_x = {{RAW{1'b0}}, waddr};
+            wire [RAW+AW-1:0] ra_x = {{RAW{1'b0}}, raddr};
             if (INIT_FILE != "") begin : g_init
                 initial $readmemh(INIT_FILE, mem);
             end
@@ -58,9 +69,10 @@ module hdlgen_cfgmem #(
                 localparam integer NB = (W - LO) < 32 ? (W - LO) : 32;
                 localparam [LW-1:0] LANE = l;
                 always @(posedge clk)
-                    if (we && wlane == LANE) mem[waddr][LO +: NB] <= wdata[NB-1:0];
+                    if (we && wlane == LANE) mem[wa_x[RAW-1:0]][LO +: NB] <= wdata[NB-1:0];
             end
-            always @(posedge clk) if (re) rdata <= mem[raddr];
+            always @(posedge clk) if (re) rdata <= mem[ra_x[RAW-1:0]];
+            wire _unused_x = &{1'b0, wa_x[RAW+AW-1:RAW], ra_x[RAW+AW-1:RAW], 1'b0};
         end else begin : g_regs
             // Registers; the read address is registered instead of the data, so the word
             // is not stored twice (same one-cycle read timing; writes happen when idle).

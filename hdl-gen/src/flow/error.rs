@@ -71,6 +71,50 @@ pub enum FlowError {
         source: std::io::Error,
     },
 
+    /// The new design differs from the built one by more than block-RAM contents, so its
+    /// bitstream cannot be patched (`flow::patch::plan`).
+    #[error("the bitstream cannot be patched: {}", reasons.join("; "))]
+    #[diagnostic(help("run a full build (synthesis, place and route)"))]
+    NotPatchable { reasons: Vec<String> },
+
+    /// A memory's old contents are not in the bitstream: it was not built from those
+    /// images (or synthesis stored the memory differently).
+    #[error("{memory}: its contents were not found in {}: {detail}", bitstream.display())]
+    #[diagnostic(help(
+        "run a full build; the bitstream does not hold the images it was patched from"
+    ))]
+    PatchNotFound {
+        memory: String,
+        bitstream: PathBuf,
+        detail: String,
+    },
+
+    /// A memory's old contents occur more than once in the bitstream (or two 256/512-row
+    /// bit columns are equal), so the patch tool cannot tell where to write.
+    #[error("{memory}: its contents are ambiguous in {}: {detail}", bitstream.display())]
+    #[diagnostic(help(
+        "run a full build; rows of the memory that are all data (no filler) repeat a pattern"
+    ))]
+    PatchAmbiguous {
+        memory: String,
+        bitstream: PathBuf,
+        detail: String,
+    },
+
+    /// Old and new images of a memory do not have the same shape.
+    #[error("{memory}: {detail}")]
+    ImageMismatch { memory: String, detail: String },
+
+    /// The patch tool's output is not the bitstream expected from the swap (checked bit by
+    /// bit), or it wrote none.
+    #[error("{tool} produced an unexpected result in {}: {detail}", bitstream.display())]
+    #[diagnostic(help("run a full build"))]
+    PatchVerify {
+        tool: String,
+        bitstream: PathBuf,
+        detail: String,
+    },
+
     /// A JSON report the tool wrote is missing or not in the expected shape.
     #[error("{}: {message}", path.display())]
     Report { path: PathBuf, message: String },

