@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::flow::{
@@ -177,10 +177,13 @@ pub struct BuildOptions {
     /// nextpnr placer seed.
     pub seed: Option<u64>,
     pub baud: u32,
+    /// Always synthesise and place and route, even when only block-RAM weights changed
+    /// since the last build in `out_dir` (which is otherwise patched in the bitstream).
+    pub rebuild: bool,
 }
 
 /// What the build did, as written to `report.json`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BuildReport {
     pub network: String,
     pub source: String,
@@ -204,9 +207,41 @@ pub struct BuildReport {
     pub bitstream: Option<String>,
     pub tools: Tools,
     pub seconds: Seconds,
+    /// Set when this build only swapped block-RAM weights in the previous bitstream.
+    pub patched: Option<Patched>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+/// A weights-only build: which memories were swapped, and how long it took.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Patched {
+    pub memories: Vec<String>,
+    pub tool: String,
+    pub seconds: f64,
+}
+
+/// What a build directory was built from, besides the network's Verilog and parameter
+/// images (which `flow::patch::plan` compares): if this matches, a weights-only change can
+/// be patched into the bitstream.
+const STATE: &str = "build-state.json";
+
+#[derive(Serialize, Deserialize, PartialEq)]
+struct State {
+    fingerprint: String,
+}
+
+/// FNV-1a over the parts, each length-prefixed (deterministic across runs and platforms).
+fn fingerprint(parts: &[&str]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in (p.len() as u64).to_le_bytes().iter().chain(p.as_bytes()) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FoldReport {
     pub engine: String,
     pub pe: Option<usize>,
@@ -214,7 +249,7 @@ pub struct FoldReport {
     pub cycles: u64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EstimateReport {
     pub logic_cells: u64,
     pub lut4: u64,
@@ -224,7 +259,7 @@ pub struct EstimateReport {
 
 /// Used and available resources. `logic`, `bram`, `spram`, `dsp`, `io` come from nextpnr;
 /// `lut4`, `ff`, `carry` from yosys (`SB_LUT4`/`LUT4`, flip-flops, `SB_CARRY`/`CCU2C`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Resources {
     pub logic: Usage,
     pub lut4: u64,
@@ -236,7 +271,7 @@ pub struct Resources {
     pub io: Usage,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ClockReport {
     pub board_mhz: f64,
     pub requested_mhz: f64,
@@ -247,14 +282,14 @@ pub struct ClockReport {
     pub met: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Tools {
     pub yosys: String,
     pub nextpnr: String,
     pub packer: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Seconds {
     pub generate: f64,
     pub synth: f64,
@@ -450,14 +485,51 @@ pub fn build(
         pll: pll.is_some(),
     };
     let bt = board_top(&g, &shell)?;
+    let pll_text = pll.as_ref().map(Pll::verilog).unwrap_or_default();
+    let constraints_text = match &target.constraints {
+        Constraints::Embedded { text, .. } => text.to_string(),
+        Constraints::File(p) => std::fs::read_to_string(p).map_err(|source| Error::Read {
+            path: p.clone(),
+            source,
+        })?,
+    };
+    let mut parts: Vec<&str> = vec![
+        &bt.name,
+        &bt.verilog,
+        &pll_text,
+        &constraints_text,
+        target.device.name,
+        &target.package,
+    ];
+    for (n, t) in &bt.files {
+        parts.push(n);
+        parts.push(t);
+    }
+    let clock = format!("{design_mhz} {:?}", opts.seed);
+    let versions = format!(
+        "{} {} {}",
+        yosys.version(),
+        nextpnr.version(),
+        packer.version()
+    );
+    parts.push(&clock);
+    parts.push(&versions);
+    let state = State {
+        fingerprint: fingerprint(&parts),
+    };
 
     let dir = &opts.out_dir;
+    if !opts.rebuild {
+        if let Some(r) = try_patch(dir, family, &g, &state, progress)? {
+            return Ok(r);
+        }
+    }
     std::fs::create_dir_all(dir).map_err(|source| Error::Write {
         path: dir.clone(),
         source,
     })?;
     // Outputs of an earlier build must not survive a failed one.
-    for stale in ["report.json", "summary.txt", "top.bin", "top.bit"] {
+    for stale in [STATE, "report.json", "summary.txt", "top.bin", "top.bit"] {
         let _ = std::fs::remove_file(dir.join(stale));
     }
     let mut sources = vec![];
@@ -467,12 +539,12 @@ pub fn build(
             sources.push(p);
         }
     }
-    if let Some(p) = &pll {
-        sources.push(write(dir, "hdlgen_pll.v", &p.verilog())?);
+    if pll.is_some() {
+        sources.push(write(dir, "hdlgen_pll.v", &pll_text)?);
     }
     sources.push(write(dir, &format!("{}.v", bt.name), &bt.verilog)?);
     let constraints = match &target.constraints {
-        Constraints::Embedded { name, text } => write(dir, name, text)?,
+        Constraints::Embedded { name, .. } => write(dir, name, &constraints_text)?,
         Constraints::File(p) => p.clone(),
     };
     seconds.generate = t0.elapsed().as_secs_f64();
@@ -602,7 +674,15 @@ pub fn build(
             packer: packed,
         },
         seconds,
+        patched: None,
     };
+    if report.bitstream.is_some() {
+        write(
+            dir,
+            STATE,
+            &serde_json::to_string(&state).expect("serialisable"),
+        )?;
+    }
     write(
         dir,
         "report.json",
@@ -613,6 +693,97 @@ pub fn build(
         return Err(timing_error(&report, dir));
     }
     Ok(report)
+}
+
+/// Swaps the new weights into the bitstream of the build in `dir` when that build matches
+/// `state` and only block-RAM images changed. `Ok(None)`: a full build is needed (the
+/// reason goes to `progress`); a patch that fails midway leaves `dir` as it was.
+fn try_patch(
+    dir: &Path,
+    family: Family,
+    g: &Generated,
+    state: &State,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Option<BuildReport>, Error> {
+    let old_state: Option<State> = std::fs::read_to_string(dir.join(STATE))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let old_report: Option<BuildReport> = std::fs::read_to_string(dir.join("report.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let (Some(old_state), Some(mut report)) = (old_state, old_report) else {
+        return Ok(None);
+    };
+    let note = |progress: &mut dyn FnMut(Progress), why: String| {
+        progress(Progress::Start {
+            step: "full build",
+            detail: why,
+        });
+    };
+    if old_state != *state {
+        note(
+            progress,
+            "the board, clock, seed or tools changed since the last build".into(),
+        );
+        return Ok(None);
+    }
+    let t0 = Instant::now();
+    let old = match flow::patch::read_built(dir, g) {
+        Ok(o) => o,
+        Err(e) => {
+            note(progress, format!("cannot patch: {e}"));
+            return Ok(None);
+        }
+    };
+    let changed = match flow::patch::plan(&old, g) {
+        Ok(c) => c,
+        Err(e) => {
+            note(progress, format!("cannot patch: {e}"));
+            return Ok(None);
+        }
+    };
+    let names: Vec<String> = changed
+        .iter()
+        .map(|&u| crate::rtl::top::unit_file(&g.design, u))
+        .collect();
+    let (tool, seconds) = if changed.is_empty() {
+        ("none (nothing changed)".to_string(), 0.0)
+    } else {
+        progress(Progress::Start {
+            step: "patch",
+            detail: format!("only weights changed: {}", names.join(", ")),
+        });
+        match flow::patch::patch_generated(family, dir, &old, g) {
+            Ok(p) => (p.tool, p.seconds),
+            Err(e) => {
+                note(progress, format!("patching failed: {e}"));
+                return Ok(None);
+            }
+        }
+    };
+    for (name, text) in &g.files {
+        write(dir, name, text)?;
+    }
+    report.patched = Some(Patched {
+        memories: names,
+        tool,
+        seconds,
+    });
+    report.seconds = Seconds {
+        total: t0.elapsed().as_secs_f64(),
+        ..Seconds::default()
+    };
+    progress(Progress::Done {
+        step: "patch",
+        seconds: report.seconds.total,
+    });
+    write(
+        dir,
+        "report.json",
+        &(serde_json::to_string_pretty(&report).expect("serialisable") + "\n"),
+    )?;
+    write(dir, "summary.txt", &summary(&report))?;
+    Ok(Some(report))
 }
 
 fn timing_error(r: &BuildReport, dir: &Path) -> Error {
@@ -739,6 +910,17 @@ pub fn summary(r: &BuildReport) -> String {
         "bitstream: {}",
         r.bitstream.as_deref().unwrap_or("none (timing not met)")
     ));
+    if let Some(p) = &r.patched {
+        line(format!(
+            "weights patched into the previous bitstream ({}): {}",
+            p.tool,
+            if p.memories.is_empty() {
+                "nothing changed".into()
+            } else {
+                p.memories.join(", ")
+            }
+        ));
+    }
     line(format!(
         "time: {:.1} s (generate {:.1}, synthesis {:.1}, place and route {:.1}, pack {:.1})",
         r.seconds.total, r.seconds.generate, r.seconds.synth, r.seconds.pnr, r.seconds.pack

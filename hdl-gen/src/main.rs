@@ -123,6 +123,11 @@ enum Cmd {
         /// UART baud rate of the board shell.
         #[arg(long, default_value_t = 115_200)]
         baud: u32,
+        /// Always synthesise and place and route (by default, when only block-RAM weights
+        /// changed since the last build in the output directory, they are patched into
+        /// its bitstream).
+        #[arg(long)]
+        rebuild: bool,
         /// Custom board: the FPGA (up5k, hx8k, 25k, 85k, ...; see `hdlgen boards`).
         #[arg(long, requires = "clock_mhz")]
         device: Option<String>,
@@ -223,6 +228,7 @@ fn main() -> ExitCode {
             allow_timing_fail,
             seed,
             baud,
+            rebuild,
             device,
             package,
             pcf,
@@ -265,6 +271,7 @@ fn main() -> ExitCode {
                     allow_timing_fail,
                     seed,
                     baud,
+                    rebuild,
                 },
             )
         })(),

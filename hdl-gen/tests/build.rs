@@ -107,17 +107,38 @@ fn check_report(r: &Value, device: &str, bitstream: &str, dir: &Path) {
     }
 }
 
+/// The digits BNN copied into `dir` (YAML and weight files), optionally with conv2's
+/// weights replaced by seeded random ones.
+fn digits_copy(dir: &Path, name: &str, new_conv2: Option<u64>) -> PathBuf {
+    let digits = root().join("examples/digits");
+    for e in std::fs::read_dir(&digits).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "npy") {
+            std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let mut yaml = std::fs::read_to_string(digits.join("bnn.yaml")).unwrap();
+    if let Some(seed) = new_conv2 {
+        let y = yaml.replacen(
+            "weights: bnn_conv2_w.npy",
+            &format!("weights: {{random: {seed}}}"),
+            1,
+        );
+        assert_ne!(y, yaml);
+        yaml = y;
+    }
+    let p = dir.join(name);
+    std::fs::write(&p, yaml).unwrap();
+    p
+}
+
 #[test]
-fn digits_bitstream_for_the_icebreaker() {
+fn digits_bitstream_for_the_icebreaker_and_a_weights_only_patch() {
     let t = TempDir::new().unwrap();
     let dir = t.path().join("b");
+    let a = digits_copy(t.path(), "a.yaml", None);
     let o = hdlgen(
-        &[
-            "build",
-            "examples/digits/bnn.yaml",
-            "-o",
-            dir.to_str().unwrap(),
-        ],
+        &["build", a.to_str().unwrap(), "-o", dir.to_str().unwrap()],
         &[],
     );
     assert_eq!(o.code, Some(0), "{}\n{}", o.stdout, o.stderr);
@@ -129,6 +150,7 @@ fn digits_bitstream_for_the_icebreaker() {
         "12 MHz oscillator, 48 MHz design clock"
     );
     assert_eq!(f(&r, "clock.design_mhz"), 48.0);
+    assert!(r["patched"].is_null());
     assert!(o.stdout.contains("inferences/s"), "{}", o.stdout);
     assert!(
         o.stderr.contains("place and route"),
@@ -136,6 +158,53 @@ fn digits_bitstream_for_the_icebreaker() {
         o.stderr
     );
     eprintln!("{}", o.stdout);
+    let bin_a = std::fs::read(dir.join("top.bin")).unwrap();
+
+    // New conv2 weights, same structure: patched into the bitstream, no synthesis.
+    let b = digits_copy(t.path(), "b.yaml", Some(77));
+    let o = hdlgen(
+        &["build", b.to_str().unwrap(), "-o", dir.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(o.code, Some(0), "{}\n{}", o.stdout, o.stderr);
+    assert!(!o.stderr.contains("synthesis"), "{}", o.stderr);
+    let r = report(&dir);
+    assert_eq!(r["patched"]["memories"][0], "conv2_bn2_w.hex", "{r}");
+    let patched = std::fs::read(dir.join("top.bin")).unwrap();
+    assert_ne!(patched, bin_a);
+    // A full build of the same network gives the same bytes.
+    let full = t.path().join("full");
+    let o = hdlgen(
+        &[
+            "build",
+            b.to_str().unwrap(),
+            "-o",
+            full.to_str().unwrap(),
+            "--rebuild",
+        ],
+        &[],
+    );
+    assert_eq!(o.code, Some(0), "{}\n{}", o.stdout, o.stderr);
+    assert!(report(&full)["patched"].is_null());
+    assert!(
+        std::fs::read(full.join("top.bin")).unwrap() == patched,
+        "patched bitstream differs from a full rebuild"
+    );
+    // A structural change (another clock) is a full build again.
+    let o = hdlgen(
+        &[
+            "build",
+            b.to_str().unwrap(),
+            "-o",
+            dir.to_str().unwrap(),
+            "--freq",
+            "40",
+        ],
+        &[],
+    );
+    assert_eq!(o.code, Some(0), "{}\n{}", o.stdout, o.stderr);
+    assert!(o.stderr.contains("synthesis"), "{}", o.stderr);
+    assert!(report(&dir)["patched"].is_null());
 }
 
 #[test]

@@ -46,7 +46,7 @@ pub use synth::{synth, synth_with, SynthOptions, SynthReport};
 pub use tool::{Origin, Tool, ToolKind};
 
 /// FPGA family: selects the yosys `synth_*` command, the nextpnr and the packer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
     Ice40,

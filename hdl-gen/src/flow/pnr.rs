@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::device::Device;
 use super::error::{FlowError, Result};
@@ -65,7 +65,7 @@ impl PnrOptions {
 }
 
 /// Used and available count of one kind of site (BEL).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     pub used: u64,
     pub available: u64,
@@ -100,7 +100,7 @@ impl ClockFmax {
 /// One critical path of nextpnr's report, summarised: where it starts and ends, its
 /// delay split into logic and routing, and the source lines of the nets on it (which tell a
 /// reader which primitive to look at).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CriticalPath {
     /// Clock edges, e.g. `posedge clk$SB_IO_IN_$glb_clk`.
     pub from_clock: String,
