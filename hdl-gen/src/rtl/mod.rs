@@ -10,6 +10,7 @@ pub mod lower;
 pub mod params;
 pub mod pll;
 pub mod print;
+pub mod shell;
 pub mod top;
 
 /// Hand-written Verilog-2005 primitives, embedded so generated designs are self-contained.

@@ -1,0 +1,372 @@
+//! The board top: the network top behind the host link (`hdlgen_link`: framed UART
+//! protocol, see docs/protocol.md), a power-on reset held until the PLL locks, and status
+//! LEDs. Ports: `clk_in`, `uart_rx`, `uart_tx`, `led[n]` — what `constraints/` pins.
+
+use serde::Serialize;
+
+use super::ast::{BinOp, Expr, Item, Module, NetKind, Param, Stmt, UnOp};
+use super::gen::Generated;
+use super::lower::{field_bits, Kind};
+use super::print;
+use crate::error::Error;
+
+/// The primitives a board top adds to the network's.
+pub const SERIAL_RX: (&str, &str) = (
+    "hdlgen_serial_rx.v",
+    include_str!("../../rtl/lib/hdlgen_serial_rx.v"),
+);
+pub const SERIAL_TX: (&str, &str) = (
+    "hdlgen_serial_tx.v",
+    include_str!("../../rtl/lib/hdlgen_serial_tx.v"),
+);
+pub const LINK: (&str, &str) = ("hdlgen_link.v", include_str!("../../rtl/lib/hdlgen_link.v"));
+
+/// Clock, UART and LEDs of the board top.
+#[derive(Clone, Debug)]
+pub struct ShellOptions {
+    /// The design clock.
+    pub sys_hz: u64,
+    pub baud: u32,
+    pub leds: usize,
+    pub led_active_low: bool,
+    /// Instantiate `hdlgen_pll (clk_in, clk_out, locked)`; otherwise `clk_in` is the clock.
+    pub pll: bool,
+}
+
+/// What the host must know to talk to a board top (also sent in the INFO reply).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LinkParams {
+    pub design_id: u32,
+    pub clocks_per_bit: u32,
+    /// Input beats per image and bits (bytes on the wire) per beat.
+    pub beats: usize,
+    pub beat_bits: u32,
+    pub beat_bytes: u32,
+    pub classes: usize,
+    pub score_bits: u32,
+    pub score_bytes: u32,
+    /// Frame buffer bytes: the most a configuration frame may carry.
+    pub buffer_bytes: usize,
+    pub cfg_addr_bits: u32,
+}
+
+/// A generated board top.
+#[derive(Clone, Debug)]
+pub struct BoardTop {
+    pub name: String,
+    pub verilog: String,
+    /// Primitives beyond the network's (`(file name, text)`).
+    pub files: Vec<(String, String)>,
+    pub link: LinkParams,
+}
+
+/// FNV-1a (32 bit) of the design description: the id INFO reports, so a host can tell
+/// whether the bitstream on the board is the one it has the parameters of.
+pub fn design_id(g: &Generated) -> u32 {
+    let json = g
+        .files
+        .iter()
+        .find(|f| f.0 == "design.json")
+        .map_or("", |f| f.1.as_str());
+    json.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+fn shell_error(g: &Generated, message: String) -> Error {
+    Error::input(g.design.name.clone(), message)
+}
+
+/// The link's parameters for a design and clock.
+pub fn link_params(g: &Generated, opts: &ShellOptions) -> Result<LinkParams, Error> {
+    let d = &g.design;
+    let Some(Kind::Argmax { cls, .. }) = d.engines.last().map(|e| &e.kind) else {
+        return Err(shell_error(
+            g,
+            "a board top needs a network that ends in an `output` layer (class scores)".into(),
+        ));
+    };
+    let beat_bits = (d.input_shape.c * d.input_bits as usize) as u32;
+    let beat_bytes = beat_bits.div_ceil(8);
+    if beat_bytes > 8 {
+        return Err(shell_error(
+            g,
+            format!(
+                "an input pixel is {beat_bits} bits; the board link carries at most 64 bits per pixel"
+            ),
+        ));
+    }
+    let score_bits = d.engines.last().map_or(0, |e| e.output.width()) as u32;
+    let beats = d.input_shape.h * d.input_shape.w;
+    let image = beats * beat_bytes as usize;
+    // Room for an image and for at least 128 configuration writes.
+    let buffer_bytes = image.max(1024).next_power_of_two();
+    if buffer_bytes > 1 << 15 {
+        return Err(shell_error(
+            g,
+            format!("an input image is {image} bytes; the board link buffers at most 32 KiB"),
+        ));
+    }
+    let cpb = (opts.sys_hz as f64 / f64::from(opts.baud)).round();
+    let err = (opts.sys_hz as f64 / cpb - f64::from(opts.baud)).abs() / f64::from(opts.baud);
+    if !(8.0..=65_535.0).contains(&cpb) || err > 0.02 {
+        return Err(shell_error(
+            g,
+            format!(
+                "{} baud from a {} Hz clock: {cpb} clocks per bit, {:.1} % off; need at least 8 clocks per bit and at most 2 % error",
+                opts.baud,
+                opts.sys_hz,
+                100.0 * err
+            ),
+        ));
+    }
+    let (ub, wb, lb) = d.cfg_fields();
+    Ok(LinkParams {
+        design_id: design_id(g),
+        clocks_per_bit: cpb as u32,
+        beats,
+        beat_bits,
+        beat_bytes,
+        classes: *cls,
+        score_bits,
+        score_bytes: score_bits.div_ceil(8),
+        buffer_bytes,
+        cfg_addr_bits: ub + wb + lb,
+    })
+}
+
+/// The board top for a generated network.
+pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> {
+    let lp = link_params(g, opts)?;
+    let d = &g.design;
+    let name = format!("{}_board", g.top_name.trim_end_matches("_top"));
+    let mut m = Module::new(&name);
+    m.header = vec![
+        format!(
+            "{name}: `{}` behind the UART host link ({} baud at {} Hz, {} clocks per bit); design id {:08x}.",
+            g.top_name, opts.baud, opts.sys_hz, lp.clocks_per_bit, lp.design_id
+        ),
+        "Generated by hdlgen; see docs/protocol.md for the frames.".into(),
+    ];
+    let clk_in = m.input("clk_in", 1);
+    let uart_rx = m.input("uart_rx", 1);
+    let uart_tx = m.output("uart_tx", 1);
+    let led = (opts.leds > 0).then(|| m.output("led", opts.leds as u32));
+
+    let clk = m.wire("clk", 1);
+    let locked = m.wire("locked", 1);
+    if opts.pll {
+        m.items.push(Item::Instance {
+            module: "hdlgen_pll".into(),
+            name: "pll".into(),
+            params: vec![],
+            conns: vec![
+                ("clk_in".into(), clk_in),
+                ("clk_out".into(), clk.clone()),
+                ("locked".into(), locked.clone()),
+            ],
+        });
+    } else {
+        m.assign(clk.clone(), clk_in);
+        m.assign(locked.clone(), Expr::lit(1, 1));
+    }
+    // Power-on reset: 15 cycles after the clock is stable.
+    m.items.push(Item::Net {
+        kind: NetKind::Reg,
+        name: "por".into(),
+        width: 4,
+        signed: false,
+        init: Some(Expr::lit(4, 15)),
+    });
+    let por = Expr::id("por");
+    m.items.push(Item::Always {
+        clock: "clk".into(),
+        body: vec![Stmt::If {
+            cond: Expr::un(UnOp::LogicNot, locked),
+            then: vec![Stmt::Assign(por.clone(), Expr::lit(4, 15))],
+            otherwise: vec![Stmt::If {
+                cond: por.clone().bin(BinOp::Ne, Expr::lit(4, 0)),
+                then: vec![Stmt::Assign(
+                    por.clone(),
+                    por.clone().bin(BinOp::Sub, Expr::lit(4, 1)),
+                )],
+                otherwise: vec![],
+            }],
+        }],
+    });
+    let rst = m.wire("rst", 1);
+    m.assign(rst.clone(), por.bin(BinOp::Ne, Expr::lit(4, 0)));
+
+    let rx_valid = m.wire("rx_valid", 1);
+    let rx_data = m.wire("rx_data", 8);
+    let rx_ferr = m.wire("rx_ferr", 1);
+    let cpb = Param::Int(lp.clocks_per_bit.into());
+    m.items.push(Item::Instance {
+        module: "hdlgen_serial_rx".into(),
+        name: "uart_in".into(),
+        params: vec![("CPB".into(), cpb.clone())],
+        conns: vec![
+            ("clk".into(), clk.clone()),
+            ("rst".into(), rst.clone()),
+            ("rx".into(), uart_rx),
+            ("valid".into(), rx_valid.clone()),
+            ("data".into(), rx_data.clone()),
+            ("ferr".into(), rx_ferr.clone()),
+        ],
+    });
+    let tx_valid = m.wire("tx_valid", 1);
+    let tx_ready = m.wire("tx_ready", 1);
+    let tx_data = m.wire("tx_data", 8);
+    m.items.push(Item::Instance {
+        module: "hdlgen_serial_tx".into(),
+        name: "uart_out".into(),
+        params: vec![("CPB".into(), cpb.clone())],
+        conns: vec![
+            ("clk".into(), clk.clone()),
+            ("rst".into(), rst.clone()),
+            ("valid".into(), tx_valid.clone()),
+            ("ready".into(), tx_ready.clone()),
+            ("data".into(), tx_data.clone()),
+            ("tx".into(), uart_tx),
+        ],
+    });
+
+    let cw = lp.cfg_addr_bits;
+    let pw = field_bits(lp.classes);
+    let (cfg_we, cfg_addr, cfg_data) = (
+        m.wire("cfg_we", 1),
+        m.wire("cfg_addr", cw),
+        m.wire("cfg_data", 32),
+    );
+    let (in_valid, in_ready, in_data) = (
+        m.wire("in_valid", 1),
+        m.wire("in_ready", 1),
+        m.wire("in_data", lp.beat_bits),
+    );
+    let (out_valid, out_ready, out_score, out_last, out_pred) = (
+        m.wire("out_valid", 1),
+        m.wire("out_ready", 1),
+        m.wire("out_score", lp.score_bits),
+        m.wire("out_last", 1),
+        m.wire("out_pred", pw),
+    );
+    let (busy, error) = (m.wire("busy", 1), m.wire("error", 1));
+    let int = |v: u64| Param::Int(v as i64);
+    m.items.push(Item::Instance {
+        module: "hdlgen_link".into(),
+        name: "link".into(),
+        params: vec![
+            ("CPB".into(), cpb),
+            ("IN_W".into(), int(lp.beat_bits.into())),
+            ("IN_BYTES".into(), int(lp.beat_bytes.into())),
+            ("BEATS".into(), int(lp.beats as u64)),
+            (
+                "BUF_AW".into(),
+                int(u64::from(lp.buffer_bytes.trailing_zeros())),
+            ),
+            ("CFG_AW".into(), int(cw.into())),
+            ("CLS".into(), int(lp.classes as u64)),
+            ("SW".into(), int(lp.score_bits.into())),
+            ("SB".into(), int(lp.score_bytes.into())),
+            ("PW".into(), int(pw.into())),
+            (
+                "DESIGN_ID".into(),
+                Param::Bits {
+                    width: 32,
+                    value: lp.design_id.into(),
+                },
+            ),
+        ],
+        conns: vec![
+            ("clk".into(), clk.clone()),
+            ("rst".into(), rst.clone()),
+            ("rx_valid".into(), rx_valid),
+            ("rx_data".into(), rx_data),
+            ("rx_ferr".into(), rx_ferr),
+            ("tx_valid".into(), tx_valid),
+            ("tx_ready".into(), tx_ready),
+            ("tx_data".into(), tx_data),
+            ("cfg_we".into(), cfg_we.clone()),
+            ("cfg_addr".into(), cfg_addr.clone()),
+            ("cfg_data".into(), cfg_data.clone()),
+            ("in_valid".into(), in_valid.clone()),
+            ("in_ready".into(), in_ready.clone()),
+            ("in_data".into(), in_data.clone()),
+            ("out_valid".into(), out_valid.clone()),
+            ("out_ready".into(), out_ready.clone()),
+            ("out_score".into(), out_score.clone()),
+            ("out_last".into(), out_last.clone()),
+            ("out_pred".into(), out_pred.clone()),
+            ("busy".into(), busy.clone()),
+            ("error".into(), error.clone()),
+        ],
+    });
+    m.items.push(Item::Instance {
+        module: g.top_name.clone(),
+        name: "net".into(),
+        params: vec![],
+        conns: vec![
+            ("clk".into(), clk),
+            ("rst".into(), rst),
+            ("in_valid".into(), in_valid),
+            ("in_ready".into(), in_ready),
+            ("in_data".into(), in_data),
+            ("out_valid".into(), out_valid),
+            ("out_ready".into(), out_ready),
+            ("out_score".into(), out_score),
+            ("out_last".into(), out_last),
+            ("out_pred".into(), out_pred),
+            ("cfg_we".into(), cfg_we),
+            ("cfg_addr".into(), cfg_addr),
+            ("cfg_data".into(), cfg_data),
+        ],
+    });
+    // led[0] heartbeat (about 1 Hz: the clock is running), led[1] the last frame was
+    // rejected, led[2] a frame is being applied; further LEDs stay off.
+    let mut unused = vec![];
+    if let Some(led) = led {
+        let hb_w = 64 - (opts.sys_hz.max(2) - 1).leading_zeros();
+        let hb = m.reg("heartbeat", hb_w);
+        m.items.push(Item::Always {
+            clock: "clk".into(),
+            body: vec![Stmt::Assign(
+                hb.clone(),
+                hb.clone().bin(BinOp::Add, Expr::lit(hb_w, 1)),
+            )],
+        });
+        let mut bits = vec![hb.bit(hb_w - 1), error, busy];
+        unused = bits.split_off(opts.leds.min(3));
+        while bits.len() < opts.leds {
+            bits.push(Expr::lit(1, 0));
+        }
+        bits.reverse();
+        let on = Expr::Concat(bits);
+        m.assign(
+            led,
+            if opts.led_active_low {
+                Expr::un(UnOp::Not, on)
+            } else {
+                on
+            },
+        );
+    } else {
+        unused = vec![busy, error];
+    }
+    if !unused.is_empty() {
+        let w = m.wire("_unused_ok", 1);
+        let mut all = vec![Expr::lit(1, 0)];
+        all.extend(unused);
+        all.push(Expr::lit(1, 0));
+        m.assign(w, Expr::un(UnOp::ReduceAnd, Expr::Concat(all)));
+    }
+    let _ = d;
+    Ok(BoardTop {
+        name,
+        verilog: print::module(&m),
+        files: [SERIAL_RX, SERIAL_TX, LINK]
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect(),
+        link: lp,
+    })
+}
