@@ -357,7 +357,9 @@ fn gen_options(family: Family, budget: u64) -> GenOptions {
 /// Picks the folding and generates the design, or explains why it cannot fit.
 pub fn plan(net: &Network, opts: &BuildOptions) -> Result<Generated, Error> {
     let device = opts.target.device;
-    let budget = opts.luts.unwrap_or((device.logic as f64 * FILL) as u64);
+    let budget = opts
+        .luts
+        .unwrap_or(((device.logic as f64 * FILL) as u64).saturating_sub(SHELL_LC));
     let gopts = gen_options(device.family, budget);
     let net_used = if opts.fit { unfixed(net) } else { net.clone() };
     let why = match generate(&net_used, &gopts) {
