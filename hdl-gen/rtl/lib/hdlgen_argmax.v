@@ -117,13 +117,13 @@ module hdlgen_argmax #(
     reg m_act = 1'b0;                     // a class is being multiplied
     reg m_tail = 1'b0;                    // ... and the next step is its last (sign bit)
     reg [IW-1:0] i = {IW{1'b0}};          // step
+    reg pen = 1'b0;                       // i == I_PEN, as a flip-flop
     reg [HW-1:0] hs = {HW{1'b0}};         // H = hs + hc
     reg [HW-1:0] hc = {HW{1'b0}};
     reg [IN_W-1:0] l = {IN_W{1'b0}};
     reg [31:0] s = 32'd0;                 // scale, or ~scale for the sign step
     reg [PW-1:0] m_idx = {PW{1'b0}};
     reg m_last = 1'b0;
-    reg started = 1'b0;                   // a class started at the last edge
     reg [63:0] sb_r = 64'd0;              // scale/bias word of class nc, registered
 
     // Q1: carry-save product; Q2: low half of H resolved.
@@ -143,7 +143,6 @@ module hdlgen_argmax #(
 
     // Score register and its comparison with the running maximum.
     reg b_valid = 1'b0;
-    reg b_ph = 1'b0;                      // 0: comparing, 1: p_gt/p_eq valid
     reg [SW-1:0] b_score = {SW{1'b0}};
     reg [PW-1:0] b_idx = {PW{1'b0}};
     reg b_last = 1'b0;
@@ -165,23 +164,47 @@ module hdlgen_argmax #(
     // A score leaves B into an empty output register after its compare cycle. Scores
     // are at least 2 cycles apart, so with out_ready high this never waits. Q1 and Q2
     // take an item only when empty (each item stays there one cycle, so this never slows
-    // the flow), which keeps the enables short.
-    wire c_fire = b_valid && b_ph && !ov;
-    wire b_ready = !b_valid || c_fire;                // B takes a score this edge
+    // the flow), which keeps the enables short. B's phase b_ph is 0 in its compare cycle
+    // (p_gt/p_eq are being registered) and 1 after. c_fire (b_valid && b_ph && !ov) and
+    // b_ready (!b_valid || c_fire: B takes a score this edge) are flip-flops, computed
+    // from the next state like `go` below, because they enable the wide B, best and
+    // output registers.
+    reg c_fire = 1'b0;
+    reg b_ready = 1'b1;
     wire q2_move = q2_valid && b_ready;
     wire q1_move = q1_valid && !q2_valid;
     wire m_fin = m_act && m_tail && !q1_valid;        // last step done this edge
-    wire m_step = m_act && (!m_tail || !q1_valid);
-    // Class nc starts this edge; starts are at least 2 cycles apart (sb_r, below).
-    wire start = r_full && (!m_act || m_fin) && !started;
+    // Class nc starts at this edge when `go`; starts are at least 2 cycles apart (sb_r,
+    // below). `go` and the multiplier's enable `mce` are flip-flops: the start and step
+    // conditions (r_full && (!m_act || m_fin) && !started; m_act && (!m_tail ||
+    // !q1_valid)) evaluated on the next state, so the wide multiplier and input
+    // registers hang off flip-flops, not off a chain of gates (the UP5K's critical path
+    // before).
+    reg go = 1'b0;
+    reg mce = 1'b0;                                   // go || the multiplier steps
+    wire m_step = mce && !go;
     wire nc_last = nc == CLS_LAST;
-    wire [PW-1:0] nc_next = nc_last ? ZERO_P : nc + 1'b1;
     wire accept = in_valid && !r_full;
     assign in_ready = !r_full;
+    wire r_full_d = rst ? 1'b0 : accept ? 1'b1 : (go && nc_last) ? 1'b0 : r_full;
+    wire m_act_d = rst ? 1'b0 : go ? 1'b1 : m_fin ? 1'b0 : m_act;
+    wire m_tail_d = go ? (IN_W == 1) : m_step ? pen : m_tail;
+    wire q1_valid_d = rst ? 1'b0 : q1_valid ? q2_valid : m_fin;   // !q1_move = q2_valid
+    wire go_d = r_full_d && !go && (!m_act_d || (m_tail_d && !q1_valid_d));
+    wire step_d = m_act_d && (!m_tail_d || !q1_valid_d);
+    wire q2_valid_d = rst ? 1'b0 : q2_valid ? !q2_move : q1_move;
+    wire b_valid_d = rst ? 1'b0 : b_ready ? q2_valid : b_valid;
+    wire b_ph_d = rst ? 1'b0 : !b_ready && b_valid;    // only its next value is needed
+    wire ov_d = rst ? 1'b0 : ov ? !out_ready : c_fire;
+    wire c_fire_d = b_valid_d && b_ph_d && !ov_d;
 
-    // Scale/bias memory: rdata holds the word of class nc (read one step ahead), sb_r the
-    // same one cycle later: after a start, sb_r is the next class's word one edge after
-    // rdata, hence no two starts on consecutive edges.
+    // Scale/bias memory: rdata holds the word of class nc (read one step ahead; nc1 is
+    // the class after nc, kept as a register so the address is one LUT of flip-flops),
+    // sb_r the same one cycle later (block-RAM output straight into flip-flops): after a
+    // start, sb_r is the next class's word one edge after rdata, hence no two starts on
+    // consecutive edges.
+    reg [PW-1:0] nc1 = (CLS > 1) ? 1 : 0;
+    wire [PW-1:0] NC1_0 = (CLS > 1) ? 1 : 0;
     wire [63:0] sb;
     hdlgen_cfgmem #(
         .W(64),
@@ -194,7 +217,7 @@ module hdlgen_argmax #(
         .wlane(cfg_lane[0]),
         .wdata(cfg_data),
         .re(1'b1),
-        .raddr(rst ? ZERO_P : start ? nc_next : nc),   // after rst: class 0
+        .raddr(rst ? ZERO_P : go ? nc1 : nc),   // after rst: class 0
         .rdata(sb)
     );
 
@@ -211,38 +234,39 @@ module hdlgen_argmax #(
     wire [HW-1:0] corr = {{(HW-1){1'b0}}, r[IN_W-1]} << (IN_W - 1);
 
     always @(posedge clk) begin
+        r_full <= r_full_d;
+        m_act <= m_act_d;
+        m_tail <= m_tail_d;
+        go <= go_d;
+        mce <= go_d || step_d;
         if (rst) begin
-            r_full <= 1'b0;
             nc <= {PW{1'b0}};
-            m_act <= 1'b0;
-            started <= 1'b0;
-        end else begin
-            if (accept) r_full <= 1'b1;
-            else if (start && nc_last) r_full <= 1'b0;
-            if (start) nc <= nc_next;
-            if (start) m_act <= 1'b1;
-            else if (m_fin) m_act <= 1'b0;
-            started <= start;
+            nc1 <= NC1_0;
+        end else if (go) begin
+            nc <= nc1;
+            nc1 <= (nc1 == CLS_LAST) ? ZERO_P : nc1 + 1'b1;
         end
         sb_r <= sb;
         if (accept) r <= in_data;
-        else if (start) r <= r >> IN_W;
-        if (start) begin
-            m_tail <= IN_W == 1;
-            i <= {IW{1'b0}};
-            hs <= {{(HW-32){sb_r[63]}}, sb_r[63:32]};
-            hc <= corr;
-            l <= r[IN_W-1:0];
-            s <= (IN_W == 1) ? ~sb_r[31:0] : sb_r[31:0];
-            m_idx <= nc;
-            m_last <= nc_last;
-        end else if (m_step) begin
-            m_tail <= i == I_PEN;
-            i <= i + 1'b1;
-            hs <= hs_nx;
-            hc <= cm;
-            l <= l_nx;
-            if (i == I_PEN) s <= ~s;
+        else if (go) r <= r >> IN_W;
+        if (mce) begin
+            if (go) begin
+                i <= {IW{1'b0}};
+                pen <= I_PEN == {IW{1'b0}};
+                hs <= {{(HW-32){sb_r[63]}}, sb_r[63:32]};
+                hc <= corr;
+                l <= r[IN_W-1:0];
+                s <= (IN_W == 1) ? ~sb_r[31:0] : sb_r[31:0];
+                m_idx <= nc;
+                m_last <= nc_last;
+            end else begin
+                i <= i + 1'b1;
+                pen <= i + 1'b1 == I_PEN;
+                hs <= hs_nx;
+                hc <= cm;
+                l <= l_nx;
+                if (pen) s <= ~s;
+            end
         end
     end
 
@@ -257,8 +281,8 @@ module hdlgen_argmax #(
             q1_valid <= 1'b0;
             q2_valid <= 1'b0;
         end else begin
-            q1_valid <= q1_valid ? !q1_move : m_fin;
-            q2_valid <= q2_valid ? !q2_move : q1_move;
+            q1_valid <= q1_valid_d;
+            q2_valid <= q2_valid_d;
         end
         if (!q1_valid) begin
             q1_s <= hs_nx;
@@ -302,15 +326,10 @@ module hdlgen_argmax #(
     wire newbest = b_first || gt;
 
     always @(posedge clk) begin
-        if (rst) begin
-            b_valid <= 1'b0;
-            b_ph <= 1'b0;
-            ov <= 1'b0;
-        end else begin
-            if (b_ready) b_valid <= q2_valid;   // q2_move
-            b_ph <= !b_ready && b_valid;
-            ov <= ov ? !out_ready : c_fire;
-        end
+        b_valid <= b_valid_d;                   // q2_move
+        ov <= ov_d;
+        c_fire <= c_fire_d;
+        b_ready <= !b_valid_d || c_fire_d;
         if (b_ready) begin
             b_score <= prod_x[SW-1:0];
             b_idx <= q2_idx;

@@ -22,7 +22,7 @@
 // Timing with free-flowing streams (in_valid and out_ready always high): one beat per
 // cycle, a vector costs exactly SF·NF cycles, back to back, so consecutive output beats
 // are SF·NF cycles apart; in_ready is high for SF of every SF·NF cycles. Latency: a
-// vector's output beat is valid L = popcount_latency(SIMD, REG_EVERY) + 5 cycles after
+// vector's output beat is valid L = popcount_latency(SIMD, REG_EVERY) + 6 cycles after
 // the cycle that issues its last beat, i.e. after the cycle its last input beat is
 // accepted, plus (NF − 1)·SF (hdlgen::rtl::lib::mvau_latency; the same in both modes).
 //
@@ -42,9 +42,12 @@
 // Pipeline (one enable `en` stalls it all; en is a register: the output FIFO will have
 // room; so in_ready = en & fold0 and out_valid depend on registers only, and a stalled
 // beat is never lost):
-//   issue: fold counters; weight word and replay beat read one cycle ahead
-//   s1:    operand registers (live beat in fold 0, else the replayed one; MODE 1 also
-//          −x), weight word register
+//   issue: fold counters; the weight memory reads the issuing beat's word (address and
+//          read enable are flip-flops); replay beat read two beats ahead
+//   s1:    operand registers (live beat in fold 0, else the replayed one); the weight
+//          memory's read register
+//   s2:    operands again (MODE 1 also −x); weight word register: block-RAM outputs feed
+//          only flip-flops (on ECP5 a DP16KD's clock-to-out alone is 5.8 ns)
 //   trees: XNOR&mask + popcount per PE (and a popcount of the mask), or ±x + addtree per
 //          PE — popcount_latency(SIMD, REG_EVERY) stages
 //   acc:   running sums (p and n, or Σ ±x) over the fold; threshold word read
@@ -134,33 +137,35 @@ module hdlgen_mvau #(
 
     // ---------------------------------------------------------------- flow control
     // `en` advances the whole pipeline: a register, set when the output FIFO will have
-    // room next cycle and no weight write happens this cycle (the word prefetched in the
-    // cycle after a write may predate it; see the weight memory). fold0 (the vector's
-    // first fold: input taken) is a register too, so in_ready is one gate of two flops.
+    // room next cycle and no weight write happens this cycle (the cycle after a write,
+    // the weight memory must not be read; see there). fold0 (the vector's first fold:
+    // input taken) is a register too, and so is in_ready (= en && fold0, from their next
+    // values), so the upstream engine's issue logic sees a flip-flop.
     wire [1:0] fifo_next;                         // output FIFO occupancy next cycle
     reg [1:0] fifo_n = 2'd0;                      // output FIFO occupancy
     reg en = 1'b1;
-    always @(posedge clk) en <= (fifo_next != 2'd2) && !wcfg_we;
     reg [SW-1:0] sf = {SW{1'b0}};                 // beat of the fold being issued
     reg [NW-1:0] nf = {NW{1'b0}};                 // fold being issued
     reg fold0 = 1'b1;                             // nf == 0
     reg [AW-1:0] addr = {AW{1'b0}};               // weight word = nf·SF + sf
-    assign in_ready = en && fold0;
+    reg in_rdy = 1'b1;
+    assign in_ready = in_rdy;
     wire beat = en && (!fold0 || in_valid);      // a beat is issued this cycle
     wire [SW-1:0] sf_next = (sf == LAST_S) ? {SW{1'b0}} : sf + 1'b1;
     wire [AW-1:0] addr_next = (addr == LAST_A) ? {AW{1'b0}} : addr + 1'b1;
+    wire en_d = (fifo_next != 2'd2) && !wcfg_we;
+    wire fold0_d = rst ? 1'b1 : (beat && sf == LAST_S) ? (nf == LAST_N) : fold0;
     always @(posedge clk) begin
+        en <= en_d;
+        fold0 <= fold0_d;
+        in_rdy <= en_d && fold0_d;
         if (rst) begin
             sf <= {SW{1'b0}};
             nf <= {NW{1'b0}};
-            fold0 <= 1'b1;
             addr <= {AW{1'b0}};
         end else if (beat) begin
             sf <= sf_next;
-            if (sf == LAST_S) begin
-                nf <= (nf == LAST_N) ? {NW{1'b0}} : nf + 1'b1;
-                fold0 <= (nf == LAST_N);
-            end
+            if (sf == LAST_S) nf <= (nf == LAST_N) ? {NW{1'b0}} : nf + 1'b1;
             addr <= addr_next;
         end
     end
@@ -188,15 +193,14 @@ module hdlgen_mvau #(
     endgenerate
 
     // ---------------------------------------------------------------- weights
-    // Read every cycle at the word of the beat issued in the next cycle (so w_m holds
-    // the issuing beat's word, at most one cycle behind a configuration write), then
-    // registered with the beat: block RAM outputs (slow clock-to-out on ECP5) feed only
-    // flip-flops.
+    // Read with the pipeline (re = en) at `addr`, the word of the beat issued in the same
+    // cycle, so w_m sits beside the beat's s1 operands and w_q beside its s2 operands;
+    // the address and enable are flip-flops and the memory's output feeds only w_q. The
+    // cycle after a weight write en is low: the next read is the written word.
     wire [WW-1:0] w_m;
-    wire [AW-1:0] w_ra = rst ? {AW{1'b0}} : (beat ? addr_next : addr);
     hdlgen_cfgmem #(.W(WW), .D(DEPTH), .INIT_FILE(W_INIT), .CONST(STORE), .CONST_DATA(WCONST)) u_wmem (
         .clk(clk), .we(wcfg_we && w_word_ok && w_lane_ok), .waddr(word_x[AW-1:0]),
-        .wlane(lane_x[WLW-1:0]), .wdata(cfg_data), .re(1'b1), .raddr(w_ra), .rdata(w_m)
+        .wlane(lane_x[WLW-1:0]), .wdata(cfg_data), .re(en), .raddr(addr), .rdata(w_m)
     );
     reg [WW-1:0] w_q;
     always @(posedge clk) if (en) w_q <= w_m;
@@ -206,7 +210,8 @@ module hdlgen_mvau #(
     // them; r_q is the stored beat the issue stage needs this cycle (index sf), so the
     // operand register takes either the live beat (fold 0) or r_q: no multiplexer sits
     // between a memory output and the trees. SF ≤ 4: flip-flops read directly. Larger:
-    // block RAM read two beats ahead (replay reads are sequential), through its read
+    // block RAM read two beats ahead (replay reads are sequential) at ra = (sf + 2) mod
+    // SF, a counter of its own so the address is a flip-flop, through the memory's read
     // register q and a flip-flop b that advance with each issued beat: when beat sf
     // issues, b = rbuf[sf] and q = rbuf[sf + 1]. Fold 0 primes them: its beats SF−2 and
     // SF−1 read entries 0 and 1, written by then (SF ≥ 3); reads never hit the entry
@@ -227,20 +232,20 @@ module hdlgen_mvau #(
             wire take = in_valid && in_ready;
             if (SF > 4) begin : g_bram
                 localparam integer TWOI = 2;
-                localparam [SW:0] SFC = SF[SW:0];
-                localparam [SW:0] TWO = TWOI[SW:0];
+                localparam [SW-1:0] RA0 = TWOI[SW-1:0];
                 (* ram_style = "block", no_rw_check *) reg [RW-1:0] rbuf [0:RD-1];
                 reg [RW-1:0] q, b;
-                wire [SW:0] s2 = {1'b0, sf} + TWO;
-                wire [SW:0] ra = (s2 >= SFC) ? s2 - SFC : s2;   // (sf + 2) mod SF
+                reg [SW-1:0] ra = RA0;                          // (sf + 2) mod SF
+                always @(posedge clk)
+                    if (rst) ra <= RA0;
+                    else if (beat) ra <= (ra == LAST_S) ? {SW{1'b0}} : ra + 1'b1;
                 always @(posedge clk) if (take) rbuf[sf] <= beat_in;
                 always @(posedge clk)
                     if (beat) begin
-                        q <= rbuf[ra[SW-1:0]];
+                        q <= rbuf[ra];
                         b <= q;
                     end
                 assign r_q = b;
-                wire _unused_ra = &{1'b0, ra[SW], 1'b0};
             end else begin : g_regs
                 reg [RW-1:0] rbuf [0:RD-1];
                 always @(posedge clk) if (take) rbuf[sf] <= beat_in;
@@ -255,22 +260,32 @@ module hdlgen_mvau #(
     // ---------------------------------------------------------------- operands
     localparam integer TGW = 2 + NW;                        // {nf, last, first}
     reg s1_valid = 1'b0;
+    reg s2_valid = 1'b0;
     reg [TGW-1:0] s1_tag;
+    reg [TGW-1:0] s2_tag;
     reg [RW-1:0] s1_in;                                     // the beat's operands
+    reg [RW-1:0] s2_in;
     wire [RW-1:0] s1_d = fold0 ? beat_in : r_q;
     always @(posedge clk) begin
-        if (rst) s1_valid <= 1'b0;
-        else if (en) s1_valid <= beat;
+        if (rst) begin
+            s1_valid <= 1'b0;
+            s2_valid <= 1'b0;
+        end else if (en) begin
+            s1_valid <= beat;
+            s2_valid <= s1_valid;
+        end
         if (en) begin
             s1_tag <= {nf, sf == LAST_S, sf == {SW{1'b0}}};
             s1_in <= s1_d;
+            s2_tag <= s1_tag;
+            s2_in <= s1_in;
         end
     end
-    wire [DB-1:0] x = s1_in[DB-1:0];
+    wire [DB-1:0] x = s2_in[DB-1:0];
     wire [SIMD-1:0] m;
     generate
         if (USE_MASK == 1) begin : g_m
-            assign m = s1_in[RW-1:DB];
+            assign m = s2_in[RW-1:DB];
         end else begin : g_m1
             assign m = {SIMD{1'b1}};
         end
@@ -283,14 +298,14 @@ module hdlgen_mvau #(
         if (LAT == 1) begin : g_p1
             always @(posedge clk) begin
                 if (rst) pv <= 1'b0;
-                else if (en) pv <= s1_valid;
-                if (en) pt <= s1_tag;
+                else if (en) pv <= s2_valid;
+                if (en) pt <= s2_tag;
             end
         end else begin : g_pn
             always @(posedge clk) begin
                 if (rst) pv <= {LAT{1'b0}};
-                else if (en) pv <= {pv[LAT-2:0], s1_valid};
-                if (en) pt <= {pt[TGW*(LAT-1)-1:0], s1_tag};
+                else if (en) pv <= {pv[LAT-2:0], s2_valid};
+                if (en) pt <= {pt[TGW*(LAT-1)-1:0], s2_tag};
             end
         end
     endgenerate
@@ -335,12 +350,12 @@ module hdlgen_mvau #(
                 assign n_beat = {ACC_W{1'b0}};
             end
         end else begin : g_int
-            // −x_k is formed before the operand register (one negation per lane, shared
-            // by all PEs), so a PE's lane is a multiplexer in front of its adder tree.
+            // −x_k is formed from s1 into s2 (one negation per lane, shared by all PEs),
+            // so a PE's lane is a multiplexer in front of its adder tree.
             wire [SIMD*(EW+1)-1:0] nx_d;
             reg [SIMD*(EW+1)-1:0] nx;
             for (i = 0; i < SIMD; i = i + 1) begin : g_neg
-                wire [EW:0] xd = {s1_d[i*EW+EW-1], s1_d[i*EW +: EW]};
+                wire [EW:0] xd = {s1_in[i*EW+EW-1], s1_in[i*EW +: EW]};
                 assign nx_d[i*(EW+1) +: EW+1] = -xd;
             end
             always @(posedge clk) if (en) nx <= nx_d;
@@ -479,13 +494,20 @@ module hdlgen_mvau #(
         end
     endgenerate
 
-    // The activated fold, registered (the compare's carry chain ends here).
+    // The activated fold, registered (the compare's carry chain ends here); act_last:
+    // it is the vector's last fold (the push below is one gate of flip-flops).
     reg act_valid = 1'b0;
+    reg act_last = 1'b0;
     reg [NW-1:0] act_nf;
     reg [PE*OB-1:0] act_q;
     always @(posedge clk) begin
-        if (rst) act_valid <= 1'b0;
-        else if (en) act_valid <= res_valid;
+        if (rst) begin
+            act_valid <= 1'b0;
+            act_last <= 1'b0;
+        end else if (en) begin
+            act_valid <= res_valid;
+            act_last <= res_valid && res_nf == LAST_N;
+        end
         if (en && res_valid) begin
             act_q <= act;
             act_nf <= res_nf;
@@ -496,10 +518,11 @@ module hdlgen_mvau #(
     // Fold f < NF−1 leaves its lanes f·PE .. f·PE + PE − 1 in `col`; the last fold's
     // lanes come straight from act_q as the whole vector is pushed.
     wire [MH*OB-1:0] pixel;
-    wire push = en && act_valid && (act_nf == LAST_N);
+    wire push = en && act_last;
     generate
         if (NF == 1) begin : g_one
             assign pixel = act_q;
+            wire _unused_a = &{1'b0, act_valid, act_nf, 1'b0};
         end else begin : g_many
             genvar f;
             for (f = 0; f < NF - 1; f = f + 1) begin : g_slot
@@ -513,12 +536,14 @@ module hdlgen_mvau #(
     endgenerate
 
     reg [MH*OB-1:0] f0, f1;                     // f0: head (out_data), f1: second entry
+    reg o_valid = 1'b0;                         // fifo_n != 0, as a flip-flop
     wire pop = out_valid && out_ready;
     assign fifo_next = rst ? 2'd0 : fifo_n + {1'b0, push} - {1'b0, pop};
-    assign out_valid = (fifo_n != 2'd0);
+    assign out_valid = o_valid;
     assign out_data = f0;
     always @(posedge clk) begin
         fifo_n <= fifo_next;
+        o_valid <= fifo_next != 2'd0;
         if (pop) begin
             if (fifo_n == 2'd2) f0 <= f1;
             else if (push) f0 <= pixel;

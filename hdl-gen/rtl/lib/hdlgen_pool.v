@@ -37,14 +37,16 @@ module hdlgen_pool #(
 );
     localparam integer DW = C * EW;
     localparam integer KW = (K > 1) ? $clog2(K) : 1;
-    localparam integer K_LAST_I = K - 1;
-    wire [KW-1:0] K_LAST = K_LAST_I[KW-1:0];
+    localparam integer K_PEN_I = (K > 1) ? K - 2 : 0;
+    wire [KW-1:0] K_PEN = K_PEN_I[KW-1:0];
 
     // ---------------------------------------------------------------- reduction
     reg [KW-1:0] k = {KW{1'b0}};          // tap index within the window
     reg [DW-1:0] acc = {DW{1'b0}};        // reduction of taps 0 .. k-1
-    wire first = k == {KW{1'b0}};
-    wire klast = k == K_LAST;
+    // k == 0 and k == K-1 as flip-flops (in_ready and the output's enable are one gate
+    // of flip-flops).
+    reg first = 1'b1;
+    reg klast = K == 1;
 
     // res = first ? in_data : acc (op) in_data, written as one select per lane so each
     // result bit is one LUT behind the compare.
@@ -79,8 +81,12 @@ module hdlgen_pool #(
     always @(posedge clk) begin
         if (rst) begin
             k <= {KW{1'b0}};
+            first <= 1'b1;
+            klast <= K == 1;
         end else if (fire) begin
             k <= klast ? {KW{1'b0}} : k + 1'b1;
+            first <= klast;
+            klast <= klast ? (K == 1) : (k == K_PEN);
         end
         if (fire && !klast) acc <= res;
     end

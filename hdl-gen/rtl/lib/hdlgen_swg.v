@@ -32,8 +32,10 @@
 // the counters and "next is last" flags, the tap's padded-grid row/column (in-bounds by
 // table lookup), its ring address, and the three differences the handshakes read by sign
 // bit alone: P - N - 1 (tap written), P - 1 (image begun), P - (ybase + NR)*IN_W (writer
-// may write). So in_ready is a flip-flop, issuing is one LUT of flip-flops, and what an
-// issue steers is at most a LUT and a carry chain further.
+// may write). So in_ready is a flip-flop, and so is the decision to issue: computed
+// from the next values of those registers (one carry chain and a LUT or two), so the
+// enables of the counter groups are one LUT of flip-flops and what an issue steers is
+// at most a LUT and a carry chain further.
 //
 // Pipeline: issue (BRAM address register) → BRAM read → pixel register (the BRAM output
 // feeds a flip-flop directly) → [C > SIMD: chunk shift register] → output register with a
@@ -262,11 +264,14 @@ module hdlgen_swg #(
     reg [BW-1:0] k_data = {BW{1'b0}};
 
     // ---------------------------------------------------------------- handshakes
-    // The pipeline (issue, s1, s2) moves while the skid register is empty, so the decision
-    // to issue is one LUT of flip-flops; out_ready only steers o and k.
-    wire en = !k_valid;
-    wire avail = inb ? !d_wr[LW-1] : !d_go[LW-1];
-    (* keep *) wire issue = en && avail;   // kept: one LUT that the enables below share
+    // The pipeline (issue, s1, s2) moves while the skid register is empty; out_ready only
+    // steers o and k. en (= !k_valid) is a flip-flop of its own: an enable of true
+    // polarity, which the flow can fold into an ECP5 block RAM's output register together
+    // with q2. issue (= en && the next tap is there: inb ? P > N : P > 0) is a flip-flop
+    // too, set from the next values of en, inb, d_wr and d_go (issue_d below).
+    reg en = 1'b1;
+    wire en_d;
+    reg issue = 1'b0;
     wire [4:0] ce = {5{rst}} | ({5{issue}} & {g[3:0], 1'b1});   // register group k's enable
     assign in_ready = d_room[LW-1];
     wire wr = in_valid && d_room[LW-1];
@@ -293,17 +298,17 @@ module hdlgen_swg #(
         end
     end
     wire [LW-1:0] wr_l = {{(LW - 1){1'b0}}, wr};
+    wire [LW-1:0] d_wr_d = rst ? D0 : d_wr + o_wr + wr_l;
+    wire [LW-1:0] d_go_d = rst ? {LW{1'b1}} : d_go + o_go + wr_l;
 
     always @(posedge clk) begin
+        d_wr <= d_wr_d;
+        d_go <= d_go_d;
         if (rst) begin
-            d_wr <= D0;
-            d_go <= {LW{1'b1}};
             d_room <= R0;
             waddr <= {AW{1'b0}};
             w_wrap <= 1'b0;
         end else begin
-            d_wr <= d_wr + o_wr + wr_l;
-            d_go <= d_go + o_go + wr_l;
             d_room <= d_room + o_room + wr_l;
             if (wr) begin
                 waddr <= w_wrap ? {AW{1'b0}} : waddr + 1'b1;
@@ -383,17 +388,20 @@ module hdlgen_swg #(
         end
     end
     // Group 1 when kx moves (tc >= 1): kx, the tap column, and so whether the tap is real.
+    wire inb_d = !ce[1] ? inb : rst ? (ROW0 && COL0) : (n_row && n_col);
+    always @(posedge clk) begin
+        inb <= inb_d;
+        issue <= en_d && (inb_d ? !d_wr_d[LW-1] : !d_go_d[LW-1]);
+    end
     always @(posedge clk) if (ce[1]) begin
         if (rst) begin
             kx <= {KXW{1'b0}};
             p_kx <= KX_TWO;
             xi <= {XW{1'b0}};
-            inb <= ROW0 && COL0;
         end else begin
             kx <= g[1] ? {KXW{1'b0}} : kx + 1'b1;
             p_kx <= g[1] ? KX_TWO : kx == KX_PEN2;
             xi <= !g[1] ? xi + 1'b1 : !g[2] ? xb : !g[3] ? xb + S_X : {XW{1'b0}};
-            inb <= n_row && n_col;
         end
     end
     // Group 2 when ky moves (tc >= 2): ky and the tap row.
@@ -439,7 +447,7 @@ module hdlgen_swg #(
             s1_valid <= 1'b0;
             s2_valid <= 1'b0;
         end else if (en) begin
-            s1_valid <= avail;
+            s1_valid <= issue;          // = the tap is there, while en
             s2_valid <= s1_valid;
         end
         if (en) begin
@@ -493,6 +501,7 @@ module hdlgen_swg #(
     // The last stage's beat goes to o when o is free, else to k (empty whenever en); k
     // drains first.
     wire o_free = !o_valid || out_ready;
+    assign en_d = rst || (k_valid ? o_free : !(t_valid && !o_free));   // !k_valid next
     always @(posedge clk) begin
         if (rst) begin
             o_valid <= 1'b0;
@@ -501,6 +510,7 @@ module hdlgen_swg #(
             if (o_free) o_valid <= k_valid || t_valid;
             k_valid <= k_valid ? !o_free : t_valid && !o_free;
         end
+        en <= en_d;
         if (o_free) begin
             o_data <= k_valid ? k_data : beat;
             o_pad <= k_valid ? k_pad : t_pad;

@@ -80,8 +80,9 @@ pub mod lib {
     /// Cycles from the cycle `hdlgen_mvau` issues a vector's last beat (the cycle its last
     /// input beat is accepted, plus (NF − 1)·SF replayed beats) to the cycle its output
     /// beat is valid, with no stalls; the same in both modes. A vector costs SF·NF cycles.
+    /// (Operands twice registered, the trees, accumulate, result, activation, FIFO.)
     pub fn mvau_latency(simd: usize, reg_every: usize) -> usize {
-        5 + popcount_latency(simd, reg_every)
+        6 + popcount_latency(simd, reg_every)
     }
 
     /// Register stages of `hdlgen_addtree` (the same tree shape as `hdlgen_popcount`).
