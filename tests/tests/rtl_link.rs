@@ -156,10 +156,15 @@ impl Host {
     }
 
     fn send(&mut self, bytes: &[u8]) {
+        self.send_with_stop(bytes, 1);
+    }
+
+    /// Bytes with the given stop bit (0: a framing error on every byte).
+    fn send_with_stop(&mut self, bytes: &[u8], stop: u64) {
         for &b in bytes {
             let bits = std::iter::once(0)
                 .chain((0..8).map(|i| u64::from(b >> i & 1)))
-                .chain(std::iter::once(1));
+                .chain(std::iter::once(stop));
             for bit in bits {
                 self.sim.set(self.rx, bit);
                 self.step(CPB);
@@ -322,6 +327,15 @@ fn corrupted_and_truncated_frames_are_rejected_and_change_nothing() {
     h.send(&f[..30]);
     assert_eq!(h.recv(100_000), (0x82, vec![4]), "NACK: timeout");
     h.quiet();
+    // A byte with a low stop bit inside a frame: NACK (framing), the frame is dropped.
+    let f = frame(0xA5, 0x02, &image_payload(s, &images[1]));
+    h.send(&f[..10]);
+    h.send_with_stop(&f[10..11], 0);
+    h.step(2 * 10 * CPB);
+    h.send(&f[11..]);
+    assert_eq!(h.recv(100_000), (0x82, vec![5]), "NACK: framing");
+    h.quiet();
+    assert!(h.got.is_empty(), "nothing else sent: {:02x?}", h.got);
     for (i, x) in images.iter().enumerate().skip(1) {
         assert_eq!(h.request(0x02, &image_payload(s, x)).0, 0x81, "ACK");
         let (ty, p) = h.recv(400_000);

@@ -3,10 +3,20 @@
 // a frame whose CRC, type and length are right is applied: configuration writes go to the
 // network's cfg bus, an image's beats to its input stream. Every frame is answered (ACK,
 // NACK with a reason, or INFO); every classified image is sent back as a RESULT frame.
+// The host waits for a frame's answer before it sends the next (bytes that arrive while a
+// frame is being applied are not parsed).
 //
 // Host → board: A5 | type | len (u16 LE) | payload | crc8(type, len, payload)
 // Board → host: 5A | type | len (u16 LE) | payload | crc8(type, len, payload)
 // CRC-8: polynomial 0x07, initial value 0, no reflection (CRC-8/SMBUS).
+//
+// Timing: the link runs at the design clock (48 MHz and more on an iCE40), so every
+// decision is a LUT or two of flip-flops. Bytes arrive and leave at least 10·CPB ≥ 80
+// cycles apart, so each comparison a decision needs (last byte of the payload, CRC equal,
+// length and type valid, timeout, the next byte to send) is kept in a flip-flop computed
+// from the registers it depends on one cycle earlier; it has long settled when the next
+// byte comes. The buffer is applied one byte every two cycles for the same reason: the
+// flags of byte n settle in the cycle between bytes n and n + 1.
 `default_nettype none
 module hdlgen_link #(
     parameter integer CPB = 104,       // clocks per UART bit
@@ -49,11 +59,14 @@ module hdlgen_link #(
     localparam [7:0] E_CRC = 8'd1, E_TYPE = 8'd2, E_LEN = 8'd3, E_TIMEOUT = 8'd4, E_FRAMING = 8'd5;
     localparam integer IMG_BYTES = BEATS * IN_BYTES;
     localparam integer KB_I = IN_BYTES - 1;
-    localparam [3:0] KB = KB_I[3:0];
+    localparam [2:0] KB = KB_I[2:0];
     localparam integer RES_LEN = 1 + CLS * SB;
-    localparam integer TW = $clog2(IDLE_BYTES * 10 * CPB + 1);
     localparam integer TIMEOUT_I = IDLE_BYTES * 10 * CPB;
+    localparam integer TW = $clog2(TIMEOUT_I + 2);
     localparam [TW-1:0] TIMEOUT = TIMEOUT_I[TW-1:0];
+    localparam integer BUF_I = 1 << BUF_AW;
+    localparam [16:0] BUF17 = BUF_I[16:0];
+    localparam [15:0] RES16 = RES_LEN[15:0], IMG16 = IMG_BYTES[15:0];
 
     function [7:0] crc8;  // one byte into CRC-8/SMBUS
         input [7:0] c;
@@ -69,38 +82,89 @@ module hdlgen_link #(
 
     // Frame buffer (block RAM): written while a frame arrives, read while it is applied.
     (* ram_style = "block", no_rw_check *) reg [7:0] buffer [0:(1<<BUF_AW)-1];
-    reg [BUF_AW-1:0] raddr;
+    reg [BUF_AW-1:0] waddr = {BUF_AW{1'b0}};
+    reg [BUF_AW-1:0] raddr = {BUF_AW{1'b0}};
     reg [7:0] rbyte;
     always @(posedge clk) rbyte <= buffer[raddr];
 
-    // ---------------------------------------------------------------- receive and check
-    localparam [3:0] P_SYNC = 0, P_TYPE = 1, P_LEN0 = 2, P_LEN1 = 3, P_PAY = 4, P_CRC = 5,
-                     P_DRAIN = 6, P_CFG = 7, P_IMG = 8, P_REPLY = 9;
-    reg [3:0] ps;
-    reg [7:0] ftype, crc, code;
-    reg [15:0] flen, fidx;
-    reg [TW-1:0] idle;
-    // A reply waits in (reply_type, reply_code) from reply_req until the transmitter takes
-    // it (reply_busy); the parser writes them only while no reply is pending.
-    reg reply_req, reply_busy, nacked;
-    reg [7:0] reply_type, reply_code;
-    reg [3:0] k;       // byte within a cfg write / an input beat
-    reg [63:0] acc;    // bytes of the word being assembled, little-endian, newest on top
-    reg rd_wait;       // the buffer read of this cycle is in flight
-    wire [63:0] word = {rbyte, acc[63:8]};
+    // ---------------------------------------------------------------- received byte
+    // The receiver's byte one cycle later, with the comparisons the parser makes on it.
+    reg [7:0] crc = 8'h00;                 // CRC of the frame so far
+    reg b_valid = 1'b0, b_ferr = 1'b0;
+    reg [7:0] b_data = 8'h00;
+    reg b_sync = 1'b0, b_zero = 1'b0, b_crc_ok = 1'b0;
+    always @(posedge clk) begin
+        b_valid <= rx_valid && !rst;
+        b_ferr <= rx_ferr && !rst;
+        b_data <= rx_data;
+        b_sync <= rx_data == 8'hA5;
+        b_zero <= rx_data == 8'h00;
+        b_crc_ok <= rx_data == crc;        // crc is a byte time old: stable
+    end
 
-    wire len_ok = (ftype == T_CFG) ? (flen != 0 && flen[2:0] == 3'd0 && flen <= (1 << BUF_AW)) :
-                  (ftype == T_IMAGE) ? (flen == IMG16) :
-                  (flen == 0);
-    wire type_ok = (ftype == T_CFG) || (ftype == T_IMAGE) || (ftype == T_INFO);
-    wire mid_frame = (ps != P_SYNC) && (ps < P_DRAIN);
+    // ---------------------------------------------------------------- parser
+    localparam [2:0] P_SYNC = 3'd0, P_TYPE = 3'd1, P_LEN0 = 3'd2, P_LEN1 = 3'd3, P_PAY = 3'd4,
+                     P_CRC = 3'd5, P_DRAIN = 3'd6, P_WAIT = 3'd7;
+    reg [2:0] ps = P_SYNC;
+    reg [7:0] ftype = 8'h00, code = 8'h00;
+    reg [15:0] flen = 16'd0;
+    reg [15:0] rem = 16'd0;                // payload bytes still to arrive
+    reg [TW-1:0] idle = {TW{1'b0}};        // cycles since the last byte of a frame
+    // Flags, one cycle behind the registers they read (see the header).
+    reg rem_one = 1'b0, lo_zero = 1'b0, type_ok = 1'b0, len_ok = 1'b0, timeout = 1'b0;
+    reg is_cfg = 1'b0, is_img = 1'b0, mid = 1'b0, watch = 1'b0;
+    // A reply waits in (reply_type, reply_code) from reply_req until the transmitter takes
+    // it (reply_busy); it is written only while no reply is pending (can_reply).
+    reg reply_req = 1'b0, reply_busy = 1'b0, nacked = 1'b0;
+    reg [7:0] reply_type = 8'h00, reply_code = 8'h00;
     wire can_reply = !reply_req && !reply_busy;
+    reg go = 1'b0;                         // the checked frame is handed to the applier
+    reg done = 1'b0;                       // the applier has queued its reply
+    // The idle count restarts with every byte, outside a frame, and when a frame is
+    // dropped (below); the timeout flag drops with it.
+    wire drop = mid && (b_ferr || timeout);
+    wire idle_clr = !watch || b_valid || drop;
+
+    always @(posedge clk) begin
+        rem_one <= rem == 16'd1;
+        lo_zero <= flen[7:0] == 8'd0;
+        type_ok <= (ftype == T_CFG) || (ftype == T_IMAGE) || (ftype == T_INFO);
+        len_ok <= (ftype == T_CFG) ? (flen != 16'd0 && flen[2:0] == 3'd0 && {1'b0, flen} <= BUF17) :
+                  (ftype == T_IMAGE) ? (flen == IMG16) : (flen == 16'd0);
+        is_cfg <= ftype == T_CFG;
+        is_img <= ftype == T_IMAGE;
+        mid <= (ps != P_SYNC) && (ps != P_DRAIN) && (ps != P_WAIT);
+        watch <= (ps != P_SYNC) && (ps != P_WAIT);
+        timeout <= !idle_clr && idle >= TIMEOUT;
+    end
+
+    // ---------------------------------------------------------------- applier
+    // Runs a checked frame from the buffer: one byte every two cycles (ph 0: the read and
+    // the flags settle, ph 1: the byte is used).
+    localparam [1:0] A_IDLE = 2'd0, A_CFG = 2'd1, A_IMG = 2'd2, A_REPLY = 2'd3;
+    reg [1:0] as = A_IDLE;
+    reg ph = 1'b0;
+    reg [15:0] arem = 16'd0;               // buffer bytes still to apply
+    reg arem_one = 1'b0;
+    reg [2:0] k = 3'd0;                    // byte within a cfg write / an input beat
+    reg k_cfg_last = 1'b0, k_img_last = 1'b0;
+    reg a_last = 1'b0;                     // the image's last beat is being handed over
+    reg [63:0] acc = 64'd0;                // bytes of the word being assembled, newest on top
+    wire [63:0] word = {rbyte, acc[63:8]};
+    always @(posedge clk) begin
+        arem_one <= arem == 16'd1;
+        k_cfg_last <= k == 3'd7;
+        k_img_last <= k == KB;
+    end
 
     always @(posedge clk) begin
         cfg_we <= 1'b0;
-        if (rx_valid && ps == P_PAY) buffer[fidx[BUF_AW-1:0]] <= rx_data;
+        go <= 1'b0;
+        done <= 1'b0;
+        if (b_valid && ps == P_PAY) buffer[waddr] <= b_data;
         if (rst) begin
             ps <= P_SYNC;
+            as <= A_IDLE;
             reply_req <= 1'b0;
             in_valid <= 1'b0;
             busy <= 1'b0;
@@ -110,37 +174,39 @@ module hdlgen_link #(
             if (reply_req && reply_busy) reply_req <= 1'b0;
             // A frame that stops arriving is dropped, so a truncated frame cannot block the
             // next one; the same count ends the drain after a bad frame.
-            if (!(mid_frame || ps == P_DRAIN) || rx_valid) idle <= {TW{1'b0}};
-            else if (idle != TIMEOUT) idle <= idle + 1'b1;
+            if (idle_clr) idle <= {TW{1'b0}};
+            else if (!timeout) idle <= idle + 1'b1;
             case (ps)
-                P_SYNC: if (rx_valid && rx_data == 8'hA5) begin
+                P_SYNC: if (b_valid && b_sync) begin
                     ps <= P_TYPE;
                     crc <= 8'h00;
                 end
-                P_TYPE: if (rx_valid) begin
-                    ftype <= rx_data;
-                    crc <= crc8(crc, rx_data);
+                P_TYPE: if (b_valid) begin
+                    ftype <= b_data;
+                    crc <= crc8(crc, b_data);
                     ps <= P_LEN0;
                 end
-                P_LEN0: if (rx_valid) begin
-                    flen[7:0] <= rx_data;
-                    crc <= crc8(crc, rx_data);
+                P_LEN0: if (b_valid) begin
+                    flen[7:0] <= b_data;
+                    crc <= crc8(crc, b_data);
                     ps <= P_LEN1;
                 end
-                P_LEN1: if (rx_valid) begin
-                    flen[15:8] <= rx_data;
-                    crc <= crc8(crc, rx_data);
-                    fidx <= 16'd0;
-                    ps <= (rx_data == 8'd0 && flen[7:0] == 8'd0) ? P_CRC : P_PAY;
+                P_LEN1: if (b_valid) begin
+                    flen[15:8] <= b_data;
+                    rem <= {b_data, flen[7:0]};
+                    crc <= crc8(crc, b_data);
+                    waddr <= {BUF_AW{1'b0}};
+                    ps <= (b_zero && lo_zero) ? P_CRC : P_PAY;
                 end
-                P_PAY: if (rx_valid) begin
-                    crc <= crc8(crc, rx_data);
-                    fidx <= fidx + 1'b1;
-                    if (fidx + 1'b1 == flen) ps <= P_CRC;
+                P_PAY: if (b_valid) begin
+                    crc <= crc8(crc, b_data);
+                    waddr <= waddr + 1'b1;
+                    rem <= rem - 1'b1;
+                    if (rem_one) ps <= P_CRC;
                 end
-                P_CRC: if (rx_valid) begin
+                P_CRC: if (b_valid) begin
                     nacked <= 1'b0;
-                    if (rx_data != crc) begin
+                    if (!b_crc_ok) begin
                         code <= E_CRC;
                         ps <= P_DRAIN;
                     end else if (!type_ok) begin
@@ -150,65 +216,10 @@ module hdlgen_link #(
                         code <= E_LEN;
                         ps <= P_DRAIN;
                     end else begin
-                        raddr <= {BUF_AW{1'b0}};
-                        fidx <= 16'd0;
-                        k <= 4'd0;
-                        rd_wait <= 1'b1;
+                        go <= 1'b1;
                         busy <= 1'b1;
-                        ps <= (ftype == T_CFG) ? P_CFG : (ftype == T_IMAGE) ? P_IMG : P_REPLY;
+                        ps <= P_WAIT;
                     end
-                end
-                P_CFG: begin
-                    // One byte per cycle from the buffer; every 8th completes a write.
-                    if (rd_wait) begin
-                        rd_wait <= 1'b0;
-                        raddr <= raddr + 1'b1;
-                    end else begin
-                        acc <= word;
-                        raddr <= raddr + 1'b1;
-                        fidx <= fidx + 1'b1;
-                        k <= k + 1'b1;
-                        if (k == 4'd7) begin
-                            k <= 4'd0;
-                            cfg_we <= 1'b1;
-                            cfg_addr <= word[CFG_AW-1:0];
-                            cfg_data <= word[63:32];
-                            if (fidx + 1'b1 == flen) ps <= P_REPLY;
-                        end
-                    end
-                end
-                P_IMG: begin
-                    if (in_valid) begin
-                        if (in_ready) begin
-                            in_valid <= 1'b0;
-                            if (fidx == flen) ps <= P_REPLY;
-                        end
-                    end else if (rd_wait) begin
-                        rd_wait <= 1'b0;
-                        raddr <= raddr + 1'b1;
-                    end else begin
-                        acc <= word;
-                        fidx <= fidx + 1'b1;
-                        if (k == KB) begin
-                            k <= 4'd0;
-                            in_valid <= 1'b1;
-                            in_data <= word[64 - 8 * IN_BYTES +: IN_W];
-                            // Hold the address (one byte ahead): it is read again after
-                            // the handshake.
-                            rd_wait <= 1'b1;
-                        end else begin
-                            k <= k + 1'b1;
-                            raddr <= raddr + 1'b1;
-                        end
-                    end
-                end
-                P_REPLY: if (can_reply) begin
-                    reply_req <= 1'b1;
-                    reply_type <= (ftype == T_INFO) ? R_INFO : R_ACK;
-                    reply_code <= ftype;
-                    busy <= 1'b0;
-                    error <= 1'b0;
-                    ps <= P_SYNC;
                 end
                 P_DRAIN: begin
                     // NACK once, then wait for the line to go quiet before looking for the
@@ -220,43 +231,102 @@ module hdlgen_link #(
                         nacked <= 1'b1;
                         error <= 1'b1;
                     end
-                    if (nacked && idle == TIMEOUT) ps <= P_SYNC;
+                    if (nacked && timeout) ps <= P_SYNC;
                 end
-                default: ps <= P_SYNC;
+                default: if (done) ps <= P_SYNC;   // P_WAIT
             endcase
-            if (mid_frame && (rx_ferr || idle == TIMEOUT)) begin
-                code <= rx_ferr ? E_FRAMING : E_TIMEOUT;
+            if (drop) begin
+                code <= b_ferr ? E_FRAMING : E_TIMEOUT;
                 nacked <= 1'b0;
-                idle <= {TW{1'b0}};
                 ps <= P_DRAIN;
             end
+
+            case (as)
+                A_IDLE: if (go) begin
+                    raddr <= {BUF_AW{1'b0}};
+                    arem <= flen;
+                    k <= 3'd0;
+                    ph <= 1'b0;
+                    as <= is_cfg ? A_CFG : is_img ? A_IMG : A_REPLY;
+                end
+                A_CFG: begin
+                    // Every 8th byte completes a write (address, then data, little-endian).
+                    ph <= !ph;
+                    if (ph) begin
+                        acc <= word;
+                        raddr <= raddr + 1'b1;
+                        arem <= arem - 1'b1;
+                        k <= k + 1'b1;
+                        if (k_cfg_last) begin
+                            cfg_we <= 1'b1;
+                            cfg_addr <= word[CFG_AW-1:0];
+                            cfg_data <= word[63:32];
+                        end
+                        if (arem_one) as <= A_REPLY;
+                    end
+                end
+                A_IMG: begin
+                    if (in_valid) begin
+                        if (in_ready) begin
+                            in_valid <= 1'b0;
+                            if (a_last) as <= A_REPLY;
+                        end
+                    end else begin
+                        ph <= !ph;
+                        if (ph) begin
+                            acc <= word;
+                            raddr <= raddr + 1'b1;
+                            arem <= arem - 1'b1;
+                            k <= k_img_last ? 3'd0 : k + 1'b1;
+                            a_last <= arem_one;
+                            if (k_img_last) begin
+                                in_valid <= 1'b1;
+                                in_data <= word[64 - 8 * IN_BYTES +: IN_W];
+                            end
+                        end
+                    end
+                end
+                default: if (can_reply) begin   // A_REPLY
+                    reply_req <= 1'b1;
+                    reply_type <= is_cfg ? R_ACK : is_img ? R_ACK : R_INFO;
+                    reply_code <= ftype;
+                    busy <= 1'b0;
+                    error <= 1'b0;
+                    done <= 1'b1;
+                    as <= A_IDLE;
+                end
+            endcase
         end
     end
-
 
     // ---------------------------------------------------------------- results
     // A RESULT frame is sent while the network's output stream delivers it: each class
     // score is held by the network (valid/ready) until its bytes are out, so no score
     // buffer is needed. `take` acknowledges one beat.
-    reg take;
+    reg take = 1'b0;
     assign out_ready = take;
-    reg [PW-1:0] pred;
+    reg [PW-1:0] pred = {PW{1'b0}};
 
     // ---------------------------------------------------------------- transmit
-    // One frame at a time: a waiting reply first, else a result.
+    // One frame at a time: a waiting reply first, else a result. The next payload byte
+    // (nb) and what sending it means (nb_score: it is a score byte, which needs the
+    // network's beat; nb_last: the last payload byte) are flip-flops computed from the
+    // registers below; a byte takes 10·CPB cycles to leave, so they have settled when the
+    // transmitter is ready again.
     localparam integer OW = (SB > 1) ? $clog2(SB) : 1;
     localparam [15:0] BEATS16 = BEATS[15:0];
     localparam integer SB1_I = SB - 1;
     localparam [OW-1:0] SB1 = SB1_I[OW-1:0];
     localparam [7:0] IN_W8 = IN_W[7:0], CLS8 = CLS[7:0], SW8 = SW[7:0];
-    localparam [15:0] RES16 = RES_LEN[15:0], IMG16 = IMG_BYTES[15:0];
-    reg [2:0] ts;   // 0 idle, 1 sync, 2 type, 3 len0, 4 len1, 5 payload, 6 crc
-    reg [7:0] ttype, tcrc, tcode;
-    reg [15:0] tlen, tidx;
-    reg [OW-1:0] toff;
-    reg tresult;
-    wire [SW-1:0] sval = out_score;
-    wire [8*SB-1:0] sext = {{(8*SB-SW){sval[SW-1]}}, sval};
+    localparam [2:0] T_IDLE = 3'd0, T_SYNC = 3'd1, T_TYPE = 3'd2, T_LEN0 = 3'd3, T_LEN1 = 3'd4,
+                     T_PAY = 3'd5, T_CRC = 3'd6;
+    reg [2:0] ts = T_IDLE;
+    reg [7:0] ttype = 8'h00, tcrc = 8'h00, tcode = 8'h00;
+    reg [15:0] tlen = 16'd0, tidx = 16'd0;
+    reg [15:0] tlast = 16'd0;              // tlen - 1: the index of the last payload byte
+    reg [OW-1:0] toff = {OW{1'b0}};
+    reg tresult = 1'b0;
+    wire [8*SB-1:0] sext = {{(8*SB-SW){out_score[SW-1]}}, out_score};
     wire [7:0] sbyte = sext[toff * 8 +: 8];
     reg [7:0] info_byte;
     always @(*) begin
@@ -273,82 +343,97 @@ module hdlgen_link #(
         endcase
     end
     // RESULT payload: CLS scores, then the predicted class.
-    wire [7:0] pay = tresult ? ((tidx + 1'b1 == tlen) ? {{(8-PW){1'b0}}, pred} : sbyte) :
-                     (ttype == R_INFO) ? info_byte : tcode;
-    wire score_byte = tresult && (tidx + 1'b1 != tlen);
+    reg nb_last = 1'b0, nb_score = 1'b0, nb_ok = 1'b0, toff_last = 1'b0;
+    reg [7:0] nb = 8'h00;
+    always @(posedge clk) begin
+        // Each settles a cycle after the one before it.
+        nb_last <= tidx == tlast;
+        nb_score <= tresult && !nb_last;
+        nb <= tresult ? (nb_last ? {{(8-PW){1'b0}}, pred} : sbyte) :
+              (ttype == R_INFO) ? info_byte : tcode;
+        // A score byte can go once its beat is there (take pops the beat: not in that
+        // cycle, nor the next, while out_score changes).
+        nb_ok <= !nb_score || (out_valid && !take);
+        toff_last <= toff == SB1;
+    end
+    // send: the transmitter takes the next byte of the frame this cycle. A flip-flop (the
+    // wide registers below hang off it), never high two cycles running.
+    reg send = 1'b0;
+    always @(posedge clk)
+        send <= !rst && !send && !tx_valid && tx_ready && ts != T_IDLE && (ts != T_PAY || nb_ok);
     always @(posedge clk) begin
         take <= 1'b0;
         if (rst) begin
-            ts <= 3'd0;
+            ts <= T_IDLE;
             tx_valid <= 1'b0;
             reply_busy <= 1'b0;
         end else if (tx_valid) begin
             if (tx_ready) tx_valid <= 1'b0;
-        end else if (tx_ready) begin
-            case (ts)
-                3'd0: if (reply_req) begin
-                    reply_busy <= 1'b1;
-                    tresult <= 1'b0;
-                    ttype <= reply_type;
-                    tcode <= reply_code;
-                    tlen <= (reply_type == R_INFO) ? 16'd9 : 16'd1;
-                    ts <= 3'd1;
-                end else if (out_valid) begin
-                    tresult <= 1'b1;
-                    ttype <= R_RESULT;
-                    tlen <= RES16;
-                    ts <= 3'd1;
-                end
-                3'd1: begin
-                    tx_data <= 8'h5A;
-                    tx_valid <= 1'b1;
-                    tcrc <= 8'h00;
-                    ts <= 3'd2;
-                end
-                3'd2: begin
-                    tx_data <= ttype;
-                    tx_valid <= 1'b1;
-                    tcrc <= crc8(tcrc, ttype);
-                    ts <= 3'd3;
-                end
-                3'd3: begin
-                    tx_data <= tlen[7:0];
-                    tx_valid <= 1'b1;
-                    tcrc <= crc8(tcrc, tlen[7:0]);
-                    ts <= 3'd4;
-                end
-                3'd4: begin
-                    tx_data <= tlen[15:8];
-                    tx_valid <= 1'b1;
-                    tcrc <= crc8(tcrc, tlen[15:8]);
-                    tidx <= 16'd0;
-                    toff <= {OW{1'b0}};
-                    ts <= 3'd5;
-                end
-                3'd5: if (!score_byte || (out_valid && !take)) begin
-                    tx_data <= pay;
-                    tx_valid <= 1'b1;
-                    tcrc <= crc8(tcrc, pay);
-                    tidx <= tidx + 1'b1;
-                    if (score_byte) begin
-                        if (toff == SB1) begin
-                            toff <= {OW{1'b0}};
-                            take <= 1'b1;
-                            if (out_last) pred <= out_pred;
-                        end else begin
-                            toff <= toff + 1'b1;
-                        end
+        end else case (ts)
+            T_IDLE: if (reply_req) begin
+                reply_busy <= 1'b1;
+                tresult <= 1'b0;
+                ttype <= reply_type;
+                tcode <= reply_code;
+                tlen <= (reply_type == R_INFO) ? 16'd9 : 16'd1;
+                tlast <= (reply_type == R_INFO) ? 16'd8 : 16'd0;
+                ts <= T_SYNC;
+            end else if (out_valid) begin
+                tresult <= 1'b1;
+                ttype <= R_RESULT;
+                tlen <= RES16;
+                tlast <= RES16 - 16'd1;
+                ts <= T_SYNC;
+            end
+            T_SYNC: if (send) begin
+                tx_data <= 8'h5A;
+                tx_valid <= 1'b1;
+                tcrc <= 8'h00;
+                ts <= T_TYPE;
+            end
+            T_TYPE: if (send) begin
+                tx_data <= ttype;
+                tx_valid <= 1'b1;
+                tcrc <= crc8(tcrc, ttype);
+                ts <= T_LEN0;
+            end
+            T_LEN0: if (send) begin
+                tx_data <= tlen[7:0];
+                tx_valid <= 1'b1;
+                tcrc <= crc8(tcrc, tlen[7:0]);
+                ts <= T_LEN1;
+            end
+            T_LEN1: if (send) begin
+                tx_data <= tlen[15:8];
+                tx_valid <= 1'b1;
+                tcrc <= crc8(tcrc, tlen[15:8]);
+                tidx <= 16'd0;
+                toff <= {OW{1'b0}};
+                ts <= T_PAY;
+            end
+            T_PAY: if (send) begin
+                tx_data <= nb;
+                tx_valid <= 1'b1;
+                tcrc <= crc8(tcrc, nb);
+                tidx <= tidx + 1'b1;
+                if (nb_score) begin
+                    if (toff_last) begin
+                        toff <= {OW{1'b0}};
+                        take <= 1'b1;
+                        if (out_last) pred <= out_pred;
+                    end else begin
+                        toff <= toff + 1'b1;
                     end
-                    if (tidx + 1'b1 == tlen) ts <= 3'd6;
                 end
-                default: begin
-                    tx_data <= tcrc;
-                    tx_valid <= 1'b1;
-                    ts <= 3'd0;
-                    if (!tresult) reply_busy <= 1'b0;
-                end
-            endcase
-        end
+                if (nb_last) ts <= T_CRC;
+            end
+            default: if (send) begin   // T_CRC
+                tx_data <= tcrc;
+                tx_valid <= 1'b1;
+                ts <= T_IDLE;
+                if (!tresult) reply_busy <= 1'b0;
+            end
+        endcase
     end
     wire _unused_ok = &{1'b0, acc[7:0], word, 1'b0};
 endmodule

