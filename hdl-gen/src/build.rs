@@ -22,7 +22,7 @@ use crate::network::Network;
 use crate::rtl::estimate::Estimate;
 use crate::rtl::gen::{generate, GenOptions, Generated};
 use crate::rtl::pll::Pll;
-use crate::rtl::shell::{board_top, ShellOptions};
+use crate::rtl::shell::{board_top, LinkParams, ShellOptions};
 
 /// The share of a device's logic the folding search may fill: place and route needs slack,
 /// and the board shell comes on top of the network.
@@ -176,6 +176,8 @@ pub struct BuildReport {
     pub family: Family,
     pub top: String,
     pub folding: Vec<FoldReport>,
+    /// What a host needs to talk to the board (docs/protocol.md).
+    pub link: LinkReport,
     pub estimate: EstimateReport,
     pub resources: Resources,
     pub clock: ClockReport,
@@ -230,6 +232,13 @@ pub struct FoldReport {
     pub pe: Option<usize>,
     pub simd: Option<usize>,
     pub cycles: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LinkReport {
+    pub baud: u32,
+    #[serde(flatten)]
+    pub params: LinkParams,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -626,6 +635,10 @@ pub fn build(
                 cycles: e.cycles,
             })
             .collect(),
+        link: LinkReport {
+            baud: opts.baud,
+            params: bt.link.clone(),
+        },
         estimate: EstimateReport {
             logic_cells: est.lc,
             lut4: est.lut4,

@@ -382,3 +382,53 @@ fn back_to_back_images_come_back_in_order() {
         check_result(s, p, x, &format!("back-to-back image {i}"));
     }
 }
+
+/// The host side in `hdlgen::protocol` against the board: its frames are accepted and its
+/// decoders read the board's replies (the tests above encode frames independently).
+#[test]
+fn the_protocol_module_talks_to_the_board() {
+    use hdlgen::protocol::{self, Frame};
+    let s = setup();
+    let mut h = Host::new(s);
+    h.send(
+        &protocol::encode(
+            protocol::HOST_SYNC,
+            &Frame {
+                ty: protocol::T_INFO,
+                payload: vec![],
+            },
+        )
+        .unwrap(),
+    );
+    let info = loop {
+        if let Some((f, n)) = protocol::decode(protocol::BOARD_SYNC, &h.got).unwrap() {
+            h.got.drain(..n);
+            break protocol::parse_info(&f).unwrap();
+        }
+        h.step(CPB);
+    };
+    assert_eq!(info.design_id, s.bt.link.design_id);
+    assert_eq!(usize::from(info.beats), s.bt.link.beats);
+    let writes = cfg_writes(&s.g.design, &s.g.images);
+    for f in protocol::cfg_frames(&s.bt.link, &writes) {
+        h.send(&protocol::encode(protocol::HOST_SYNC, &f).unwrap());
+        assert_eq!(h.recv(200_000), (protocol::R_ACK, vec![protocol::T_CFG]));
+    }
+    let x = &test_images(1)[0];
+    let Sample::Values(v) = x else { panic!() };
+    let c = s.g.design.input_shape.c;
+    let pixels: Vec<Vec<i64>> = v.chunks(c).map(|p| p.to_vec()).collect();
+    let img = protocol::image_frame(&s.bt.link, s.g.design.input_bits, &pixels);
+    h.send(&protocol::encode(protocol::HOST_SYNC, &img).unwrap());
+    assert_eq!(h.recv(200_000), (protocol::R_ACK, vec![protocol::T_IMAGE]));
+    let r = loop {
+        if let Some((f, n)) = protocol::decode(protocol::BOARD_SYNC, &h.got).unwrap() {
+            h.got.drain(..n);
+            break protocol::parse_result(&s.bt.link, &f).unwrap();
+        }
+        h.step(CPB);
+    };
+    let run = s.net.run(x, false);
+    assert_eq!(r.scores, run.outcome.values);
+    assert_eq!(r.prediction, run.outcome.prediction);
+}

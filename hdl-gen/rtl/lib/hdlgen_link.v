@@ -15,8 +15,9 @@
 // cycles apart, so each comparison a decision needs (last byte of the payload, CRC equal,
 // length and type valid, timeout, the next byte to send) is kept in a flip-flop computed
 // from the registers it depends on one cycle earlier; it has long settled when the next
-// byte comes. The buffer is applied one byte every two cycles for the same reason: the
-// flags of byte n settle in the cycle between bytes n and n + 1.
+// byte comes. The buffer is applied one byte every three cycles for the same reason: the
+// flags of byte n settle in the cycles between bytes n and n + 1, and the block RAM's
+// output feeds a flip-flop only.
 `default_nettype none
 module hdlgen_link #(
     parameter integer CPB = 104,       // clocks per UART bit
@@ -84,8 +85,11 @@ module hdlgen_link #(
     (* ram_style = "block", no_rw_check *) reg [7:0] buffer [0:(1<<BUF_AW)-1];
     reg [BUF_AW-1:0] waddr = {BUF_AW{1'b0}};
     reg [BUF_AW-1:0] raddr = {BUF_AW{1'b0}};
-    reg [7:0] rbyte;
-    always @(posedge clk) rbyte <= buffer[raddr];
+    reg [7:0] rbyte, rbyte_q;              // the read register, then a flip-flop (on ECP5
+    always @(posedge clk) begin            // the block's output register)
+        rbyte <= buffer[raddr];
+        rbyte_q <= rbyte;
+    end
 
     // ---------------------------------------------------------------- received byte
     // The receiver's byte one cycle later, with the comparisons the parser makes on it.
@@ -139,18 +143,18 @@ module hdlgen_link #(
     end
 
     // ---------------------------------------------------------------- applier
-    // Runs a checked frame from the buffer: one byte every two cycles (ph 0: the read and
-    // the flags settle, ph 1: the byte is used).
+    // Runs a checked frame from the buffer: one byte every three cycles (ph[0], ph[1]: the
+    // read and the flags settle; ph[2]: the byte is used).
     localparam [1:0] A_IDLE = 2'd0, A_CFG = 2'd1, A_IMG = 2'd2, A_REPLY = 2'd3;
     reg [1:0] as = A_IDLE;
-    reg ph = 1'b0;
+    reg [2:0] ph = 3'b001;
     reg [15:0] arem = 16'd0;               // buffer bytes still to apply
     reg arem_one = 1'b0;
     reg [2:0] k = 3'd0;                    // byte within a cfg write / an input beat
     reg k_cfg_last = 1'b0, k_img_last = 1'b0;
     reg a_last = 1'b0;                     // the image's last beat is being handed over
     reg [63:0] acc = 64'd0;                // bytes of the word being assembled, newest on top
-    wire [63:0] word = {rbyte, acc[63:8]};
+    wire [63:0] word = {rbyte_q, acc[63:8]};
     always @(posedge clk) begin
         arem_one <= arem == 16'd1;
         k_cfg_last <= k == 3'd7;
@@ -246,13 +250,13 @@ module hdlgen_link #(
                     raddr <= {BUF_AW{1'b0}};
                     arem <= flen;
                     k <= 3'd0;
-                    ph <= 1'b0;
+                    ph <= 3'b001;
                     as <= is_cfg ? A_CFG : is_img ? A_IMG : A_REPLY;
                 end
                 A_CFG: begin
                     // Every 8th byte completes a write (address, then data, little-endian).
-                    ph <= !ph;
-                    if (ph) begin
+                    ph <= {ph[1:0], ph[2]};
+                    if (ph[2]) begin
                         acc <= word;
                         raddr <= raddr + 1'b1;
                         arem <= arem - 1'b1;
@@ -272,8 +276,8 @@ module hdlgen_link #(
                             if (a_last) as <= A_REPLY;
                         end
                     end else begin
-                        ph <= !ph;
-                        if (ph) begin
+                        ph <= {ph[1:0], ph[2]};
+                        if (ph[2]) begin
                             acc <= word;
                             raddr <= raddr + 1'b1;
                             arem <= arem - 1'b1;

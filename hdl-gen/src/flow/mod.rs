@@ -12,7 +12,7 @@
 //!
 //! | step | files |
 //! |---|---|
-//! | [`synth`] | `synth.ys` (the script, re-runnable with `yosys -s synth.ys`), `synth.log`, `stat.json`, `top.json` (netlist) |
+//! | [`synth`] | `synth.ys` (the script, re-runnable with `yosys -s synth.ys`), `synth.log`, `stat.json`, `top.json` (netlist; on ECP5 with block-RAM output registers folded in, [`netlist`]) |
 //! | [`pnr`] | `pnr.log`, `pnr.json` (nextpnr `--report`), `top.asc` (iCE40) / `top.config` (ECP5) |
 //! | [`pack`] | `top.bin` (iCE40) / `top.bit` (ECP5) |
 //!
@@ -22,6 +22,7 @@
 pub mod board;
 pub mod device;
 pub mod error;
+pub mod netlist;
 pub mod patch;
 pub mod pnr;
 pub mod synth;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::error::{FlowError, Result};
+use super::netlist::{fold_bram_output_registers, OutregFold};
 use super::tool::{Tool, ToolKind};
 use super::{failed, prepare_dir, read_json, relative_to, remove_stale, run, Family};
 
@@ -35,6 +36,9 @@ pub struct SynthOptions {
     pub out_dir: PathBuf,
     /// Write the netlist `top.json` for place and route.
     pub write_netlist: bool,
+    /// ECP5: fold the flip-flop behind each block-RAM read port into the block's output
+    /// register ([`super::netlist::fold_bram_output_registers`]) in `top.json`.
+    pub bram_outreg: bool,
 }
 
 impl SynthOptions {
@@ -54,6 +58,7 @@ impl SynthOptions {
             synth_args: Vec::new(),
             out_dir: out_dir.into(),
             write_netlist: true,
+            bram_outreg: true,
         }
     }
 
@@ -93,6 +98,9 @@ pub struct SynthReport {
     pub stat: PathBuf,
     /// `top.json` when `write_netlist` was set.
     pub netlist: Option<PathBuf>,
+    /// What the ECP5 output-register pass did (`None`: not run). Cell counts above are
+    /// yosys's, before it.
+    pub outreg: Option<OutregFold>,
     /// Wall-clock time of the yosys run.
     pub seconds: f64,
 }
@@ -125,12 +133,22 @@ pub fn synth_with(yosys: &Tool, opts: &SynthOptions) -> Result<SynthReport> {
     let cells =
         cell_counts(&read_json(&stat)?, &opts.top).map_err(|m| FlowError::report(&stat, m))?;
     let netlist = opts.write_netlist.then(|| dir.join(NETLIST));
+    let mut outreg = None;
     if let Some(n) = &netlist {
         if !n.is_file() {
             return Err(FlowError::report(n, "yosys did not write the netlist"));
         }
+        if opts.family == Family::Ecp5 && opts.bram_outreg {
+            let mut j = read_json(n)?;
+            let r = fold_bram_output_registers(&mut j).map_err(|m| FlowError::report(n, m))?;
+            let text = serde_json::to_vec(&j).map_err(|e| FlowError::report(n, e.to_string()))?;
+            std::fs::write(n, text).map_err(|e| FlowError::io("write", n, e))?;
+            outreg = Some(r);
+        }
     }
-    Ok(report(opts, yosys, cells, dir, netlist, ran.seconds))
+    let mut r = report(opts, yosys, cells, dir, netlist, ran.seconds);
+    r.outreg = outreg;
+    Ok(r)
 }
 
 fn report(
@@ -179,6 +197,7 @@ fn report(
         log: dir.join(LOG),
         stat: dir.join(STAT),
         netlist,
+        outreg: None,
         seconds,
     }
 }

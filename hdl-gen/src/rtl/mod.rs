@@ -3,7 +3,6 @@
 //! `hdl-gen/rtl/lib/*.v` that carry the datapaths.
 
 pub mod ast;
-pub mod board;
 pub mod estimate;
 pub mod gen;
 pub mod lower;

@@ -34,7 +34,7 @@ pub struct ShellOptions {
 }
 
 /// What the host must know to talk to a board top (also sent in the INFO reply).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct LinkParams {
     pub design_id: u32,
     pub clocks_per_bit: u32,
