@@ -348,6 +348,22 @@ fn folding_text(est: &Estimate) -> String {
         .join(", ")
 }
 
+/// The folding search's logic-cell budget on a device: [`FILL`] of its logic cells, less
+/// the board shell's.
+pub fn network_budget(device: &Device) -> u64 {
+    ((device.logic as f64 * FILL) as u64).saturating_sub(SHELL_LC)
+}
+
+/// The generation options `build` uses on a device (`budget`: a logic-cell budget in place
+/// of [`network_budget`]). `gen`, `sim` and `check` use them too, so the design simulated
+/// for a board is the one built for it.
+pub fn board_gen_options(device: &Device, budget: Option<u64>) -> GenOptions {
+    gen_options(
+        device.family,
+        budget.unwrap_or_else(|| network_budget(device)),
+    )
+}
+
 /// Generation options for a family: the adder-tree register spacing that reaches the
 /// family's clock targets.
 fn gen_options(family: Family, budget: u64) -> GenOptions {
@@ -366,10 +382,7 @@ fn gen_options(family: Family, budget: u64) -> GenOptions {
 /// Picks the folding and generates the design, or explains why it cannot fit.
 pub fn plan(net: &Network, opts: &BuildOptions) -> Result<Generated, Error> {
     let device = opts.target.device;
-    let budget = opts
-        .luts
-        .unwrap_or(((device.logic as f64 * FILL) as u64).saturating_sub(SHELL_LC));
-    let gopts = gen_options(device.family, budget);
+    let gopts = board_gen_options(&device, opts.luts);
     let net_used = if opts.fit { unfixed(net) } else { net.clone() };
     let why = match generate(&net_used, &gopts) {
         Ok(g) => match over_capacity(&g.estimate, &device) {
@@ -409,14 +422,8 @@ fn bigger_boards(net: &Network, device: &Device) -> String {
         .filter(|b| b.device().logic > device.logic)
         .filter(|b| {
             let d = b.device();
-            generate(
-                &unfixed(net),
-                &gen_options(
-                    d.family,
-                    ((d.logic as f64 * FILL) as u64).saturating_sub(SHELL_LC),
-                ),
-            )
-            .is_ok_and(|g| over_capacity(&g.estimate, d).is_none())
+            generate(&unfixed(net), &board_gen_options(d, None))
+                .is_ok_and(|g| over_capacity(&g.estimate, d).is_none())
         })
         .map(|b| b.name)
         .collect();

@@ -153,40 +153,37 @@ enum Cmd {
     Layers,
 }
 
-/// Hardware options shared by `gen` and `sim`.
+/// Hardware options shared by `gen` and `sim`: the folding and tree pipelining `build`
+/// would use for the board, so what is simulated is what is built.
 #[derive(clap::Args)]
 struct HwArgs {
-    /// Board whose LUTs bound the automatic folding.
-    #[arg(long, default_value = "icebreaker", value_parser = ["icebreaker", "hx8k", "ulx3s-25f", "ulx3s-85f"])]
+    /// Board whose logic bounds the automatic folding (as `hdlgen build --board` plans it:
+    /// 80 % of the device's logic cells less the board shell's).
+    #[arg(long, default_value = "icebreaker", value_parser = board_names())]
     board: String,
-    /// Logic-cell (LUT4) budget for the automatic folding (default: 80% of the board's).
+    /// Logic-cell budget for the automatic folding instead of the board's.
     #[arg(long)]
     luts: Option<u64>,
-    /// Register every N adder-tree levels (2 suits iCE40 at 48 MHz, 1 ECP5 at 150 MHz).
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=8))]
-    reg_every: u64,
+    /// Register every N adder-tree levels (default: the board family's, 2 on iCE40 for
+    /// 48 MHz, 1 on ECP5 for 150 MHz).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=8))]
+    reg_every: Option<u64>,
+}
+
+fn board_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(hdlgen::flow::BOARDS.iter().map(|b| b.name))
 }
 
 impl HwArgs {
-    fn budget(&self) -> u64 {
-        self.luts.unwrap_or(
-            match self.board.as_str() {
-                "hx8k" => 7_680,
-                "ulx3s-25f" => 24_288,
-                "ulx3s-85f" => 83_640,
-                _ => 5_280,
-            } * 4
-                / 5,
-        )
-    }
     fn options(&self, taps: bool) -> hdlgen::rtl::gen::GenOptions {
-        hdlgen::rtl::gen::GenOptions {
-            lut_budget: Some(self.budget()),
-            folds: None,
-            taps,
-            hex: !taps,
-            reg_every: self.reg_every as usize,
+        let board = hdlgen::flow::Board::by_name(&self.board).expect("clap checked the name");
+        let mut o = hdlgen::build::board_gen_options(board.device(), self.luts);
+        o.taps = taps;
+        o.hex = !taps;
+        if let Some(r) = self.reg_every {
+            o.reg_every = r as usize;
         }
+        o
     }
 }
 
@@ -555,10 +552,10 @@ fn estimate_for_check(
     net: &Network,
 ) -> Result<(hdlgen::rtl::gen::Generated, Option<String>), Error> {
     use hdlgen::rtl::gen::{generate, GenOptions};
+    let board = hdlgen::flow::Board::by_name("icebreaker").expect("in the table");
     let opts = GenOptions {
-        lut_budget: Some(5_280 * 4 / 5),
         hex: false,
-        ..Default::default()
+        ..hdlgen::build::board_gen_options(board.device(), None)
     };
     match generate(net, &opts) {
         Ok(g) => Ok((g, None)),

@@ -96,6 +96,15 @@ fn check_report(r: &Value, device: &str, bitstream: &str, dir: &Path) {
     let density = macs / cycles / f(r, "resources.lut4");
     assert!((f(r, "binary_macs_per_cycle_per_lut") - density).abs() < 1e-9);
     assert!(r["critical_path"]["delay_ns"].as_f64().unwrap() > 0.0);
+    // What a host needs (docs/protocol.md).
+    assert_eq!(r["link"]["baud"], 115_200);
+    assert_eq!(r["link"]["beats"], 64);
+    assert_eq!(r["link"]["classes"], 10);
+    let cpb = f(r, "link.clocks_per_bit");
+    assert!(
+        (mhz * 1e6 / cpb - 115_200.0).abs() / 115_200.0 < 0.02,
+        "{cpb}"
+    );
     for log in [
         "synth.log",
         "pnr.log",
@@ -133,7 +142,6 @@ fn digits_copy(dir: &Path, name: &str, new_conv2: Option<u64>) -> PathBuf {
 }
 
 #[test]
-#[ignore = "full bitstream builds: nextpnr placement of the digits board top on a UP5K not yet verified after the shell landed; run with --ignored"]
 fn digits_bitstream_for_the_icebreaker_and_a_weights_only_patch() {
     let t = TempDir::new().unwrap();
     let dir = t.path().join("b");
@@ -209,7 +217,6 @@ fn digits_bitstream_for_the_icebreaker_and_a_weights_only_patch() {
 }
 
 #[test]
-#[ignore = "full bitstream builds: nextpnr placement of the digits board top on a UP5K not yet verified after the shell landed; run with --ignored"]
 fn digits_bitstream_for_the_ulx3s_85f() {
     let t = TempDir::new().unwrap();
     let dir = t.path().join("b");
@@ -219,6 +226,10 @@ fn digits_bitstream_for_the_ulx3s_85f() {
             "examples/digits/bnn.yaml",
             "--board",
             "ulx3s-85f",
+            // The board's default 150 MHz is met on some placements only (141-155 MHz over
+            // nextpnr seeds, docs/board-flow.md); this test is about the flow and report.
+            "--freq",
+            "125",
             "-o",
             dir.to_str().unwrap(),
         ],
@@ -231,7 +242,6 @@ fn digits_bitstream_for_the_ulx3s_85f() {
 }
 
 #[test]
-#[ignore = "full bitstream builds: nextpnr placement of the digits board top on a UP5K not yet verified after the shell landed; run with --ignored"]
 fn a_missed_clock_fails_with_exit_6_and_no_bitstream() {
     let t = TempDir::new().unwrap();
     let dir = t.path().join("b");

@@ -148,15 +148,16 @@ module hdlgen_link #(
     localparam [1:0] A_IDLE = 2'd0, A_CFG = 2'd1, A_IMG = 2'd2, A_REPLY = 2'd3;
     reg [1:0] as = A_IDLE;
     reg [2:0] ph = 3'b001;
-    reg [15:0] arem = 16'd0;               // buffer bytes still to apply
+    localparam integer AW1 = BUF_AW + 1;
+    reg [AW1-1:0] arem = {AW1{1'b0}};      // buffer bytes still to apply (≤ 2^BUF_AW)
     reg arem_one = 1'b0;
     reg [2:0] k = 3'd0;                    // byte within a cfg write / an input beat
     reg k_cfg_last = 1'b0, k_img_last = 1'b0;
     reg a_last = 1'b0;                     // the image's last beat is being handed over
-    reg [63:0] acc = 64'd0;                // bytes of the word being assembled, newest on top
-    wire [63:0] word = {rbyte_q, acc[63:8]};
+    reg [55:0] acc = 56'd0;                // the word's earlier bytes, newest on top
+    wire [63:0] word = {rbyte_q, acc};
     always @(posedge clk) begin
-        arem_one <= arem == 16'd1;
+        arem_one <= arem == {{(AW1-1){1'b0}}, 1'b1};
         k_cfg_last <= k == 3'd7;
         k_img_last <= k == KB;
     end
@@ -248,7 +249,7 @@ module hdlgen_link #(
             case (as)
                 A_IDLE: if (go) begin
                     raddr <= {BUF_AW{1'b0}};
-                    arem <= flen;
+                    arem <= flen[AW1-1:0];   // len_ok: flen <= 2^BUF_AW
                     k <= 3'd0;
                     ph <= 3'b001;
                     as <= is_cfg ? A_CFG : is_img ? A_IMG : A_REPLY;
@@ -257,7 +258,7 @@ module hdlgen_link #(
                     // Every 8th byte completes a write (address, then data, little-endian).
                     ph <= {ph[1:0], ph[2]};
                     if (ph[2]) begin
-                        acc <= word;
+                        acc <= word[63:8];
                         raddr <= raddr + 1'b1;
                         arem <= arem - 1'b1;
                         k <= k + 1'b1;
@@ -278,7 +279,7 @@ module hdlgen_link #(
                     end else begin
                         ph <= {ph[1:0], ph[2]};
                         if (ph[2]) begin
-                            acc <= word;
+                            acc <= word[63:8];
                             raddr <= raddr + 1'b1;
                             arem <= arem - 1'b1;
                             k <= k_img_last ? 3'd0 : k + 1'b1;
@@ -326,8 +327,12 @@ module hdlgen_link #(
                      T_PAY = 3'd5, T_CRC = 3'd6;
     reg [2:0] ts = T_IDLE;
     reg [7:0] ttype = 8'h00, tcrc = 8'h00, tcode = 8'h00;
-    reg [15:0] tlen = 16'd0, tidx = 16'd0;
-    reg [15:0] tlast = 16'd0;              // tlen - 1: the index of the last payload byte
+    localparam integer TXW = $clog2((RES_LEN > 9) ? RES_LEN : 9);   // payload index bits
+    reg [15:0] tlen = 16'd0;
+    reg [TXW-1:0] tidx = {TXW{1'b0}};
+    reg [TXW-1:0] tlast = {TXW{1'b0}};     // tlen - 1: the index of the last payload byte
+    localparam integer RES_LAST_I = RES_LEN - 1, INFO_LAST_I = 8;
+    localparam [TXW-1:0] RES_LAST = RES_LAST_I[TXW-1:0], INFO_LAST = INFO_LAST_I[TXW-1:0];
     reg [OW-1:0] toff = {OW{1'b0}};
     reg tresult = 1'b0;
     wire [8*SB-1:0] sext = {{(8*SB-SW){out_score[SW-1]}}, out_score};
@@ -380,13 +385,13 @@ module hdlgen_link #(
                 ttype <= reply_type;
                 tcode <= reply_code;
                 tlen <= (reply_type == R_INFO) ? 16'd9 : 16'd1;
-                tlast <= (reply_type == R_INFO) ? 16'd8 : 16'd0;
+                tlast <= (reply_type == R_INFO) ? INFO_LAST : {TXW{1'b0}};
                 ts <= T_SYNC;
             end else if (out_valid) begin
                 tresult <= 1'b1;
                 ttype <= R_RESULT;
                 tlen <= RES16;
-                tlast <= RES16 - 16'd1;
+                tlast <= RES_LAST;
                 ts <= T_SYNC;
             end
             T_SYNC: if (send) begin
@@ -411,7 +416,7 @@ module hdlgen_link #(
                 tx_data <= tlen[15:8];
                 tx_valid <= 1'b1;
                 tcrc <= crc8(tcrc, tlen[15:8]);
-                tidx <= 16'd0;
+                tidx <= {TXW{1'b0}};
                 toff <= {OW{1'b0}};
                 ts <= T_PAY;
             end
@@ -439,6 +444,6 @@ module hdlgen_link #(
             end
         endcase
     end
-    wire _unused_ok = &{1'b0, acc[7:0], word, 1'b0};
+    wire _unused_ok = &{1'b0, word[7:0], flen[15:AW1-1], 1'b0};
 endmodule
 `default_nettype wire
