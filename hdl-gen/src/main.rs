@@ -53,6 +53,8 @@ enum Cmd {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        hw: HwArgs,
     },
     /// Run the bit-exact reference model on one input or a batch (.npy / .npz).
     Run {
@@ -199,7 +201,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse_from(args);
     let r = match cli.cmd {
-        Cmd::Check { net, json } => check(&net, json),
+        Cmd::Check { net, json, hw } => check(&net, json, &hw),
         Cmd::Run {
             net,
             input,
@@ -324,7 +326,7 @@ fn kind_line(net: &Network) -> String {
     }
 }
 
-fn check(path: &Path, as_json: bool) -> Result<(), Error> {
+fn check(path: &Path, as_json: bool, hw: &HwArgs) -> Result<(), Error> {
     let net = Network::load(path)?;
     let costs: Vec<Cost> = net.layers.iter().map(|l| l.op.cost()).collect();
     let params: u64 = costs.iter().map(|c| c.params).sum();
@@ -344,8 +346,11 @@ fn check(path: &Path, as_json: bool) -> Result<(), Error> {
         let hw = if net.is_snn() {
             None
         } else {
-            let (g, note) = estimate_for_check(&net)?;
-            Some(json!({"estimate": g.estimate, "fits_icebreaker": note.is_none(), "note": note}))
+            let (g, note) = estimate_for_check(&net, hw)?;
+            Some(
+                json!({"board": hw.board, "luts": hw.luts, "estimate": g.estimate,
+                        "fits": note.is_none(), "note": note}),
+            )
         };
         let doc = json!({
             "name": net.name, "spiking": net.is_snn(), "hardware_estimate": hw,
@@ -405,9 +410,17 @@ fn check(path: &Path, as_json: bool) -> Result<(), Error> {
     }
     out!();
     if !snn {
-        // The hardware this would become on the default board (iCEBreaker).
-        let (g, note) = estimate_for_check(&net)?;
-        out!("hardware estimate (iCEBreaker budget; `hdlgen gen --board/--luts` to change):");
+        // The hardware this would become on the board (default iCEBreaker).
+        let (g, note) = estimate_for_check(&net, hw)?;
+        match hw.luts {
+            Some(n) => {
+                out!("hardware estimate (budget {n} logic cells; `--board/--luts` to change):")
+            }
+            None => out!(
+                "hardware estimate ({} budget; `--board/--luts` to change):",
+                hw.board
+            ),
+        }
         if let Some(n) = note {
             out!("note: {n}; showing the smallest folding");
         }
@@ -546,16 +559,16 @@ fn write_trace(dir: &Path, runs: &[hdlgen::model::Run], batched: bool) -> Result
     Ok(())
 }
 
-/// The hardware at the iCEBreaker budget, or (with a note) at the smallest folding when
-/// nothing fits.
+/// The hardware at the board's (or `--luts`) budget, as `gen` and `build` plan it, or
+/// (with a note) at the smallest folding when nothing fits.
 fn estimate_for_check(
     net: &Network,
+    hw: &HwArgs,
 ) -> Result<(hdlgen::rtl::gen::Generated, Option<String>), Error> {
     use hdlgen::rtl::gen::{generate, GenOptions};
-    let board = hdlgen::flow::Board::by_name("icebreaker").expect("in the table");
     let opts = GenOptions {
         hex: false,
-        ..hdlgen::build::board_gen_options(board.device(), None)
+        ..hw.options(false)
     };
     match generate(net, &opts) {
         Ok(g) => Ok((g, None)),

@@ -85,6 +85,39 @@ fn mnist_bnn_summary_has_the_course_shapes_and_macs() {
     );
 }
 
+/// `check --board/--luts` plans the folding as `gen`/`build` do for that budget.
+#[test]
+fn check_estimates_for_the_board_asked_for() {
+    let est = |args: &[&str]| -> serde_json::Value {
+        let mut a = vec!["check", "examples/mnist_bnn.yaml", "--json"];
+        a.extend_from_slice(args);
+        serde_json::from_str::<serde_json::Value>(&ok(&a)).unwrap()["hardware_estimate"].clone()
+    };
+    let ice = est(&[]);
+    assert_eq!(ice["board"], "icebreaker");
+    assert_eq!(ice["fits"], false, "{ice}");
+    assert!(ice["note"].as_str().unwrap().contains("no folding fits"));
+    let big = est(&["--board", "ulx3s-85f"]);
+    assert_eq!(big["board"], "ulx3s-85f");
+    assert_eq!(big["fits"], true, "{big}");
+    let (i_ice, i_big) = (
+        ice["estimate"]["interval"].as_u64().unwrap(),
+        big["estimate"]["interval"].as_u64().unwrap(),
+    );
+    assert!(
+        i_big * 100 < i_ice,
+        "85F {i_big} vs smallest folding {i_ice}"
+    );
+    let lc = big["estimate"]["lc"].as_u64().unwrap();
+    // An explicit budget bounds the estimate it reports.
+    let cap = est(&["--luts", "20000"]);
+    assert_eq!(cap["fits"], true, "{cap}");
+    assert!(cap["estimate"]["lc"].as_u64().unwrap() <= 20000);
+    assert!(lc > 20000 || cap["estimate"]["interval"] == big["estimate"]["interval"]);
+    let text = ok(&["check", "examples/digits/bnn.yaml", "--board", "hx8k"]);
+    assert!(text.contains("hardware estimate (hx8k budget"), "{text}");
+}
+
 fn golden(net: &str, fixture: &str, key: &str) {
     let j: serde_json::Value = serde_json::from_str(&ok(&[
         "run",

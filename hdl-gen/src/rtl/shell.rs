@@ -253,11 +253,47 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
         m.wire("cfg_addr", cw),
         m.wire("cfg_data", 32),
     );
+    // The link's image beats reach the network through a one-entry register slice: the
+    // link sits by the UART pins, the first window generator wherever the placer puts
+    // it, and the wire between them (into the generator's issue logic) limited an
+    // ECP5-85F to 141 MHz. Half rate is ample: the link needs several cycles per beat.
     let (in_valid, in_ready, in_data) = (
-        m.wire("in_valid", 1),
-        m.wire("in_ready", 1),
-        m.wire("in_data", lp.beat_bits),
+        m.wire("link_in_valid", 1),
+        m.wire("link_in_ready", 1),
+        m.wire("link_in_data", lp.beat_bits),
     );
+    let (net_in_valid, net_in_data, net_in_ready) = (
+        m.reg("in_valid", 1),
+        m.reg("in_data", lp.beat_bits),
+        m.wire("in_ready", 1),
+    );
+    m.assign(
+        in_ready.clone(),
+        Expr::un(UnOp::LogicNot, net_in_valid.clone()),
+    );
+    m.items.push(Item::Always {
+        clock: "clk".into(),
+        body: vec![Stmt::If {
+            cond: rst.clone(),
+            then: vec![Stmt::Assign(net_in_valid.clone(), Expr::lit(1, 0))],
+            otherwise: vec![Stmt::If {
+                cond: net_in_valid.clone(),
+                then: vec![Stmt::If {
+                    cond: net_in_ready.clone(),
+                    then: vec![Stmt::Assign(net_in_valid.clone(), Expr::lit(1, 0))],
+                    otherwise: vec![],
+                }],
+                otherwise: vec![Stmt::If {
+                    cond: in_valid.clone(),
+                    then: vec![
+                        Stmt::Assign(net_in_valid.clone(), Expr::lit(1, 1)),
+                        Stmt::Assign(net_in_data.clone(), in_data.clone()),
+                    ],
+                    otherwise: vec![],
+                }],
+            }],
+        }],
+    });
     let (out_valid, out_ready, out_score, out_last, out_pred) = (
         m.wire("out_valid", 1),
         m.wire("out_ready", 1),
@@ -323,9 +359,9 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
         conns: vec![
             ("clk".into(), clk),
             ("rst".into(), rst),
-            ("in_valid".into(), in_valid),
-            ("in_ready".into(), in_ready),
-            ("in_data".into(), in_data),
+            ("in_valid".into(), net_in_valid),
+            ("in_ready".into(), net_in_ready),
+            ("in_data".into(), net_in_data),
             ("out_valid".into(), out_valid),
             ("out_ready".into(), out_ready),
             ("out_score".into(), out_score),
