@@ -19,7 +19,7 @@ use crate::flow::{
 };
 use crate::layers::{fold::FoldKeys, Op};
 use crate::network::Network;
-use crate::rtl::estimate::Estimate;
+use crate::rtl::estimate::{Estimate, Fabric};
 use crate::rtl::gen::{generate, GenOptions, Generated};
 use crate::rtl::pll::Pll;
 use crate::rtl::shell::{board_top, LinkParams, ShellOptions};
@@ -317,11 +317,14 @@ fn unfixed(net: &Network) -> Network {
 /// Estimated logic and block RAM against what the device has; `None` when it fits.
 fn over_capacity(est: &Estimate, device: &Device) -> Option<String> {
     let mut over = vec![];
-    if est.lc + SHELL_LC > device.logic as u64 {
+    let (logic, unit) = match device.family {
+        Family::Ice40 => (est.lc, "logic cells"),
+        Family::Ecp5 => (Fabric::Ecp5.logic(est.lut4, est.ff), "LUT4s"),
+    };
+    if logic + SHELL_LC > device.logic as u64 {
         over.push(format!(
-            "about {} logic cells ({} for the network, {SHELL_LC} for the board shell) of the {}'s {}",
-            est.lc + SHELL_LC,
-            est.lc,
+            "about {} {unit} ({logic} for the network, {SHELL_LC} for the board shell) of the {}'s {}",
+            logic + SHELL_LC,
             device.part,
             device.logic
         ));
@@ -364,8 +367,8 @@ pub fn board_gen_options(device: &Device, budget: Option<u64>) -> GenOptions {
     )
 }
 
-/// Generation options for a family: the adder-tree register spacing that reaches the
-/// family's clock targets.
+/// Generation options for a family: the adder-tree register spacing and configuration-bus
+/// pipelining that reach the family's clock targets.
 fn gen_options(family: Family, budget: u64) -> GenOptions {
     GenOptions {
         lut_budget: Some(budget),
@@ -375,6 +378,13 @@ fn gen_options(family: Family, budget: u64) -> GenOptions {
         reg_every: match family {
             Family::Ice40 => 2,
             Family::Ecp5 => 1,
+        },
+        // Both families: the broadcast bus limited an HX8K (94 MHz, into a threshold
+        // register file) as well as ECP5 parts.
+        cfg_regs: true,
+        fabric: match family {
+            Family::Ice40 => Fabric::Ice40,
+            Family::Ecp5 => Fabric::Ecp5,
         },
     }
 }

@@ -18,6 +18,10 @@ use crate::rtl::gen::Generated;
 use crate::rtl::lower::{Design, Kind};
 use crate::rtl::params::{cfg_writes, UnitImage};
 
+/// Cycles after the last configuration write before the memories hold it (the bus
+/// pipeline is at most three registers deep).
+const CFG_SETTLE: u64 = 4;
+
 #[derive(Debug, thiserror::Error)]
 pub enum CosimError {
     #[error(transparent)]
@@ -229,8 +233,9 @@ impl NetSim {
             self.sim.tick(p.clk);
         }
         self.sim.set(p.cfg_we, 0);
-        // The bus is registered once in the top.
-        self.sim.ticks(p.clk, 2);
+        // The bus is registered once in the top, and once more at each engine with
+        // `cfg_regs`; the last write has landed after these cycles.
+        self.sim.ticks(p.clk, CFG_SETTLE);
     }
 
     /// Writes one configuration word lane (e.g. to corrupt a weight bit on purpose).
@@ -241,7 +246,7 @@ impl NetSim {
         self.sim.set(p.cfg_data, data as u64);
         self.sim.tick(p.clk);
         self.sim.set(p.cfg_we, 0);
-        self.sim.ticks(p.clk, 2);
+        self.sim.ticks(p.clk, CFG_SETTLE);
     }
 
     /// Streams `samples` through the design and compares every tap and the output with

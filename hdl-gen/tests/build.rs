@@ -226,10 +226,11 @@ fn digits_bitstream_for_the_ulx3s_85f() {
             "examples/digits/bnn.yaml",
             "--board",
             "ulx3s-85f",
-            // The board's default 150 MHz is met on some placements only (141-155 MHz over
-            // nextpnr seeds, docs/board-flow.md); this test is about the flow and report.
+            // The board's default 150 MHz is not met at the whole-window folding the
+            // search now picks (115-133 MHz, the link's reply path; docs/board-flow.md);
+            // this test is about the flow and report.
             "--freq",
-            "125",
+            "100",
             "-o",
             dir.to_str().unwrap(),
         ],

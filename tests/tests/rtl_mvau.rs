@@ -128,6 +128,16 @@ const XNOR: &[Cfg] = &[
     cfg(false, (100, 6, 2, 25), 1, false, false, 3, (3, 0), false),
     cfg(false, (64, 10, 10, 64), 1, true, false, 2, (0, 2), false),
     cfg(false, (32, 2, 1, 32), 1, true, true, 2, (0, 0), false),
+    // Unmasked with thresholds: compared in the popcount domain (p ≥ ceil((cmp + MW)/2)),
+    // thresholds read a stage early: NF = 4 (the four-word threshold file), NF = 1,
+    // NF > 4 (block RAM); odd SIMD, SIMD = 1, 2, 3; SF = 1, ring (SF ≤ 4) and block-RAM
+    // replay; MW + 1 a power of two or not; every REG_EVERY (a 1-stage tree too).
+    cfg(false, (12, 8, 2, 3), 1, false, true, 2, (0, 0), true),
+    cfg(false, (7, 6, 6, 7), 1, false, true, 1, (0, 0), false),
+    cfg(false, (40, 12, 2, 8), 1, false, true, 3, (0, 0), false),
+    cfg(false, (6, 3, 1, 2), 1, false, true, 2, (0, 0), false),
+    cfg(false, (3, 4, 4, 1), 1, false, true, 2, (0, 0), false),
+    cfg(false, (63, 8, 2, 63), 1, false, true, 2, (0, 0), false),
 ];
 
 /// Integer configurations (in_mask is driven at random and must be ignored).
@@ -312,7 +322,9 @@ impl Params {
         out
     }
 
-    /// Threshold words: word nf, bits [p·(TW+1) +: TW+1] = {flip, cmp}.
+    /// Threshold words: word nf, bits [p·(TW+1) +: TW+1] = {flip, f}, f = −c − 1 with
+    /// c = cmp, or, on an unmasked XNOR layer (compared as the popcount p, dot = 2p − MW),
+    /// c = ceil((cmp + MW) / 2).
     fn thresh_words(&self, c: &Cfg) -> Vec<Bits> {
         let tw = c.tw();
         (0..c.nf())
@@ -320,7 +332,22 @@ impl Params {
                 let mut b = Bits::default();
                 for p in 0..c.pe {
                     let (cmp, flip) = self.t[nf * c.pe + p];
-                    b.push(cmp as u64, tw);
+                    let t = if !c.int && !c.masked {
+                        // The smallest p with 2p − MW ≥ cmp.
+                        let mut t = 0i64;
+                        while 2 * t - (c.mw as i64) < cmp {
+                            t += 1;
+                        }
+                        t
+                    } else {
+                        cmp
+                    };
+                    let f = -t - 1;
+                    assert!(
+                        f >= -(1i64 << (tw - 1)) && f < 1i64 << (tw - 1),
+                        "field fits TW"
+                    );
+                    b.push(f as u64, tw);
                     b.push(flip as u64, 1);
                 }
                 b
@@ -765,7 +792,10 @@ fn mvau_int_matches_the_formulas_under_back_pressure_reloads_and_resets() {
 /// only (SF beats per SF·NF cycles, back to back), and the documented latency.
 #[test]
 fn mvau_costs_sf_nf_cycles_per_vector_with_the_documented_latency() {
-    for c in [XNOR[1], XNOR[2], XNOR[3], XNOR[6], INT[0], INT[1], INT[4]] {
+    for c in [
+        XNOR[1], XNOR[2], XNOR[3], XNOR[6], XNOR[8], XNOR[9], XNOR[11], XNOR[12], INT[0], INT[1],
+        INT[4],
+    ] {
         let what = c.name();
         let model = model(&c);
         let mut sim = model.instance().expect("instance");

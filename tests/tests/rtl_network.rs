@@ -107,11 +107,52 @@ fn digits_bnn_is_bit_exact_on_all_test_images() {
     assert_eq!((rep.agree, rep.first_mismatch), (20, None));
 }
 
+/// Names of the engines whose window generator is `hdlgen_winbuf` (simd = whole window).
+fn winbuf_engines(g: &Generated) -> Vec<String> {
+    g.design
+        .engines
+        .iter()
+        .filter(
+            |e| matches!(&e.kind, hdlgen::rtl::lower::Kind::Mvau { swg, .. } if swg.whole_window()),
+        )
+        .map(|e| e.name.clone())
+        .collect()
+}
+
 #[test]
 fn mnist_bnn_is_bit_exact() {
     // Too big for a UP5K (5,272 logic cells and 95 EBR at the smallest folding): the
-    // ECP5-85F budget.
-    let (net, g) = example_at("examples/mnist_bnn.yaml", 83_640 * 4 / 5);
+    // design `build --board ulx3s-85f` makes (its budget, tree pipelining and per-engine
+    // configuration registers), where conv1 (Cin = 1) and conv2 take a whole window per
+    // cycle.
+    let net = Network::load(&root().join("examples/mnist_bnn.yaml")).expect("example loads");
+    let board = hdlgen::flow::Board::by_name("ulx3s-85f").expect("board");
+    let opts = hdlgen::build::board_gen_options(board.device(), None);
+    assert!(opts.cfg_regs && opts.reg_every == 1);
+    let g = generate(
+        &net,
+        &GenOptions {
+            taps: true,
+            hex: false,
+            ..opts
+        },
+    )
+    .expect("generates");
+    let top = &g
+        .files
+        .iter()
+        .find(|(n, _)| n.ends_with("_top.v"))
+        .expect("top")
+        .1;
+    assert!(
+        top.contains("_cfg_we_u"),
+        "per-engine configuration registers"
+    );
+    assert!(
+        top.contains("CFG_REG"),
+        "registered strobes of flip-flop weights"
+    );
+    assert_eq!(winbuf_engines(&g), ["conv1_bn1", "conv2_bn2"]);
     let mut rng = Rng(5);
     let samples: Vec<Sample> = (0..100).map(|_| random_sample(&net, &mut rng)).collect();
     let mut s = build(&g);
@@ -124,6 +165,51 @@ fn mnist_bnn_is_bit_exact() {
         (iv - est).abs() <= 0.02 * est,
         "measured interval {iv} vs estimated {est}"
     );
+}
+
+/// The digits BNN with whole-window foldings written in the YAML (conv1 simd 9 on its
+/// integer input, conv2 simd 144, the dense layer simd 128 over its 2×2×32 map): bit-exact
+/// on all 360 test images, at the estimated interval.
+#[test]
+fn digits_bnn_with_whole_window_foldings_is_bit_exact() {
+    let dir = tempfile::tempdir_in(root().join("target")).expect("temp dir");
+    let yaml = std::fs::read_to_string(root().join("examples/digits/bnn.yaml"))
+        .expect("yaml")
+        .replace("name: conv1,", "name: conv1, pe: 4, simd: 9,")
+        .replace("name: conv2,", "name: conv2, pe: 2, simd: 144,")
+        .replace("name: fc,", "name: fc, pe: 5, simd: 128,")
+        .replace(
+            "bnn_",
+            &format!("{}/bnn_", root().join("examples/digits").display()),
+        );
+    let p = dir.path().join("whole.yaml");
+    std::fs::write(&p, yaml).expect("write");
+    let net = Network::load(&p).unwrap_or_else(|e| panic!("{e:?}"));
+    let g = generate(&net, &sim_options()).expect("generates");
+    assert_eq!(winbuf_engines(&g), ["conv1_bn1", "conv2_bn2", "fc"]);
+    let batch = input::load(&net, &root().join("examples/digits/test.npz")).expect("test set");
+    let mut s = build(&g);
+    s.load(&g.images);
+    let rep = s.run(&net, &batch.samples, Drive::default()).expect("runs");
+    assert_eq!((rep.agree, rep.first_mismatch), (360, None));
+    let iv = rep.interval.expect("interval");
+    let est = g.estimate.interval as f64;
+    assert!(
+        (iv - est).abs() <= 0.02 * est,
+        "measured interval {iv} vs estimated {est}"
+    );
+    eprintln!("digits whole-window: interval {iv} (estimate {est})");
+    let rep = s
+        .run(
+            &net,
+            &batch.samples[..20],
+            Drive {
+                stall_pct: 40,
+                seed: 9,
+            },
+        )
+        .expect("runs");
+    assert_eq!((rep.agree, rep.first_mismatch), (20, None));
 }
 
 /// `store: logic` on two layers: their weights become constants in the Verilog (no
@@ -270,6 +356,17 @@ fn structure(seed: u64) -> String {
             _ => pick(r, &d),
         }
     };
+    // Whole-window foldings (simd = K_H·K_W·Cin, `hdlgen_winbuf`) from a generator of
+    // their own, so the structures are otherwise those of the divisor-only foldings.
+    let mut ww = Rng(seed ^ 0x3171_0000);
+    let mut simd = |r: &mut Rng, taps: usize, c: usize| {
+        let d = divisor(r, c);
+        if taps > 1 && ww.chance(0.35) {
+            taps * c
+        } else {
+            d
+        }
+    };
     let vector = r.chance(0.15);
     let (mut h, mut w, mut c) = if vector {
         (1, 1, r.range(1, 12) as usize)
@@ -338,10 +435,10 @@ fn structure(seed: u64) -> String {
             pad = 0;
         }
         let pname = ["zero", "one", "none"][pad];
+        let pe = divisor(&mut r, filters);
         let mut opts = format!(
-            "name: conv{li}, filters: {filters}, kernel: [{kh}, {kw}], stride: {stride}, padding: {pname}, pe: {}, simd: {}",
-            divisor(&mut r, filters),
-            divisor(&mut r, c)
+            "name: conv{li}, filters: {filters}, kernel: [{kh}, {kw}], stride: {stride}, padding: {pname}, pe: {pe}, simd: {}",
+            simd(&mut r, kh * kw, c)
         );
         if !binary && pad == 0 && r.chance(0.5) && n == 0 && first_int {
             write!(opts, ", pad_value: {}", r.range(-20, 20)).unwrap();
@@ -381,11 +478,13 @@ fn structure(seed: u64) -> String {
     let hidden = r.below(2);
     for li in 0..=hidden {
         let units = r.range(1, 6) as usize;
+        let pe = divisor(&mut r, units);
+        // After flatten the window is the whole h×w map (a vector: one tap).
+        let taps = h * w;
         writeln!(
             y,
-            "  - binary_dense: {{name: fc{li}, units: {units}, pe: {}, simd: {}, weights: @W{n}}}",
-            divisor(&mut r, units),
-            divisor(&mut r, c)
+            "  - binary_dense: {{name: fc{li}, units: {units}, pe: {pe}, simd: {}, weights: @W{n}}}",
+            simd(&mut r, taps, c)
         )
         .unwrap();
         n += 1;
@@ -511,6 +610,7 @@ fn random_bnns_are_bit_exact_and_take_the_estimated_cycles() {
     let t0 = Instant::now();
     let mut sims: HashMap<usize, NetSim> = HashMap::new();
     let mut cycles_checked = vec![false; structures];
+    let mut whole_windows = 0;
     for case in 0..cases {
         let st = case % structures;
         let template = structure(1000 + st as u64);
@@ -548,12 +648,19 @@ fn random_bnns_are_bit_exact_and_take_the_estimated_cycles() {
                 "structure {st}: measured interval {iv} vs estimated {est}\n{template}"
             );
             cycles_checked[st] = true;
+            whole_windows += winbuf_engines(&g).len();
         }
     }
     eprintln!(
-        "{cases} random weight/input sets over {structures} structures in {:.1} s",
+        "{cases} random weight/input sets over {structures} structures ({whole_windows} whole-window engines) in {:.1} s",
         t0.elapsed().as_secs_f64()
     );
+    if structures >= 12 {
+        assert!(
+            whole_windows >= 3,
+            "only {whole_windows} whole-window foldings among the structures"
+        );
+    }
 }
 
 #[test]
@@ -567,6 +674,11 @@ fn generated_verilog_is_lint_clean_and_deterministic() {
         designs.push(g);
         let g = generate(&net, &sim_options()).expect("generates");
         designs.push(g);
+        // As `build --board ulx3s-85f` makes it: per-engine configuration registers and
+        // registered write strobes of weights kept in flip-flops.
+        let board = hdlgen::flow::Board::by_name("ulx3s-85f").expect("board");
+        let opts = hdlgen::build::board_gen_options(board.device(), None);
+        designs.push(generate(&net, &opts).expect("generates"));
     }
     let dir = tempfile::tempdir_in(root().join("target")).expect("temp dir");
     for st in 0..6 {

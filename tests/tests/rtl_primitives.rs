@@ -58,15 +58,29 @@ fn to_u32(words: &[u64], n: usize) -> Vec<u32> {
 
 #[test]
 fn popcount_tree_matches_arith_with_its_latency() {
+    // Every leaf size (1–3 bits) and carry-in count, trees shallower than the latency
+    // they must keep (padded at the end), every REG_EVERY.
     for &(n, r) in &[
         (1, 2),
         (2, 1),
         (3, 2),
+        (4, 1),
+        (5, 2),
+        (6, 3),
         (7, 3),
+        (8, 2),
+        (9, 1),
+        (11, 2),
+        (12, 3),
+        (16, 1),
+        (17, 2),
         (31, 2),
+        (32, 3),
+        (33, 1),
         (64, 2),
         (65, 1),
         (100, 2),
+        (128, 1),
         (256, 2),
         (257, 3),
     ] {

@@ -1,6 +1,7 @@
 // hdlgen_addtree: pipelined signed adder tree, the integer sibling of hdlgen_popcount
-// (same tree shape, register placement and LATENCY, so `popcount_latency(N, REG_EVERY)`
-// in hdlgen::rtl::lib gives its latency too).
+// (a binary tree with a register every REG_EVERY levels and after the last: the LATENCY
+// of hdlgen_popcount's older plain tree, so `popcount_latency(N, REG_EVERY)` in
+// hdlgen::rtl::lib gives both latencies).
 //
 // Sums N signed (two's complement) W-bit lanes, lane i at in_data[i*W +: W], into
 // OW = W + clog2(N) bits (N = 1: W), wide enough that no sum overflows. Level l of the

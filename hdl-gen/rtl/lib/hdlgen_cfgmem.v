@@ -15,6 +15,10 @@
 // 256-row mode and an ECP5 DP16KD has at least 512 rows.
 // Read: synchronous, `rdata` shows word `raddr` from the clock edge where `re` was high
 // (a clock enable, so a stalled pipeline keeps its operand).
+// WREG = 1 (flip-flop memories only): each (word, lane) write strobe and the write data
+// are registered first, so a write lands a cycle later and no address decode sits
+// between the bus and the clock enables of a wide register file (ECP5 at 150 MHz: a
+// whole-window MVAU keeps thousands of weight bits in flip-flops).
 `default_nettype none
 module hdlgen_cfgmem #(
     parameter integer W = 32,
@@ -23,7 +27,8 @@ module hdlgen_cfgmem #(
     // CONST = 1: a constant table (word a = CONST_DATA[a*W +: W]) instead of a memory; the
     // write port is ignored and yosys folds the table into logic (`store: logic`).
     parameter integer CONST = 0,
-    parameter [W*D-1:0] CONST_DATA = {(W*D){1'b0}}
+    parameter [W*D-1:0] CONST_DATA = {(W*D){1'b0}},
+    parameter integer WREG = 0
 ) (
     input  wire                                   clk,
     input  wire                                   we,
@@ -86,10 +91,21 @@ module hdlgen_cfgmem #(
                 localparam integer NB = (W - LO) < 32 ? (W - LO) : 32;
                 localparam [LW-1:0] LANE = l;
                 genvar a;
+                if (WREG == 1) begin : g_wd
+                    // This lane's write data, registered once for all its words.
+                    reg [NB-1:0] q;
+                    always @(posedge clk) q <= wdata[NB-1:0];
+                end
                 for (a = 0; a < D; a = a + 1) begin : g_word
                     localparam [AW-1:0] ADDR = a;
-                    always @(posedge clk)
-                        if (we && wlane == LANE && waddr == ADDR) mem[a][LO +: NB] <= wdata[NB-1:0];
+                    if (WREG == 1) begin : g_wreg
+                        reg stb = 1'b0;
+                        always @(posedge clk) stb <= we && wlane == LANE && waddr == ADDR;
+                        always @(posedge clk) if (stb) mem[a][LO +: NB] <= g_wd.q;
+                    end else begin : g_wdir
+                        always @(posedge clk)
+                            if (we && wlane == LANE && waddr == ADDR) mem[a][LO +: NB] <= wdata[NB-1:0];
+                    end
                 end
             end
             always @(posedge clk) if (re) ra_q <= raddr;

@@ -10,7 +10,8 @@
 //   ACT 1: output bit o = (dot_o ≥ cmp_o) ^ flip_o, signed compare (OB must be 1).
 // ACC_W (≥ 2) must hold every dot_o as a signed value (MODE 0: clog2(MW + 1) + 1 always
 // does); the arithmetic wraps at ACC_W bits, so any ACC_W that holds the results is exact.
-// TW: signed width of cmp; the compare is at max(ACC_W, TW) bits.
+// TW: signed width of the threshold field f (below); the compare is at max(ACC_W, TW) + 1
+// bits, or, when MODE 0, MASKED 0 and ACT 1, at clog2(MW + 2) bits on p.
 //
 // Folding: SIMD elements per beat (element i of beat sf is x[sf·SIMD + i], at
 // in_data[i·EW +: EW], EW = 1 in MODE 0, IN_W in MODE 1), SF = MW/SIMD beats per vector;
@@ -30,7 +31,13 @@
 //   weights    (wcfg_we) depth SF·NF, PE·SIMD bits: word nf·SF + sf, bit p·SIMD + i =
 //              w[nf·PE + p][sf·SIMD + i] (1 = +1);
 //   thresholds (tcfg_we, ACT 1 only) depth NF, PE·(TW+1) bits: word nf, bits
-//              [p·(TW+1) +: TW+1] = {flip, cmp[TW−1:0]} of output nf·PE + p.
+//              [p·(TW+1) +: TW+1] = {flip, f[TW−1:0]} of output nf·PE + p, where
+//              f = −c − 1 (signed; v ≥ c is then the carry out of v + f + 1) and
+//              c = ceil((cmp + MW) / 2) when MODE 0, MASKED 0 (compared with p:
+//              2·p − MW ≥ cmp ⟺ p ≥ c; c in [0, MW + 1] for cmp in [−MW − 1, MW + 2]),
+//              else c = cmp (hdlgen::rtl::params::mvau_threshold_field). NF = 4: the
+//              four words live in this module's flip-flops (same write and read
+//              behaviour as hdlgen_cfgmem's, a cheaper read multiplexer).
 // A write puts cfg_data into lane cfg_lane (bits [32·lane +: 32], the last lane
 // narrower) of word cfg_word. cfg_word/cfg_lane may be any width (zero-extended or
 // truncated to the memory's; CFG_AW ≥ clog2(SF·NF) and CFG_LW ≥ clog2(lanes) to reach
@@ -44,17 +51,22 @@
 // beat is never lost):
 //   issue: fold counters; the weight memory reads the issuing beat's word (address and
 //          read enable are flip-flops); replay beat read two beats ahead
-//   s1:    operand registers (live beat in fold 0, else the replayed one); the weight
-//          memory's read register
+//   s1:    operand registers (live beat in fold 0, else the replayed one, which in a
+//          replay ring of SF ≤ 4 beats is the head); the weight memory's read register
 //   s2:    operands again (MODE 1 also −x); weight word register: block-RAM outputs feed
 //          only flip-flops (on ECP5 a DP16KD's clock-to-out alone is 5.8 ns)
 //   trees: XNOR&mask + popcount per PE (and a popcount of the mask), or ±x + addtree per
-//          PE — popcount_latency(SIMD, REG_EVERY) stages
-//   acc:   running sums (p and n, or Σ ±x) over the fold; threshold word read
-//   res:   the fold's dots (2·p − n) and thresholds, registered
-//   act:   ACT 1: (dot ≥ cmp) ^ flip, ACT 0: dot resized to OB bits, registered
+//          PE — popcount_latency(SIMD, REG_EVERY) stages (hdlgen_popcount's leaves
+//          absorb the XNOR into their LUTs)
+//   acc:   running sums (p and n, or Σ ±x) over the fold; the last beat's totals go to
+//          `res` and clear the sums; threshold word read (a stage earlier in the p domain)
+//   res:   the fold's totals; then, a cycle later, the dots (2·p − n, or Σ ±x) or, in
+//          the p domain, the compare (p ≥ c) ^ flip; thresholds registered
+//   act:   ACT 1: (dot ≥ c) ^ flip (or the p-domain result), ACT 0: dot resized to OB
+//          bits, registered
 //   out:   PE lanes per fold collected into the vector; a 2-entry output FIFO (out_data
-//          is its head register).
+//          is its head register; the second entry keeps only the last fold's lanes, the
+//          others wait in the collection registers, frozen while the FIFO is full).
 // rst (synchronous, active high) clears the control state (counters, valids, FIFO
 // occupancy) only.
 `default_nettype none
@@ -79,7 +91,10 @@ module hdlgen_mvau #(
     // [a*PE*SIMD +: PE*SIMD], same layout as the memory), folded into logic; wcfg_we is
     // ignored.
     parameter integer STORE = 0,
-    parameter [PE*SIMD*(MW/SIMD)*(MH/PE)-1:0] WCONST = 0   // unsized: no 8k-bit replication
+    parameter [PE*SIMD*(MW/SIMD)*(MH/PE)-1:0] WCONST = 0,  // unsized: no 8k-bit replication
+    // CFG_REG = 1: weights kept in flip-flops (at most 4 words) register their write
+    // strobes and data first (hdlgen_cfgmem WREG): a weight write lands a cycle later.
+    parameter integer CFG_REG = 0
 ) (
     input  wire                                     clk,
     input  wire                                     rst,
@@ -198,7 +213,8 @@ module hdlgen_mvau #(
     // the address and enable are flip-flops and the memory's output feeds only w_q. The
     // cycle after a weight write en is low: the next read is the written word.
     wire [WW-1:0] w_m;
-    hdlgen_cfgmem #(.W(WW), .D(DEPTH), .INIT_FILE(W_INIT), .CONST(STORE), .CONST_DATA(WCONST)) u_wmem (
+    hdlgen_cfgmem #(.W(WW), .D(DEPTH), .INIT_FILE(W_INIT), .CONST(STORE), .CONST_DATA(WCONST),
+                    .WREG(CFG_REG)) u_wmem (
         .clk(clk), .we(wcfg_we && w_word_ok && w_lane_ok), .waddr(word_x[AW-1:0]),
         .wlane(lane_x[WLW-1:0]), .wdata(cfg_data), .re(en), .raddr(addr), .rdata(w_m)
     );
@@ -209,7 +225,8 @@ module hdlgen_mvau #(
     // The vector's SF beats (data, and mask when it counts), written as fold 0 takes
     // them; r_q is the stored beat the issue stage needs this cycle (index sf), so the
     // operand register takes either the live beat (fold 0) or r_q: no multiplexer sits
-    // between a memory output and the trees. SF ≤ 4: flip-flops read directly. Larger:
+    // between a memory output and the trees. SF ≤ 4: a ring of flip-flops shifted with
+    // every issued beat (below). Larger:
     // block RAM read two beats ahead (replay reads are sequential) at ra = (sf + 2) mod
     // SF, a counter of its own so the address is a flip-flop, through the memory's read
     // register q and a flip-flop b that advance with each issued beat: when beat sf
@@ -220,6 +237,7 @@ module hdlgen_mvau #(
     localparam integer RW = DB + USE_MASK * SIMD;
     wire [RW-1:0] beat_in;
     wire [RW-1:0] r_q;
+    wire [RW-1:0] s1_d;                                     // the beat's operands
     generate
         if (USE_MASK == 1) begin : g_bm
             assign beat_in = {in_mask, in_data};
@@ -228,9 +246,9 @@ module hdlgen_mvau #(
             wire _unused_mask = &{1'b0, in_mask, 1'b0};
         end
         if (NF > 1) begin : g_replay
-            localparam integer RD = 1 << SW;
             wire take = in_valid && in_ready;
             if (SF > 4) begin : g_bram
+                localparam integer RD = 1 << SW;
                 localparam integer TWOI = 2;
                 localparam [SW-1:0] RA0 = TWOI[SW-1:0];
                 (* ram_style = "block", no_rw_check *) reg [RW-1:0] rbuf [0:RD-1];
@@ -246,10 +264,18 @@ module hdlgen_mvau #(
                         b <= q;
                     end
                 assign r_q = b;
-            end else begin : g_regs
-                reg [RW-1:0] rbuf [0:RD-1];
-                always @(posedge clk) if (take) rbuf[sf] <= beat_in;
-                assign r_q = rbuf[sf];
+            end else begin : g_ring
+                // A ring of SF beats that shifts with every issued beat, fed by the operand
+                // multiplexer itself (s1_d: the live beat in fold 0, else the ring's head),
+                // so the head is always beat sf and the ring needs no multiplexer.
+                reg [RW*SF-1:0] ring;
+                if (SF == 1) begin : g_r1
+                    always @(posedge clk) if (beat) ring <= s1_d;
+                end else begin : g_rn
+                    always @(posedge clk) if (beat) ring <= {ring[RW*(SF-1)-1:0], s1_d};
+                end
+                assign r_q = ring[RW*SF-1 -: RW];
+                wire _unused_take = &{1'b0, take, 1'b0};
             end
         end else begin : g_noreplay
             assign r_q = {RW{1'b0}};
@@ -265,7 +291,7 @@ module hdlgen_mvau #(
     reg [TGW-1:0] s2_tag;
     reg [RW-1:0] s1_in;                                     // the beat's operands
     reg [RW-1:0] s2_in;
-    wire [RW-1:0] s1_d = fold0 ? beat_in : r_q;
+    assign s1_d = fold0 ? beat_in : r_q;
     always @(posedge clk) begin
         if (rst) begin
             s1_valid <= 1'b0;
@@ -378,17 +404,29 @@ module hdlgen_mvau #(
     endgenerate
 
     // ---------------------------------------------------------------- accumulate
-    // Running sums over the fold's beats (modulo 2^ACC_W, exact for results that fit):
-    // acc (p per PE, or Σ ±x) and n_acc (counted taps). The cycle after a fold's last
-    // beat they hold its totals (acc_done) and `res` takes its dot products from them,
-    // 2·acc − n in MODE 0, so no path chains two adders.
-    reg [PE*ACC_W-1:0] acc;
+    // Running sums over the fold's beats: acc per PE (p in PW bits in MODE 0, exact as
+    // p ≤ MW; Σ ±x modulo 2^ACC_W in MODE 1) and n_acc (counted taps). The fold's last
+    // beat puts its totals into `res` (from the adder's output) and clears acc (a
+    // synchronous reset of its flip-flops, as rst does), so the adder has no
+    // multiplexer in front of it. The cycle after (acc_done):
+    //   PCMP (MODE 0, unmasked, ACT 1): the compare in the popcount domain,
+    //     p ≥ T = ceil((cmp + MW) / 2) ⟺ 2·p − MW ≥ cmp, registered (c1);
+    //   else: the dot (2·p − n, or Σ ±x) into `dres`; the compare follows a cycle later.
+    // Either way no path chains two adders.
+    localparam integer PW = $clog2(MW + 1);                 // p
+    localparam integer QW = (MODE == 1) ? ACC_W : PW;       // accumulator
+    localparam integer PCMP = (MODE == 0 && USE_MASK == 0 && ACT == 1) ? 1 : 0;
+    localparam integer KW = $clog2(MW + 2);                 // p-domain compare (T ≤ MW + 1)
+    reg [PE*QW-1:0] acc;
+    reg [PE*QW-1:0] res;
     reg [ACC_W-1:0] n_acc;
     reg acc_done = 1'b0;
     reg [NW-1:0] acc_nf;
-    reg [PE*ACC_W-1:0] res;
     reg res_valid = 1'b0;
     reg [NW-1:0] res_nf;
+    wire acc_ce = rst || (en && pc_valid);                  // shared by every PE
+    wire acc_clr = rst || pc_last;
+    wire res_ce = en && pc_valid && pc_last;
     wire [ACC_W-1:0] n_sum = (pc_first ? {ACC_W{1'b0}} : n_acc) + n_beat;
     wire [ACC_W-1:0] n_fold;
     generate
@@ -399,25 +437,22 @@ module hdlgen_mvau #(
             assign n_fold = MWI[ACC_W-1:0];
         end else begin : g_n0
             assign n_fold = {ACC_W{1'b0}};
-            wire _unused_n = &{1'b0, n_fold, 1'b0};
         end
         for (p = 0; p < PE; p = p + 1) begin : g_acc
             wire [CW-1:0] c = cnt[p*CW +: CW];
-            wire [ACC_W-1:0] c_acc;                         // c resized to ACC_W
-            if (ACC_W > CW) begin : g_ext
-                assign c_acc = {{(ACC_W - CW){(MODE == 1) ? c[CW-1] : 1'b0}}, c};
+            wire [QW-1:0] c_acc;                            // c resized to QW
+            if (QW > CW) begin : g_ext
+                assign c_acc = {{(QW - CW){(MODE == 1) ? c[CW-1] : 1'b0}}, c};
             end else begin : g_trunc
-                assign c_acc = c[ACC_W-1:0];
-                if (CW > ACC_W) begin : g_hi
-                    wire _unused_hi = &{1'b0, c[CW-1:ACC_W], 1'b0};
+                assign c_acc = c[QW-1:0];
+                if (CW > QW) begin : g_hi
+                    wire _unused_hi = &{1'b0, c[CW-1:QW], 1'b0};
                 end
             end
-            wire [ACC_W-1:0] a_next = (pc_first ? {ACC_W{1'b0}} : acc[p*ACC_W +: ACC_W]) + c_acc;
-            wire [ACC_W-1:0] a = acc[p*ACC_W +: ACC_W];
+            wire [QW-1:0] a_next = acc[p*QW +: QW] + c_acc;
             always @(posedge clk) begin
-                if (en && pc_valid) acc[p*ACC_W +: ACC_W] <= a_next;
-                if (en && acc_done)
-                    res[p*ACC_W +: ACC_W] <= (MODE == 0) ? {a[ACC_W-2:0], 1'b0} - n_fold : a;
+                if (acc_ce) acc[p*QW +: QW] <= acc_clr ? {QW{1'b0}} : a_next;
+                if (res_ce) res[p*QW +: QW] <= a_next;
             end
         end
     endgenerate
@@ -435,7 +470,17 @@ module hdlgen_mvau #(
     end
 
     // ---------------------------------------------------------------- activation
+    // Thresholds: word nf is read so that t_q holds the fold's {flip, f} when the compare
+    // runs: from the memory's read register into t_q (block-RAM outputs feed flip-flops
+    // only; all of it advances with en). PCMP compares in the acc_done cycle, so the word
+    // is read a stage before the fold's last beat leaves the trees (with the tag one
+    // stage behind pc); otherwise as it leaves them, for the compare a cycle later.
+    // f = −c − 1 (c = T or cmp), so v ≥ c is the carry out of v + f + 1: one carry chain
+    // of flip-flop operands, no inverters, and its last LUT applies flip.
     wire [PE*OB-1:0] act;
+    wire [PE-1:0] c1_d;                                     // PCMP compare results
+    reg [PE*ACC_W-1:0] dres;                                // acc_done stage: dots
+    reg [PE-1:0] c1;                                        // ... or PCMP results
     generate
         if (ACT == 1) begin : g_thr
             wire t_word_ok, t_lane_ok;
@@ -451,46 +496,138 @@ module hdlgen_mvau #(
             end
             wire [NW+CFG_AW-1:0] tword_x = {{NW{1'b0}}, cfg_word};
             wire [TLW+CFG_LW-1:0] tlane_x = {{TLW{1'b0}}, cfg_lane};
-            // Read as the fold's last beat leaves the trees, then registered again (t_q,
-            // after the memory's read register), so t_q holds the fold's thresholds when
-            // `res` holds its dots and the compare starts from registers (all of it
-            // advances with en).
-            wire [TWW-1:0] t_m;
+            wire [NW-1:0] t_raddr;
+            if (PCMP == 0) begin : g_tr_pc
+                assign t_raddr = pc_nf;
+            end else if (LAT >= 2) begin : g_tr_pt
+                assign t_raddr = pt[TGW*(LAT-1)-1 -: NW];   // the nf of the tag before pc
+            end else begin : g_tr_s2
+                assign t_raddr = s2_tag[TGW-1:2];
+            end
             reg [TWW-1:0] t_q;
-            hdlgen_cfgmem #(.W(TWW), .D(NF), .INIT_FILE(T_INIT)) u_tmem (
-                .clk(clk), .we(tcfg_we && t_word_ok && t_lane_ok), .waddr(tword_x[NW-1:0]),
-                .wlane(tlane_x[TLW-1:0]), .wdata(cfg_data), .re(en), .raddr(pc_nf),
-                .rdata(t_m)
-            );
-            always @(posedge clk) if (en) t_q <= t_m;
-            // Signed r >= cmp as an unsigned compare of the offset values (sign bits
-            // inverted): one carry chain whose carry-out is the answer.
+            wire t_we = tcfg_we && t_word_ok && t_lane_ok;
+            if (NF == 4) begin : g_t4
+                // Four words in flip-flops (as hdlgen_cfgmem keeps them), read through a
+                // multiplexer split at the read register so that each half is one LUT4
+                // per bit: a = s1 ? s0 : word[s0] (registered), then s1 ? word[2 + a] : a.
+                // Same read timing as hdlgen_cfgmem (writes happen while no vector is in
+                // flight, so words 0 and 1 may be sampled a cycle early).
+                reg [TWW-1:0] tmem [0:3];
+                if (T_INIT != "") begin : g_init
+                    initial $readmemh(T_INIT, tmem);
+                end
+                genvar tl, ta;
+                for (tl = 0; tl < TLANES; tl = tl + 1) begin : g_lane
+                    localparam integer LO = 32 * tl;
+                    localparam integer NB = (TWW - LO) < 32 ? (TWW - LO) : 32;
+                    localparam [TLW-1:0] LANE = tl;
+                    for (ta = 0; ta < 4; ta = ta + 1) begin : g_word
+                        localparam [1:0] ADDR = ta;
+                        always @(posedge clk)
+                            if (t_we && tlane_x[TLW-1:0] == LANE && tword_x[1:0] == ADDR)
+                                tmem[ta][LO +: NB] <= cfg_data[NB-1:0];
+                    end
+                end
+                reg [TWW-1:0] t_a;
+                reg t_s1;
+                always @(posedge clk)
+                    if (en) begin
+                        t_a <= t_raddr[1] ? {TWW{t_raddr[0]}} : (t_raddr[0] ? tmem[1] : tmem[0]);
+                        t_s1 <= t_raddr[1];
+                        t_q <= t_s1 ? ((t_a & tmem[3]) | (~t_a & tmem[2])) : t_a;
+                    end
+            end else begin : g_tmem
+                wire [TWW-1:0] t_m;
+                hdlgen_cfgmem #(.W(TWW), .D(NF), .INIT_FILE(T_INIT)) u_tmem (
+                    .clk(clk), .we(t_we), .waddr(tword_x[NW-1:0]),
+                    .wlane(tlane_x[TLW-1:0]), .wdata(cfg_data), .re(en), .raddr(t_raddr),
+                    .rdata(t_m)
+                );
+                always @(posedge clk) if (en) t_q <= t_m;
+            end
             for (p = 0; p < PE; p = p + 1) begin : g_cmp
-                wire [XW-1:0] r, cmp;
-                if (XW > ACC_W) begin : g_rx
-                    assign r = {{(XW - ACC_W){res[p*ACC_W+ACC_W-1]}}, res[p*ACC_W +: ACC_W]};
-                end else begin : g_r
-                    assign r = res[p*ACC_W +: ACC_W];
+                wire flip = t_q[p*(TW+1) + TW];
+                wire [TW-1:0] f = t_q[p*(TW+1) +: TW];
+                if (PCMP == 1) begin : g_pd
+                    // p + f + 1 over KW bits: carry out = p ≥ T (f = ~T in KW bits).
+                    wire [KW-1:0] pk;
+                    if (KW > PW) begin : g_pk
+                        assign pk = {{(KW - PW){1'b0}}, res[p*QW +: QW]};
+                    end else begin : g_pk1
+                        assign pk = res[p*QW +: QW];
+                    end
+                    wire [KW-1:0] fk;
+                    if (KW > TW) begin : g_fx
+                        assign fk = {{(KW - TW){f[TW-1]}}, f};
+                    end else begin : g_f
+                        assign fk = f[KW-1:0];
+                        if (TW > KW) begin : g_fhi
+                            wire _unused_fhi = &{1'b0, f[TW-1:KW], 1'b0};
+                        end
+                    end
+                    wire [KW+1:0] s = {1'b0, pk, 1'b1} + {1'b0, fk, 1'b1};
+                    assign c1_d[p] = s[KW+1] ^ flip;
+                    assign act[p] = 1'b0;
+                    wire _unused_s = &{1'b0, s[KW:0], 1'b0};
+                end else begin : g_dd
+                    // dres + f + 1 ≥ 0 over XW + 1 signed bits.
+                    wire [XW-1:0] v, fx;
+                    if (XW > ACC_W) begin : g_vx
+                        assign v = {{(XW - ACC_W){dres[p*ACC_W+ACC_W-1]}}, dres[p*ACC_W +: ACC_W]};
+                    end else begin : g_v
+                        assign v = dres[p*ACC_W +: ACC_W];
+                    end
+                    if (XW > TW) begin : g_fx
+                        assign fx = {{(XW - TW){f[TW-1]}}, f};
+                    end else begin : g_f
+                        assign fx = f;
+                    end
+                    wire [XW+1:0] s = {v[XW-1], v, 1'b1} + {fx[XW-1], fx, 1'b1};
+                    assign act[p] = ~s[XW+1] ^ flip;
+                    assign c1_d[p] = 1'b0;
+                    wire _unused_s = &{1'b0, s[XW:0], 1'b0};
                 end
-                if (XW > TW) begin : g_cx
-                    assign cmp = {{(XW - TW){t_q[p*(TW+1)+TW-1]}}, t_q[p*(TW+1) +: TW]};
-                end else begin : g_c
-                    assign cmp = t_q[p*(TW+1) +: TW];
-                end
-                wire [XW-1:0] r_u = {~r[XW-1], r[XW-2:0]};
-                wire [XW-1:0] c_u = {~cmp[XW-1], cmp[XW-2:0]};
-                assign act[p] = (r_u >= c_u) ^ t_q[p*(TW+1) + TW];
             end
             wire _unused_t = &{1'b0, tword_x, tlane_x, 1'b0};
         end else begin : g_none
             for (p = 0; p < PE; p = p + 1) begin : g_out
                 if (OB > ACC_W) begin : g_ext
-                    assign act[p*OB +: OB] = {{(OB - ACC_W){res[p*ACC_W+ACC_W-1]}}, res[p*ACC_W +: ACC_W]};
+                    assign act[p*OB +: OB] = {{(OB - ACC_W){dres[p*ACC_W+ACC_W-1]}}, dres[p*ACC_W +: ACC_W]};
                 end else begin : g_trunc
-                    assign act[p*OB +: OB] = res[p*ACC_W +: OB];
+                    assign act[p*OB +: OB] = dres[p*ACC_W +: OB];
+                    if (ACC_W > OB) begin : g_hi
+                        wire _unused_hi = &{1'b0, dres[p*ACC_W+OB +: ACC_W-OB], 1'b0};
+                    end
                 end
             end
-            wire _unused_t = &{1'b0, tcfg_we, res, 1'b0};
+            assign c1_d = {PE{1'b0}};
+            wire _unused_t = &{1'b0, tcfg_we, 1'b0};
+        end
+    endgenerate
+
+    // The acc_done stage: the dots (dres) or, with PCMP, the compare results (c1).
+    generate
+        if (PCMP == 1) begin : g_c1
+            always @(posedge clk) if (en && acc_done) c1 <= c1_d;
+            always @(*) dres = {(PE*ACC_W){1'b0}};
+            wire _unused_d = &{1'b0, dres, n_fold, 1'b0};
+        end else begin : g_dres
+            for (p = 0; p < PE; p = p + 1) begin : g_d
+                wire [ACC_W-1:0] r;                         // res resized to ACC_W
+                if (ACC_W > QW) begin : g_rx
+                    assign r = {{(ACC_W - QW){1'b0}}, res[p*QW +: QW]};
+                end else begin : g_r
+                    assign r = res[p*QW +: ACC_W];
+                    if (QW > ACC_W) begin : g_rhi
+                        wire _unused_rhi = &{1'b0, res[p*QW+ACC_W +: QW-ACC_W], 1'b0};
+                    end
+                end
+                always @(posedge clk)
+                    if (en && acc_done)
+                        dres[p*ACC_W +: ACC_W] <= (MODE == 0) ? {r[ACC_W-2:0], 1'b0} - n_fold : r;
+            end
+            always @(*) c1 = {PE{1'b0}};
+            wire _unused_c1 = &{1'b0, c1, c1_d, 1'b0};
         end
     endgenerate
 
@@ -500,6 +637,15 @@ module hdlgen_mvau #(
     reg act_last = 1'b0;
     reg [NW-1:0] act_nf;
     reg [PE*OB-1:0] act_q;
+    wire [PE*OB-1:0] act_d;
+    generate
+        if (PCMP == 1) begin : g_ad_c1
+            assign act_d = c1;
+            wire _unused_act = &{1'b0, act, 1'b0};
+        end else begin : g_ad
+            assign act_d = act;
+        end
+    endgenerate
     always @(posedge clk) begin
         if (rst) begin
             act_valid <= 1'b0;
@@ -509,7 +655,7 @@ module hdlgen_mvau #(
             act_last <= res_valid && res_nf == LAST_N;
         end
         if (en && res_valid) begin
-            act_q <= act;
+            act_q <= act_d;
             act_nf <= res_nf;
         end
     end
@@ -517,41 +663,47 @@ module hdlgen_mvau #(
     // ---------------------------------------------------------------- collect + FIFO
     // Fold f < NF−1 leaves its lanes f·PE .. f·PE + PE − 1 in `col`; the last fold's
     // lanes come straight from act_q as the whole vector is pushed.
-    wire [MH*OB-1:0] pixel;
     wire push = en && act_last;
+    genvar f;
     generate
         if (NF == 1) begin : g_one
-            assign pixel = act_q;
             wire _unused_a = &{1'b0, act_valid, act_nf, 1'b0};
         end else begin : g_many
-            genvar f;
             for (f = 0; f < NF - 1; f = f + 1) begin : g_slot
                 localparam [NW-1:0] FI = f;
                 reg [PE*OB-1:0] col;
                 always @(posedge clk) if (en && act_valid && act_nf == FI) col <= act_q;
-                assign pixel[f*PE*OB +: PE*OB] = col;
             end
-            assign pixel[MH*OB-1 -: PE*OB] = act_q;
         end
     endgenerate
 
-    reg [MH*OB-1:0] f0, f1;                     // f0: head (out_data), f1: second entry
+    // The FIFO's second entry needs only its last fold's lanes (s_last): the vector that
+    // fills the FIFO is pushed with en high, and en is low from the next cycle until a
+    // pop (fifo_n == 2 ⟹ en == 0), so its other folds stay in `col`, which changes only
+    // with en, and act_q (which may take the next fold as it is pushed) is the only part
+    // that must be kept. f0 loads `col` from one source and multiplexes PE·OB bits only.
+    reg [MH*OB-1:0] f0;                         // head (out_data)
+    reg [PE*OB-1:0] s_last;                     // second entry: its last fold's lanes
     reg o_valid = 1'b0;                         // fifo_n != 0, as a flip-flop
     wire pop = out_valid && out_ready;
+    wire f0_load = pop ? (fifo_n == 2'd2 || push) : (push && fifo_n == 2'd0);
+    wire [PE*OB-1:0] last_d = (fifo_n == 2'd2) ? s_last : act_q;
     assign fifo_next = rst ? 2'd0 : fifo_n + {1'b0, push} - {1'b0, pop};
     assign out_valid = o_valid;
     assign out_data = f0;
     always @(posedge clk) begin
         fifo_n <= fifo_next;
         o_valid <= fifo_next != 2'd0;
-        if (pop) begin
-            if (fifo_n == 2'd2) f0 <= f1;
-            else if (push) f0 <= pixel;
-        end else if (push && fifo_n == 2'd0) begin
-            f0 <= pixel;
-        end
-        if (push && fifo_n == 2'd1 && !pop) f1 <= pixel;
+        if (f0_load) f0[MH*OB-1 -: PE*OB] <= last_d;
+        if (push && fifo_n == 2'd1 && !pop) s_last <= act_q;
     end
+    generate
+        if (NF > 1) begin : g_f0col
+            for (f = 0; f < NF - 1; f = f + 1) begin : g_f0s
+                always @(posedge clk) if (f0_load) f0[f*PE*OB +: PE*OB] <= g_many.g_slot[f].col;
+            end
+        end
+    endgenerate
 
     wire _unused_ok = &{1'b0, word_x, lane_x, 1'b0};
 endmodule

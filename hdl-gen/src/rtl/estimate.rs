@@ -78,18 +78,94 @@ fn swg_cost(s: &Swg) -> (u64, u64, u64, u64) {
     ((w.in_h * w.in_w) as u64, bram, lut, ff)
 }
 
-/// MVAU alone (without its window generator): (lut, ff, bram).
+/// Whole-window generator (`hdlgen_winbuf`): (cycles to accept an image, bram, lut, ff).
+/// K_H·K_W copies of the ring (block RAM above 4 words, else flip-flops with a read
+/// multiplexer), a write-address counter per copy, the window's pixel, output and skid
+/// registers (one LUT4 per bit each for the padding substitution and the output
+/// multiplexer) and the reader's differences, tables and read address.
+fn winbuf_cost(s: &Swg) -> (u64, u64, u64, u64) {
+    let w = &s.win;
+    let taps = (w.kh * w.kw) as u64;
+    let pw = s.c * s.dw as usize;
+    let depth = s.ring_rows() * w.in_w;
+    let aw = clog2(depth);
+    let win = taps * pw as u64;
+    let ylast = (w.out_h - 1) * w.stride;
+    let lmax = (2 * w.in_h + ylast + s.ring_rows() + w.kh + w.pad_top) * w.in_w
+        + (w.out_w - 1) * w.stride
+        + w.kw
+        + w.pad_left
+        + 2;
+    let lw = clog2(lmax + 1) + 1;
+    let (bram, mem_lut, mem_ff) = if depth > 4 {
+        (taps * ebr_blocks(pw, depth), 0, 0)
+    } else {
+        // Flip-flop copies: the words, a read multiplexer and the read register.
+        (0, win * (depth as u64 - 1), win * depth as u64 + win)
+    };
+    // (yosys `synth_ice40`, MNIST conv1 / conv2 geometries: ~430 / ~850 LUT4, ~310 / ~710 FF)
+    let lut = 110 + 2 * win + taps * (aw + 2) + 3 * lw + 2 * aw + mem_lut;
+    let ff = 40 + 2 * win + 4 * taps + taps * (aw + 1) + 3 * lw + aw + mem_ff;
+    ((w.in_h * w.in_w) as u64, bram, lut, ff)
+}
+
+/// The window generator an MVAU reads from: `hdlgen_winbuf` for a whole window per beat,
+/// else `hdlgen_swg`. (cycles to accept an image, bram, lut, ff)
+fn window_cost(s: &Swg) -> (u64, u64, u64, u64) {
+    if s.whole_window() {
+        winbuf_cost(s)
+    } else {
+        swg_cost(s)
+    }
+}
+
+/// Weights of an MVAU whose memory has at most 4 words stay in flip-flops
+/// (`hdlgen_cfgmem`), with a read multiplexer: (lut, ff). Counted for whole-window
+/// MVAUs (SF = 1, so NF words of PE·SIMD bits); see docs/bnn-hardware.md.
+fn weight_regs(m: &Mvau) -> (u64, u64) {
+    let words = (m.sf() * m.nf()) as u64;
+    if m.logic || words > 4 {
+        return (0, 0);
+    }
+    let bits = (m.pe * m.simd) as u64;
+    (bits * (words - 1), bits * words)
+}
+
+/// What the folding search charges for a block of block RAM a whole-window generator
+/// adds, in logic cells (a UP5K's logic cells per EBR, 5,280 / 30): its ring copies trade
+/// block RAM for throughput, and the budget counts logic only.
+const EBR_LC: u64 = 176;
+
+/// Whole-window candidates the folding search considers: at most 25 taps (ring copies)
+/// and a window of at most 8,192 bits (its pixel, output and skid registers). A dense
+/// layer's whole-map window passes on small maps only; it never shortens the interval
+/// there anyway (the map's pixels arrive one per cycle), so it is chosen only when cheaper.
+fn whole_window_sensible(s: &Swg) -> bool {
+    s.win.kh * s.win.kw <= 25 && s.win.kh * s.win.kw * s.c * s.dw as usize <= 8192
+}
+
+/// MVAU alone (without its window generator): (lut, ff, bram). Fitted to yosys 0.70
+/// `synth_ice40` of `hdlgen_mvau` over PE × SIMD grids (`bench/mvau_density.sh`).
 fn mvau_cost(m: &Mvau) -> (u64, u64, u64) {
     let lanes = (m.pe * m.simd) as u64;
     let (pe, acc, tw) = (m.pe as u64, m.acc_w as u64, m.tw as u64 + 1);
-    let out = (m.mh * m.ob as usize) as u64;
-    let thr = m.thr as u64;
-    // XNOR + popcount ~2.5 LUT4 per lane (DESIGN: 2.7 with loadable weights); an integer
-    // lane negates and adds IN_W + 1 bits.
-    let mut lane_lut = if m.int { 2 * (m.in_w as u64 + 1) } else { 5 } * lanes / 2;
+    let (out, pe_out) = ((m.mh * m.ob as usize) as u64, pe * m.ob as u64);
+    let (nf, simd) = (m.nf() as u64, m.simd as u64);
+    let pw = clog2(m.mw + 1);
+    // Unmasked XNOR layers with thresholds compare the popcount itself (no 2p − n).
+    let pop_domain = !m.int && !m.masked && m.thr;
+    // XNOR folded into full-adder leaves + carry-chain tree: ~1.95 LUT4 per lane, ~2.2
+    // with the padding mask; an integer lane negates and adds IN_W + 1 bits.
+    let mut lane_lut = if m.int {
+        (m.in_w as u64 + 1) * lanes
+    } else if m.masked {
+        lanes * 11 / 5
+    } else {
+        lanes * 2
+    };
     if m.logic {
-        // Constant weights: the XNOR folds away (~2.1 LUT4 per lane, DESIGN §4); more
-        // than one word adds a ROM of about a LUT4 per 4 words per bit.
+        // Constant weights: smaller leaves; more than one word adds a ROM of about a
+        // LUT4 per 4 words per bit.
         let words = (m.sf() * m.nf()) as u64;
         lane_lut = lane_lut * 21 / 25
             + if words > 1 {
@@ -98,11 +174,41 @@ fn mvau_cost(m: &Mvau) -> (u64, u64, u64) {
                 0
             };
     }
-    let lane_ff = if m.int { m.in_w as u64 + 1 } else { 2 } * lanes * 5 / 6;
-    let small_t = thr * (m.nf() <= 4) as u64 * pe * tw * m.nf() as u64;
-    let lut = lane_lut + pe * (3 * acc + thr * tw) + 3 * out + small_t / 2 + 60;
-    let ff =
-        lane_ff + 2 * pe * acc + 3 * out + small_t + 2 * (m.simd * m.in_w as usize) as u64 + 40;
+    let lane_ff = if m.int {
+        (m.in_w as u64 + 1) * lanes * 5 / 6
+    } else {
+        lanes * 9 / 10
+    };
+    // Per PE: accumulator, compare with flip, output lane; the dot (2p − n or Σ ±x) and
+    // its register unless the compare is in the popcount domain.
+    let per_pe_lut = pw + 2 + if pop_domain { 0 } else { acc + 1 };
+    let per_pe_ff = 2 * pw + if pop_domain { 0 } else { acc };
+    // Live/replayed operand multiplexer.
+    let mux = if nf > 1 {
+        simd * m.in_w as u64 + if m.masked { simd } else { 0 }
+    } else {
+        0
+    };
+    // Thresholds of up to 4 words live in the MVAU's flip-flops (read multiplexer ~1 LUT4
+    // per bit at 2 words, 2 at 3–4).
+    let t_bits = pe * if pop_domain { clog2(m.mw + 2) + 1 } else { tw };
+    let small_t = if m.thr && nf <= 4 { t_bits * nf } else { 0 };
+    let t_mux = match nf {
+        2 => t_bits,
+        3 | 4 => 2 * t_bits,
+        _ => 0,
+    } * m.thr as u64;
+    // A narrow, deep weight memory (small PE·SIMD) spans many cascaded block RAMs whose
+    // read and write paths yosys muxes in logic: ~11 LUT4 per 1,024 words per bit of
+    // width below 16 (PE = SIMD = 1 over 73,728 words: 936 LUT4 where the rest is ~120).
+    let width = m.pe * m.simd;
+    let deep = if m.logic || width >= 16 {
+        0
+    } else {
+        (11 * m.sf() * m.nf() / 1024 / width) as u64
+    };
+    let lut = lane_lut + pe * per_pe_lut + mux + t_mux + pe_out + deep + 105;
+    let ff = lane_ff + pe * per_pe_ff + 2 * out + pe_out + small_t + 2 * simd * m.in_w as u64 + 60;
     let mut bram = if m.logic {
         0
     } else {
@@ -118,17 +224,45 @@ fn mvau_cost(m: &Mvau) -> (u64, u64, u64) {
 }
 
 /// iCE40 logic cells: a cell holds a LUT4 and a flip-flop, but most pipeline and
-/// parameter registers do not pair with a LUT (fitted to nextpnr's ICESTORM_LC counts).
+/// parameter registers do not pair with a LUT (fitted to nextpnr's ICESTORM_LC counts:
+/// the digits board top at a 2,304-cycle folding packs 2,366 LUT4 and 2,935 FF into
+/// 4,411 cells, and failed to place at that 83 %).
 pub fn logic_cells(lut4: u64, ff: u64) -> u64 {
-    lut4 + ff * 3 / 5
+    lut4 + ff * 7 / 10
+}
+
+/// The logic fabric a folding budget is counted in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum Fabric {
+    /// iCE40 logic cells ([`logic_cells`]).
+    #[default]
+    Ice40,
+    /// ECP5 LUT4 slots: every slice has as many flip-flops as LUT4s, and nextpnr packs
+    /// them independently, so the larger of the two counts is what fills the device.
+    Ecp5,
+}
+
+impl Fabric {
+    /// The budgeted logic of `lut4` LUT4s and `ff` flip-flops.
+    pub fn logic(self, lut4: u64, ff: u64) -> u64 {
+        match self {
+            Fabric::Ice40 => logic_cells(lut4, ff),
+            Fabric::Ecp5 => lut4.max(ff),
+        }
+    }
 }
 
 /// Estimates one engine.
 pub fn engine(e: &Engine) -> EngineEstimate {
     let (kind, pe, simd, cycles, macs, lut4, ff, bram) = match &e.kind {
         Kind::Mvau { swg, mvau: m, .. } => {
-            let (wr, sb, sl, sf_) = swg_cost(swg);
-            let (ml, mf, mb) = mvau_cost(m);
+            let (wr, sb, sl, sf_) = window_cost(swg);
+            let (mut ml, mut mf, mb) = mvau_cost(m);
+            if swg.whole_window() {
+                let (rl, rf) = weight_regs(m);
+                ml += rl;
+                mf += rf;
+            }
             let vectors = (swg.win.out_h * swg.win.out_w) as u64;
             let reads = vectors * (m.sf() * m.nf()) as u64;
             let macs = vectors * (m.mw * m.mh) as u64;
@@ -224,9 +358,13 @@ pub fn estimate(d: &Design) -> Estimate {
 }
 
 /// Picks `pe`/`simd` for every compute layer: the smallest interval whose cheapest
-/// foldings keep the whole design within `lc_budget` iCE40 logic cells, honouring
-/// user-fixed keys. With no budget, the fastest.
-pub fn choose_folding(net: &Network, lc_budget: Option<u64>) -> Result<Vec<Fold>, Error> {
+/// foldings keep the whole design within `lc_budget` of `fabric`'s logic (iCE40 logic
+/// cells, ECP5 LUT4 slots), honouring user-fixed keys. With no budget, the fastest.
+pub fn choose_folding(
+    net: &Network,
+    lc_budget: Option<u64>,
+    fabric: Fabric,
+) -> Result<Vec<Fold>, Error> {
     let layers = compute_layers(net);
     for (d, keys) in &layers {
         super::lower::check_fixed(net, d, keys)?;
@@ -253,15 +391,32 @@ pub fn choose_folding(net: &Network, lc_budget: Option<u64>) -> Result<Vec<Fold>
         .engines
         .iter()
         .filter(|e| !matches!(e.kind, Kind::Mvau { .. }))
-        .map(|e| engine(e).lc)
+        .map(|e| {
+            let x = engine(e);
+            fabric.logic(x.lut4, x.ff)
+        })
         .sum::<u64>()
         + 80;
     let mut options: Vec<Vec<(u64, u64, Fold)>> = vec![];
     for ((d, keys), (swg, m)) in layers.iter().zip(&compute) {
         let FoldKeys { pe, simd, .. } = keys;
         let pes = pe.map_or_else(|| divisors(d.mh), |p| vec![p.value]);
-        let simds = simd.map_or_else(|| divisors(d.cin), |s| vec![s.value]);
-        let (_, _, swl, swf) = swg_cost(swg);
+        // Whole-window simd (hdlgen_winbuf) where its window is a sensible size.
+        let whole = |s: usize| {
+            let mut sw = **swg;
+            sw.simd = s;
+            sw.whole_window().then_some(sw)
+        };
+        let simds = simd.map_or_else(
+            || {
+                d.simds()
+                    .into_iter()
+                    .filter(|&s| whole(s).is_none_or(|sw| whole_window_sensible(&sw)))
+                    .collect()
+            },
+            |s| vec![s.value],
+        );
+        let (_, _, swl, swf) = window_cost(swg);
         let mut v = vec![];
         for &p in &pes {
             for &s in &simds {
@@ -270,7 +425,15 @@ pub fn choose_folding(net: &Network, lc_budget: Option<u64>) -> Result<Vec<Fold>
                 mm.pe = p;
                 mm.simd = s;
                 let (l, ff, _) = mvau_cost(&mm);
-                v.push((d.cycles(f), logic_cells(l + swl, ff + swf), f));
+                let lc = match whole(s) {
+                    Some(sw) => {
+                        let (_, wb, wl, wf) = winbuf_cost(&sw);
+                        let (rl, rf) = weight_regs(&mm);
+                        fabric.logic(l + wl + rl, ff + wf + rf) + wb * EBR_LC
+                    }
+                    None => fabric.logic(l + swl, ff + swf),
+                };
+                v.push((d.cycles(f), lc, f));
             }
         }
         options.push(v);
@@ -312,8 +475,12 @@ pub fn choose_folding(net: &Network, lc_budget: Option<u64>) -> Result<Vec<Fold>
             Err(Error::Input {
                 path: net.src.name.clone().into(),
                 message: format!(
-                    "no folding fits the budget of {} logic cells: the smallest needs about {l}",
-                    lc_budget.unwrap_or(0)
+                    "no folding fits the budget of {} {}: the smallest needs about {l}",
+                    lc_budget.unwrap_or(0),
+                    match fabric {
+                        Fabric::Ice40 => "logic cells",
+                        Fabric::Ecp5 => "LUT4s",
+                    }
                 ),
                 help: Some(
                     "raise the budget (`--luts N`), choose a larger board (`--board`), or reduce the network"

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::estimate::{choose_folding, estimate, Estimate};
+use super::estimate::{choose_folding, estimate, Estimate, Fabric};
 use super::lower::{lower, Design, Fold};
 use super::params::{encode, hex, UnitImage};
 use super::top::{top, top_name, unit_file, TopOptions};
@@ -22,6 +22,13 @@ pub struct GenOptions {
     pub hex: bool,
     /// Popcount/adder tree register spacing (2: iCE40 48 MHz; 1: ECP5 150 MHz).
     pub reg_every: usize,
+    /// Register the configuration bus once more at every engine that has parameters, so
+    /// the broadcast bus does not cross the chip in one cycle (large designs otherwise
+    /// miss timing on it: MNIST on an ECP5-85F, digits on an HX8K); writes land a cycle
+    /// later. `build` (and `gen`/`sim`/`check --board`) always set it.
+    pub cfg_regs: bool,
+    /// The logic the budget counts (iCE40 logic cells or ECP5 LUT4 slots).
+    pub fabric: Fabric,
 }
 
 impl Default for GenOptions {
@@ -32,6 +39,8 @@ impl Default for GenOptions {
             taps: false,
             hex: true,
             reg_every: 2,
+            cfg_regs: false,
+            fabric: Fabric::Ice40,
         }
     }
 }
@@ -102,11 +111,14 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<Generated, Error> {
                 ));
             }
             for ((d, _), fo) in layers.iter().zip(f) {
-                if fo.pe == 0 || fo.simd == 0 || d.mh % fo.pe != 0 || d.cin % fo.simd != 0 {
+                if fo.pe == 0 || d.mh % fo.pe != 0 || !d.simd_ok(fo.simd) {
+                    let whole = d
+                        .whole_window()
+                        .map_or(String::new(), |w| format!(" (or be the whole window, {w})"));
                     return Err(Error::input(
                         net.src.name.clone(),
                         format!(
-                            "layer `{}`: pe {} / simd {} must divide its {} outputs / {} input channels",
+                            "layer `{}`: pe {} / simd {} must divide its {} outputs / {} input channels{whole}",
                             net.layers[d.layer].name, fo.pe, fo.simd, d.mh, d.cin
                         ),
                     ));
@@ -114,7 +126,7 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<Generated, Error> {
             }
             f.clone()
         }
-        None => choose_folding(net, opts.lut_budget)?,
+        None => choose_folding(net, opts.lut_budget, opts.fabric)?,
     };
     let design = lower(net, &folds, opts.reg_every)?;
     let est = estimate(&design);
@@ -133,6 +145,7 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<Generated, Error> {
         &design,
         &TopOptions {
             taps: opts.taps,
+            cfg_regs: opts.cfg_regs,
             hex_prefix: opts.hex.then(String::new),
             header,
             wconst: design

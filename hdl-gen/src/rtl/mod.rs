@@ -32,6 +32,14 @@ pub mod lib {
     /// padding data and mask bits (the geometry of `layers::geom::Window`).
     pub const SWG: (&str, &str) = ("hdlgen_swg.v", include_str!("../../rtl/lib/hdlgen_swg.v"));
 
+    /// `hdlgen_winbuf`: whole-window generator: K_H·K_W copies of a ring of input rows, read
+    /// at one address, so it emits a whole window per beat (SIMD = K_H·K_W·C, the stream
+    /// `hdlgen_swg` would emit with that SIMD); one window per cycle.
+    pub const WINBUF: (&str, &str) = (
+        "hdlgen_winbuf.v",
+        include_str!("../../rtl/lib/hdlgen_winbuf.v"),
+    );
+
     /// `hdlgen_cfgmem`: parameter memory written in 32-bit lanes over the configuration bus.
     pub const CFGMEM: (&str, &str) = (
         "hdlgen_cfgmem.v",
@@ -64,11 +72,12 @@ pub mod lib {
     );
 
     /// The primitives a generated network top instantiates.
-    pub const NETWORK: &[(&str, &str)] =
-        &[POPCOUNT, ADDTREE, CFGMEM, SWG, MVAU, POOL, THRESH, ARGMAX];
+    pub const NETWORK: &[(&str, &str)] = &[
+        POPCOUNT, ADDTREE, CFGMEM, SWG, WINBUF, MVAU, POOL, THRESH, ARGMAX,
+    ];
 
     /// Every primitive, in dependency order.
-    pub const ALL: &[(&str, &str)] = &[POPCOUNT, ADDTREE, CFGMEM, MVAU_BIN, MVAU, SWG];
+    pub const ALL: &[(&str, &str)] = &[POPCOUNT, ADDTREE, CFGMEM, MVAU_BIN, MVAU, SWG, WINBUF];
 
     /// Cycles from a beat entering `hdlgen_mvau_bin` to its fold's result in the output
     /// register (weight read, popcount tree, accumulate), with no stalls.
@@ -84,7 +93,7 @@ pub mod lib {
         6 + popcount_latency(simd, reg_every)
     }
 
-    /// Register stages of `hdlgen_addtree` (the same tree shape as `hdlgen_popcount`).
+    /// Register stages of `hdlgen_addtree` (the same LATENCY as `hdlgen_popcount`).
     pub fn addtree_latency(n: usize, reg_every: usize) -> usize {
         popcount_latency(n, reg_every)
     }

@@ -50,6 +50,20 @@ pub fn threshold_word(t: i64, ge: bool, lo: i64, hi: i64) -> (bool, i64) {
     }
 }
 
+/// The `hdlgen_mvau` threshold field of `{flip, cmp}` ([`threshold_word`]): `−c − 1`
+/// (the hardware adds it and 1 to the value it compares, so `v ≥ c` is a carry out),
+/// where `c` is `cmp` itself, except on an unmasked XNOR layer, which compares its
+/// popcount `p` (`dot = 2·p − MW`): there `c = ceil((cmp + MW) / 2)`, in `[0, MW + 1]`
+/// for `cmp` in `[−MW − 1, MW + 2]`. Fits `Mvau::tw` bits as a signed value.
+pub fn mvau_threshold_field(m: &Mvau, cmp: i64) -> i64 {
+    let c = if !m.int && !m.masked {
+        (cmp + m.mw as i64 + 1).div_euclid(2)
+    } else {
+        cmp
+    };
+    -c - 1
+}
+
 fn thresholds(net: &Network, layer: usize) -> (&[i64], &[bool]) {
     match &net.layers[layer].op {
         Op::Threshold(t) => (&t.thresholds, &t.ge),
@@ -116,7 +130,7 @@ pub fn encode(net: &Network, design: &Design) -> Vec<UnitImage> {
                     for o in 0..m.mh {
                         let (flip, cmp) = threshold_word(ts[o], ge[o], m.lo, m.hi);
                         let (n, p) = (o / m.pe, o % m.pe);
-                        img.put(n, p * (tw + 1), m.tw, cmp);
+                        img.put(n, p * (tw + 1), m.tw, mvau_threshold_field(m, cmp));
                         img.set(n, p * (tw + 1) + tw, flip);
                     }
                 }

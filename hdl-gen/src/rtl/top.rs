@@ -23,6 +23,9 @@ pub struct TopOptions {
     pub header: Vec<String>,
     /// Per engine: the `store: logic` weight constant (width, hex digits).
     pub wconst: Vec<Option<(u32, String)>>,
+    /// Register the configuration bus again at each engine with parameters (see
+    /// `GenOptions::cfg_regs`).
+    pub cfg_regs: bool,
 }
 
 /// A Verilog identifier from a layer or network name.
@@ -114,9 +117,16 @@ fn swg(cx: &mut Cx, name: &str, s: &Swg, input: &Stream) -> (Stream, Expr) {
     cx.unused.push(last.clone());
     let w = &s.win;
     let pad = (s.pad_value as i128 & ((1i128 << s.dw) - 1)) as u128;
+    // A whole window per beat: `hdlgen_winbuf` (the same ports and beat stream).
+    let (module, inst) = if s.whole_window() {
+        ("hdlgen_winbuf", format!("{name}_winbuf"))
+    } else {
+        ("hdlgen_swg", format!("{name}_swg"))
+    };
+    let simd = (!s.whole_window()).then(|| ("SIMD", p(s.simd)));
     cx.inst(
-        "hdlgen_swg",
-        &format!("{name}_swg"),
+        module,
+        &inst,
         vec![
             ("IN_H", p(w.in_h)),
             ("IN_W", p(w.in_w)),
@@ -129,7 +139,10 @@ fn swg(cx: &mut Cx, name: &str, s: &Swg, input: &Stream) -> (Stream, Expr) {
             ("PAD_L", p(w.pad_left)),
             ("OUT_H", p(w.out_h)),
             ("OUT_W", p(w.out_w)),
-            ("SIMD", p(s.simd)),
+        ]
+        .into_iter()
+        .chain(simd)
+        .chain([
             ("NR", p(s.ring_rows())),
             (
                 "PAD_VALUE",
@@ -139,7 +152,8 @@ fn swg(cx: &mut Cx, name: &str, s: &Swg, input: &Stream) -> (Stream, Expr) {
                 },
             ),
             ("PAD_MASK", p(s.pad_mask as usize)),
-        ],
+        ])
+        .collect(),
         vec![
             ("clk", Expr::id("clk")),
             ("rst", Expr::id("rst")),
@@ -310,12 +324,46 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                 ("out_ready", out.ready.clone()),
             ]
         };
+        // With `cfg_regs`, the engine gets its own registered copy of the bus (and of
+        // its units' write enables), placed near its memories; writes land a cycle later.
+        let mine: Vec<usize> = (0..d.units.len())
+            .filter(|&u| d.units[u].engine == k)
+            .collect();
+        let (word_e, lane_e, data_e, we_e) = if opts.cfg_regs && !mine.is_empty() {
+            let w = cx.net(NetKind::Reg, &format!("{name}_cfg_word"), wb as usize, None);
+            let l = cx.net(NetKind::Reg, &format!("{name}_cfg_lane"), lb as usize, None);
+            let dq = cx.net(NetKind::Reg, &format!("{name}_cfg_data"), 32, None);
+            let mut body = vec![
+                Stmt::Assign(w.clone(), word.clone()),
+                Stmt::Assign(l.clone(), lane.clone()),
+                Stmt::Assign(dq.clone(), data_q.clone()),
+            ];
+            let mut we_e = unit_we.clone();
+            for &u in &mine {
+                let r = cx.net(
+                    NetKind::Reg,
+                    &format!("{name}_cfg_we_u{u}"),
+                    1,
+                    Some(Expr::lit(1, 0)),
+                );
+                body.push(Stmt::Assign(r.clone(), unit_we[u].clone()));
+                we_e[u] = r;
+            }
+            cx.m.items.push(Item::Always {
+                clock: "clk".into(),
+                body,
+            });
+            (w, l, dq, we_e)
+        } else {
+            (word.clone(), lane.clone(), data_q.clone(), unit_we.clone())
+        };
+        let unit_we = &we_e;
         let cfg = |we: Expr| {
             vec![
                 ("cfg_we", we),
-                ("cfg_word", word.clone()),
-                ("cfg_lane", lane.clone()),
-                ("cfg_data", data_q.clone()),
+                ("cfg_word", word_e.clone()),
+                ("cfg_lane", lane_e.clone()),
+                ("cfg_data", data_e.clone()),
             ]
         };
         match &e.kind {
@@ -367,6 +415,8 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                         .into_iter()
                         .flatten(),
                     )
+                    // Weights in flip-flops (≤ 4 words) register their write strobes too.
+                    .chain((opts.cfg_regs && m.sf() * m.nf() <= 4).then(|| ("CFG_REG", p(1))))
                     .collect(),
                     conns,
                 );
