@@ -1,5 +1,7 @@
 //! Cross-crate tests for hdlgen: an independent naive reference model ([`naive`]) and
-//! the comparison harness ([`check`]) used by the golden and property tests.
+//! the comparison harness ([`check`]) used by the golden and property tests; [`wide`]
+//! packs values for wide Verilator ports.
 
 pub mod check;
 pub mod naive;
+pub mod wide;

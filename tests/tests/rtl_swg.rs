@@ -128,20 +128,7 @@ impl Cfg {
     }
 }
 
-/// `DW`-bit values packed as 32-bit words for a wide port (element i at bits
-/// `[i*DW +: DW]`).
-fn pack(vals: &[u64], dw: usize) -> Vec<u32> {
-    let mut w = vec![0u32; (vals.len() * dw).div_ceil(32).max(1)];
-    for (i, &v) in vals.iter().enumerate() {
-        for b in 0..dw {
-            if (v >> b) & 1 == 1 {
-                let bit = i * dw + b;
-                w[bit / 32] |= 1 << (bit % 32);
-            }
-        }
-    }
-    w
-}
+use hdlgen_tests::wide::pack;
 
 /// One expected output beat and where it comes from.
 #[derive(Clone, Debug, PartialEq)]
