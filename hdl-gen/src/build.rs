@@ -28,6 +28,22 @@ use crate::rtl::shell::{board_top, LinkParams, ShellOptions};
 /// and the board shell comes on top of the network.
 pub const FILL: f64 = 0.8;
 
+/// The share of an iCE40 HX8K the folding search may fill. nextpnr's HeAP placer
+/// legalises a UP5K at 76 % in seconds but failed at 83 %, and the estimate of the
+/// HX8K's wider digits folding (576 cycles) was 12 % low: the build landed at 80.5 % and
+/// placement did not finish in 8 minutes. At 70 % the search picks the 1,152-cycle
+/// folding, which placed at 63 % and reached 103.3 MHz (docs/board-flow.md, "Measured").
+pub const FILL_HX8K: f64 = 0.7;
+
+/// The share of `device`'s logic the folding search may fill ([`FILL`] unless measured
+/// otherwise).
+pub fn fill(device: &Device) -> f64 {
+    match device.name {
+        "hx8k" => FILL_HX8K,
+        _ => FILL,
+    }
+}
+
 /// Logic cells and block RAMs of the board shell (UART link, reset, LEDs), reserved before
 /// the network's folding is chosen: yosys maps `hdlgen_link` with the digits BNN's
 /// parameters to 421 LUT4 and 276 FF (about 590 cells) plus 2 EBR, and the UART receiver
@@ -153,7 +169,7 @@ pub struct BuildOptions {
     pub freq_mhz: Option<f64>,
     /// Ignore `pe`/`simd` in the YAML and pick the fastest folding that fits.
     pub fit: bool,
-    /// Logic-cell budget of the folding search (default: [`FILL`] of the device).
+    /// Logic-cell budget of the folding search (default: the device's [`fill`]).
     pub luts: Option<u64>,
     /// Write the bitstream even when the clock target is missed.
     pub allow_timing_fail: bool,
@@ -351,10 +367,10 @@ fn folding_text(est: &Estimate) -> String {
         .join(", ")
 }
 
-/// The folding search's logic-cell budget on a device: [`FILL`] of its logic cells, less
-/// the board shell's.
+/// The folding search's logic-cell budget on a device: its [`fill`] of the logic cells,
+/// less the board shell's.
 pub fn network_budget(device: &Device) -> u64 {
-    ((device.logic as f64 * FILL) as u64).saturating_sub(SHELL_LC)
+    ((device.logic as f64 * fill(device)) as u64).saturating_sub(SHELL_LC)
 }
 
 /// The generation options `build` uses on a device (`budget`: a logic-cell budget in place

@@ -72,7 +72,8 @@ fn check_report(r: &Value, device: &str, bitstream: &str, dir: &Path) {
     for k in ["logic", "bram", "io", "dsp"] {
         let used = f(r, &format!("resources.{k}.used"));
         let avail = f(r, &format!("resources.{k}.available"));
-        assert!(used <= avail && avail > 0.0, "{k}: {used}/{avail}");
+        // The HX8K has no multipliers: nothing is available and nothing used.
+        assert!(used <= avail && (avail > 0.0 || k == "dsp"), "{k}: {used}/{avail}");
     }
     assert!(f(r, "resources.logic.used") > 500.0);
     assert!(f(r, "resources.lut4") > 500.0 && f(r, "resources.ff") > 500.0);
@@ -239,6 +240,29 @@ fn digits_bitstream_for_the_ulx3s_85f() {
     assert_eq!(o.code, Some(0), "{}\n{}", o.stdout, o.stderr);
     let r = report(&dir);
     check_report(&r, "LFE5U-85F", "top.bit", &dir);
+    eprintln!("{}", o.stdout);
+}
+
+/// The default plan for the HX8K breakout places, routes and meets the board's 100 MHz:
+/// at 80 % of the device the search picked a folding whose placement did not finish.
+#[test]
+fn digits_bitstream_for_the_hx8k_at_the_default_budget() {
+    let t = TempDir::new().unwrap();
+    let dir = t.path().join("b");
+    let o = hdlgen(
+        &[
+            "build",
+            "examples/digits/bnn.yaml",
+            "--board",
+            "hx8k",
+            "-o",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.code, Some(0), "{}\n{}", o.stdout, o.stderr);
+    let r = report(&dir);
+    check_report(&r, "iCE40HX8K", "top.bin", &dir);
     eprintln!("{}", o.stdout);
 }
 

@@ -43,7 +43,7 @@ fn build(g: &Generated) -> NetSim {
     NetSim::build(g, &SimOptions::default()).unwrap_or_else(|e| panic!("build: {e}"))
 }
 
-/// An example BNN at a logic-cell budget (80 % of a board's).
+/// An example BNN at a logic-cell budget (a board's `network_budget`).
 fn example_at(path: &str, budget: u64) -> (Network, Generated) {
     let net = Network::load(&root().join(path)).expect("example loads");
     let g = generate(
