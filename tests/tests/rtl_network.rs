@@ -43,6 +43,34 @@ fn build(g: &Generated) -> NetSim {
     NetSim::build(g, &SimOptions::default()).unwrap_or_else(|e| panic!("build: {e}"))
 }
 
+/// The measured interval (a run's `Report::interval`) within 2 % of the estimate; returns
+/// (measured, estimated).
+fn interval_near_estimate(measured: Option<f64>, g: &Generated) -> (f64, f64) {
+    let iv = measured.expect("interval");
+    let est = g.estimate.interval as f64;
+    assert!(
+        (iv - est).abs() <= 0.02 * est,
+        "measured interval {iv} vs estimated {est}"
+    );
+    (iv, est)
+}
+
+/// Back-pressure on both ends changes timing, never results: the first 20 `samples`
+/// again with 40 % stalls.
+fn stalls_change_nothing(s: &mut NetSim, net: &Network, samples: &[Sample], seed: u64) {
+    let rep = s
+        .run(
+            net,
+            &samples[..20],
+            Drive {
+                stall_pct: 40,
+                seed,
+            },
+        )
+        .expect("runs");
+    assert_eq!((rep.agree, rep.first_mismatch), (20, None));
+}
+
 /// An example BNN at a logic-cell budget (a board's `network_budget`).
 fn example_at(path: &str, budget: u64) -> (Network, Generated) {
     let net = Network::load(&root().join(path)).expect("example loads");
@@ -82,29 +110,13 @@ fn digits_bnn_is_bit_exact_on_all_test_images() {
         .filter(|(p, &y)| **p == Some(y as usize))
         .count();
     assert_eq!(correct, 349, "README's accuracy, now from the hardware");
-    let iv = rep.interval.expect("interval");
-    let est = g.estimate.interval as f64;
-    assert!(
-        (iv - est).abs() <= 0.02 * est,
-        "measured interval {iv} vs estimated {est}"
-    );
+    let (iv, est) = interval_near_estimate(rep.interval, &g);
     eprintln!(
         "digits: {} cycles in {secs:.2} s = {:.2} M cycles/s; interval {iv} (est {est})",
         rep.cycles,
         rep.cycles as f64 / secs / 1e6
     );
-    // Back-pressure on both ends changes timing, never results.
-    let rep = s
-        .run(
-            &net,
-            &batch.samples[..20],
-            Drive {
-                stall_pct: 40,
-                seed: 7,
-            },
-        )
-        .expect("runs");
-    assert_eq!((rep.agree, rep.first_mismatch), (20, None));
+    stalls_change_nothing(&mut s, &net, &batch.samples, 7);
 }
 
 /// Names of the engines whose window generator is `hdlgen_winbuf` (simd = whole window).
@@ -159,12 +171,22 @@ fn mnist_bnn_is_bit_exact() {
     s.load(&g.images);
     let rep = s.run(&net, &samples, Drive::default()).expect("runs");
     assert_eq!((rep.agree, rep.first_mismatch), (100, None));
-    let iv = rep.interval.expect("interval");
-    let est = g.estimate.interval as f64;
-    assert!(
-        (iv - est).abs() <= 0.02 * est,
-        "measured interval {iv} vs estimated {est}"
-    );
+    interval_near_estimate(rep.interval, &g);
+}
+
+/// The digits BNN with each (from, to) of `edits` made to its YAML, loaded as `file` from a
+/// temporary directory (its weight files still read from examples/digits).
+fn digits_edited(file: &str, edits: &[(&str, &str)]) -> Network {
+    let digits = root().join("examples/digits");
+    let mut yaml = std::fs::read_to_string(digits.join("bnn.yaml")).expect("yaml");
+    for (from, to) in edits {
+        yaml = yaml.replace(from, to);
+    }
+    let yaml = yaml.replace("bnn_", &format!("{}/bnn_", digits.display()));
+    let dir = tempfile::tempdir_in(root().join("target")).expect("temp dir");
+    let p = dir.path().join(file);
+    std::fs::write(&p, yaml).expect("write");
+    Network::load(&p).unwrap_or_else(|e| panic!("{e:?}"))
 }
 
 /// The digits BNN with whole-window foldings written in the YAML (conv1 simd 9 on its
@@ -172,19 +194,14 @@ fn mnist_bnn_is_bit_exact() {
 /// on all 360 test images, at the estimated interval.
 #[test]
 fn digits_bnn_with_whole_window_foldings_is_bit_exact() {
-    let dir = tempfile::tempdir_in(root().join("target")).expect("temp dir");
-    let yaml = std::fs::read_to_string(root().join("examples/digits/bnn.yaml"))
-        .expect("yaml")
-        .replace("name: conv1,", "name: conv1, pe: 4, simd: 9,")
-        .replace("name: conv2,", "name: conv2, pe: 2, simd: 144,")
-        .replace("name: fc,", "name: fc, pe: 5, simd: 128,")
-        .replace(
-            "bnn_",
-            &format!("{}/bnn_", root().join("examples/digits").display()),
-        );
-    let p = dir.path().join("whole.yaml");
-    std::fs::write(&p, yaml).expect("write");
-    let net = Network::load(&p).unwrap_or_else(|e| panic!("{e:?}"));
+    let net = digits_edited(
+        "whole.yaml",
+        &[
+            ("name: conv1,", "name: conv1, pe: 4, simd: 9,"),
+            ("name: conv2,", "name: conv2, pe: 2, simd: 144,"),
+            ("name: fc,", "name: fc, pe: 5, simd: 128,"),
+        ],
+    );
     let g = generate(&net, &sim_options()).expect("generates");
     assert_eq!(winbuf_engines(&g), ["conv1_bn1", "conv2_bn2", "fc"]);
     let batch = input::load(&net, &root().join("examples/digits/test.npz")).expect("test set");
@@ -192,42 +209,22 @@ fn digits_bnn_with_whole_window_foldings_is_bit_exact() {
     s.load(&g.images);
     let rep = s.run(&net, &batch.samples, Drive::default()).expect("runs");
     assert_eq!((rep.agree, rep.first_mismatch), (360, None));
-    let iv = rep.interval.expect("interval");
-    let est = g.estimate.interval as f64;
-    assert!(
-        (iv - est).abs() <= 0.02 * est,
-        "measured interval {iv} vs estimated {est}"
-    );
+    let (iv, est) = interval_near_estimate(rep.interval, &g);
     eprintln!("digits whole-window: interval {iv} (estimate {est})");
-    let rep = s
-        .run(
-            &net,
-            &batch.samples[..20],
-            Drive {
-                stall_pct: 40,
-                seed: 9,
-            },
-        )
-        .expect("runs");
-    assert_eq!((rep.agree, rep.first_mismatch), (20, None));
+    stalls_change_nothing(&mut s, &net, &batch.samples, 9);
 }
 
 /// `store: logic` on two layers: their weights become constants in the Verilog (no
 /// configuration unit, no block RAM) and the network stays bit-exact.
 #[test]
 fn logic_stored_weights_are_bit_exact() {
-    let dir = tempfile::tempdir_in(root().join("target")).expect("temp dir");
-    let yaml = std::fs::read_to_string(root().join("examples/digits/bnn.yaml"))
-        .expect("yaml")
-        .replace("name: conv1,", "name: conv1, store: logic,")
-        .replace("name: fc,", "name: fc, store: logic,")
-        .replace(
-            "bnn_",
-            &format!("{}/bnn_", root().join("examples/digits").display()),
-        );
-    let p = dir.path().join("logic.yaml");
-    std::fs::write(&p, yaml).expect("write");
-    let net = Network::load(&p).unwrap_or_else(|e| panic!("{e:?}"));
+    let net = digits_edited(
+        "logic.yaml",
+        &[
+            ("name: conv1,", "name: conv1, store: logic,"),
+            ("name: fc,", "name: fc, store: logic,"),
+        ],
+    );
     let g = generate(
         &net,
         &GenOptions {
@@ -274,20 +271,8 @@ fn a_corrupted_weight_bit_is_caught_where_it_bites() {
     let mut w = conv.weights.data.clone();
     let mw = w.len() / conv.filters;
     w[o * mw + k] = -w[o * mw + k];
-    let dir = tempfile::tempdir_in(root().join("target")).expect("temp dir");
-    let yaml = std::fs::read_to_string(root().join("examples/digits/bnn.yaml"))
-        .expect("yaml")
-        .replace(
-            "weights: bnn_conv2_w.npy",
-            &format!("weights: {}", nested(&w, &[32, 3, 3, 16])),
-        )
-        .replace(
-            "bnn_",
-            &format!("{}/bnn_", root().join("examples/digits").display()),
-        );
-    let mpath = dir.path().join("mutated.yaml");
-    std::fs::write(&mpath, yaml).expect("write");
-    let mutated = Network::load(&mpath).unwrap_or_else(|e| panic!("{e:?}"));
+    let inline = format!("weights: {}", nested(&w, &[32, 3, 3, 16]));
+    let mutated = digits_edited("mutated.yaml", &[("weights: bnn_conv2_w.npy", &inline)]);
     let mut expect = None;
     'find: for (i, s) in samples.iter().enumerate() {
         let (a, b) = (net.run(s, true), mutated.run(s, true));
