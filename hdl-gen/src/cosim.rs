@@ -301,7 +301,7 @@ impl NetSim {
         let mut idle = 0u64;
         let start = self.cycle;
         // No beat anywhere for two image intervals (and at least 20,000 cycles) is a hang.
-        let limit = (2 * crate::rtl::estimate::estimate(d).interval).max(20_000);
+        let limit = (2 * crate::rtl::estimate::estimate(d, false).interval).max(20_000);
         while out.data.len() < want {
             let stall = |g: &mut SplitMix64| {
                 drive.stall_pct > 0 && (g.next() % 100) < drive.stall_pct as u64

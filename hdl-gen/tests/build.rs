@@ -73,7 +73,10 @@ fn check_report(r: &Value, device: &str, bitstream: &str, dir: &Path) {
         let used = f(r, &format!("resources.{k}.used"));
         let avail = f(r, &format!("resources.{k}.available"));
         // The HX8K has no multipliers: nothing is available and nothing used.
-        assert!(used <= avail && (avail > 0.0 || k == "dsp"), "{k}: {used}/{avail}");
+        assert!(
+            used <= avail && (avail > 0.0 || k == "dsp"),
+            "{k}: {used}/{avail}"
+        );
     }
     assert!(f(r, "resources.logic.used") > 500.0);
     assert!(f(r, "resources.lut4") > 500.0 && f(r, "resources.ff") > 500.0);

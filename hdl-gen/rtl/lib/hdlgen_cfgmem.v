@@ -92,9 +92,11 @@ module hdlgen_cfgmem #(
                 localparam [LW-1:0] LANE = l;
                 genvar a;
                 if (WREG == 1) begin : g_wd
-                    // This lane's write data, registered once for all its words.
+                    // This lane's write data, registered once for all its words. Loaded
+                    // only by writes to this lane: copies with the same input and enable
+                    // would be merged into one register by yosys (opt_merge).
                     reg [NB-1:0] q;
-                    always @(posedge clk) q <= wdata[NB-1:0];
+                    always @(posedge clk) if (we && wlane == LANE) q <= wdata[NB-1:0];
                 end
                 for (a = 0; a < D; a = a + 1) begin : g_word
                     localparam [AW-1:0] ADDR = a;

@@ -97,6 +97,7 @@ module hdlgen_link #(
     reg b_valid = 1'b0, b_ferr = 1'b0;
     reg [7:0] b_data = 8'h00;
     reg b_sync = 1'b0, b_zero = 1'b0, b_crc_ok = 1'b0;
+    reg [7:0] b_crc = 8'h00;               // crc with this byte included
     always @(posedge clk) begin
         b_valid <= rx_valid && !rst;
         b_ferr <= rx_ferr && !rst;
@@ -104,6 +105,7 @@ module hdlgen_link #(
         b_sync <= rx_data == 8'hA5;
         b_zero <= rx_data == 8'h00;
         b_crc_ok <= rx_data == crc;        // crc is a byte time old: stable
+        b_crc <= crc8(crc, rx_data);
     end
 
     // ---------------------------------------------------------------- parser
@@ -122,6 +124,12 @@ module hdlgen_link #(
     reg reply_req = 1'b0, reply_busy = 1'b0, nacked = 1'b0;
     reg [7:0] reply_type = 8'h00, reply_code = 8'h00;
     wire can_reply = !reply_req && !reply_busy;
+    // What the parser (NACK) and the applier (ACK/INFO) want to send, a cycle behind their
+    // states, so that writing a reply is one LUT of flip-flops (ECP5 at 150 MHz). A want
+    // that is served clears its state in the same cycle and can_reply stays low for the
+    // next, so the lag cannot send a reply twice.
+    reg nack_want = 1'b0, ack_want = 1'b0;
+    reg [7:0] ack_type = 8'h00;
     reg go = 1'b0;                         // the checked frame is handed to the applier
     reg done = 1'b0;                       // the applier has queued its reply
     // The idle count restarts with every byte, outside a frame, and when a frame is
@@ -137,6 +145,8 @@ module hdlgen_link #(
                   (ftype == T_IMAGE) ? (flen == IMG16) : (flen == 16'd0);
         is_cfg <= ftype == T_CFG;
         is_img <= ftype == T_IMAGE;
+        ack_type <= (is_cfg || is_img) ? R_ACK : R_INFO;
+        nack_want <= !rst && ps == P_DRAIN && !nacked;
         mid <= (ps != P_SYNC) && (ps != P_DRAIN) && (ps != P_WAIT);
         watch <= (ps != P_SYNC) && (ps != P_WAIT);
         timeout <= !idle_clr && idle >= TIMEOUT;
@@ -157,6 +167,7 @@ module hdlgen_link #(
     reg [55:0] acc = 56'd0;                // the word's earlier bytes, newest on top
     wire [63:0] word = {rbyte_q, acc};
     always @(posedge clk) begin
+        ack_want <= !rst && as == A_REPLY;
         arem_one <= arem == {{(AW1-1){1'b0}}, 1'b1};
         k_cfg_last <= k == 3'd7;
         k_img_last <= k == KB;
@@ -188,23 +199,23 @@ module hdlgen_link #(
                 end
                 P_TYPE: if (b_valid) begin
                     ftype <= b_data;
-                    crc <= crc8(crc, b_data);
+                    crc <= b_crc;
                     ps <= P_LEN0;
                 end
                 P_LEN0: if (b_valid) begin
                     flen[7:0] <= b_data;
-                    crc <= crc8(crc, b_data);
+                    crc <= b_crc;
                     ps <= P_LEN1;
                 end
                 P_LEN1: if (b_valid) begin
                     flen[15:8] <= b_data;
                     rem <= {b_data, flen[7:0]};
-                    crc <= crc8(crc, b_data);
+                    crc <= b_crc;
                     waddr <= {BUF_AW{1'b0}};
                     ps <= (b_zero && lo_zero) ? P_CRC : P_PAY;
                 end
                 P_PAY: if (b_valid) begin
-                    crc <= crc8(crc, b_data);
+                    crc <= b_crc;
                     waddr <= waddr + 1'b1;
                     rem <= rem - 1'b1;
                     if (rem_one) ps <= P_CRC;
@@ -229,17 +240,30 @@ module hdlgen_link #(
                 P_DRAIN: begin
                     // NACK once, then wait for the line to go quiet before looking for the
                     // next frame: the rest of a bad frame must not be parsed as frames.
-                    if (!nacked && can_reply) begin
-                        reply_req <= 1'b1;
-                        reply_type <= R_NACK;
-                        reply_code <= code;
-                        nacked <= 1'b1;
-                        error <= 1'b1;
-                    end
+                    // The NACK is sent by the reply writer below (nack_want).
                     if (nacked && timeout) ps <= P_SYNC;
                 end
                 default: if (done) ps <= P_SYNC;   // P_WAIT
             endcase
+            // The reply writer, outside the state cases (the wants hold the states): an
+            // ACK or INFO for an applied frame first, else a bad frame's NACK.
+            if (can_reply) begin
+                if (ack_want) begin
+                    reply_req <= 1'b1;
+                    reply_type <= ack_type;
+                    reply_code <= ftype;
+                    busy <= 1'b0;
+                    error <= 1'b0;
+                    done <= 1'b1;
+                    as <= A_IDLE;
+                end else if (nack_want) begin
+                    reply_req <= 1'b1;
+                    reply_type <= R_NACK;
+                    reply_code <= code;
+                    nacked <= 1'b1;
+                    error <= 1'b1;
+                end
+            end
             if (drop) begin
                 code <= b_ferr ? E_FRAMING : E_TIMEOUT;
                 nacked <= 1'b0;
@@ -291,15 +315,7 @@ module hdlgen_link #(
                         end
                     end
                 end
-                default: if (can_reply) begin   // A_REPLY
-                    reply_req <= 1'b1;
-                    reply_type <= is_cfg ? R_ACK : is_img ? R_ACK : R_INFO;
-                    reply_code <= ftype;
-                    busy <= 1'b0;
-                    error <= 1'b0;
-                    done <= 1'b1;
-                    as <= A_IDLE;
-                end
+                default: ;   // A_REPLY: the reply writer above ends it
             endcase
         end
     end
@@ -365,21 +381,50 @@ module hdlgen_link #(
         nb_ok <= !nb_score || (out_valid && !take);
         toff_last <= toff == SB1;
     end
+    // The byte the current state sends (tbyte) and the CRC with it (tcrc_nx), flip-flops
+    // one and two cycles behind ts, tcrc and nb: a byte leaves 10·CPB cycles after the one
+    // before (the sync byte two cycles after start, when tbyte is 5A), and a score byte
+    // waits for pay_go, nb_ok held for three cycles (a beat is held until taken, and only
+    // sending its last byte takes it).
+    reg [7:0] tbyte = 8'h00, tcrc_nx = 8'h00;
+    reg nb_ok_q = 1'b0, nb_ok_qq = 1'b0, pay_go = 1'b0;
+    always @(posedge clk) begin
+        case (ts)
+            T_SYNC: tbyte <= 8'h5A;          // settled when send can first be high
+            T_TYPE: tbyte <= ttype;
+            T_LEN0: tbyte <= tlen[7:0];
+            T_LEN1: tbyte <= tlen[15:8];
+            T_PAY: tbyte <= nb;
+            default: tbyte <= tcrc;          // T_CRC
+        endcase
+        tcrc_nx <= crc8(tcrc, tbyte);
+        nb_ok_q <= nb_ok;
+        nb_ok_qq <= nb_ok_q;
+        pay_go <= nb_ok && nb_ok_q && nb_ok_qq;
+    end
     // send: the transmitter takes the next byte of the frame this cycle. A flip-flop (the
     // wide registers below hang off it), never high two cycles running.
     reg send = 1'b0;
     always @(posedge clk)
-        send <= !rst && !send && !tx_valid && tx_ready && ts != T_IDLE && (ts != T_PAY || nb_ok);
+        send <= !rst && !send && !tx_valid && tx_ready && ts != T_IDLE && (ts != T_PAY || pay_go);
+    // start: a reply or a result is waiting in T_IDLE, a cycle behind (both wait until
+    // the frame is sent), so leaving T_IDLE is one LUT of flip-flops.
+    reg start = 1'b0;
+    always @(posedge clk)
+        start <= !rst && !start && ts == T_IDLE && !tx_valid && (reply_req || out_valid);
     always @(posedge clk) begin
         take <= 1'b0;
         if (rst) begin
             ts <= T_IDLE;
             tx_valid <= 1'b0;
             reply_busy <= 1'b0;
-        end else if (tx_valid) begin
-            if (tx_ready) tx_valid <= 1'b0;
-        end else case (ts)
-            T_IDLE: if (reply_req) begin
+        end else begin
+            if (tx_valid && tx_ready) tx_valid <= 1'b0;
+            // start and send each imply !tx_valid (each is decided with !tx_valid, and
+            // tx_valid rises only with a send, never two cycles running), start also
+            // T_IDLE, and ts does not change between send's decision and its cycle, so the
+            // branches below need no other gating.
+            if (start && reply_req) begin
                 reply_busy <= 1'b1;
                 tresult <= 1'b0;
                 ttype <= reply_type;
@@ -387,62 +432,46 @@ module hdlgen_link #(
                 tlen <= (reply_type == R_INFO) ? 16'd9 : 16'd1;
                 tlast <= (reply_type == R_INFO) ? INFO_LAST : {TXW{1'b0}};
                 ts <= T_SYNC;
-            end else if (out_valid) begin
+            end else if (start) begin       // out_valid: held until taken
                 tresult <= 1'b1;
                 ttype <= R_RESULT;
                 tlen <= RES16;
                 tlast <= RES_LAST;
                 ts <= T_SYNC;
             end
-            T_SYNC: if (send) begin
-                tx_data <= 8'h5A;
+            if (send) begin
+                tx_data <= tbyte;
                 tx_valid <= 1'b1;
-                tcrc <= 8'h00;
-                ts <= T_TYPE;
-            end
-            T_TYPE: if (send) begin
-                tx_data <= ttype;
-                tx_valid <= 1'b1;
-                tcrc <= crc8(tcrc, ttype);
-                ts <= T_LEN0;
-            end
-            T_LEN0: if (send) begin
-                tx_data <= tlen[7:0];
-                tx_valid <= 1'b1;
-                tcrc <= crc8(tcrc, tlen[7:0]);
-                ts <= T_LEN1;
-            end
-            T_LEN1: if (send) begin
-                tx_data <= tlen[15:8];
-                tx_valid <= 1'b1;
-                tcrc <= crc8(tcrc, tlen[15:8]);
-                tidx <= {TXW{1'b0}};
-                toff <= {OW{1'b0}};
-                ts <= T_PAY;
-            end
-            T_PAY: if (send) begin
-                tx_data <= nb;
-                tx_valid <= 1'b1;
-                tcrc <= crc8(tcrc, nb);
-                tidx <= tidx + 1'b1;
-                if (nb_score) begin
-                    if (toff_last) begin
-                        toff <= {OW{1'b0}};
-                        take <= 1'b1;
-                        if (out_last) pred <= out_pred;
-                    end else begin
-                        toff <= toff + 1'b1;
-                    end
+                tcrc <= (ts == T_SYNC) ? 8'h00 : tcrc_nx;
+                case (ts)
+                T_SYNC: ts <= T_TYPE;
+                T_TYPE: ts <= T_LEN0;
+                T_LEN0: ts <= T_LEN1;
+                T_LEN1: begin
+                    tidx <= {TXW{1'b0}};
+                    toff <= {OW{1'b0}};
+                    ts <= T_PAY;
                 end
-                if (nb_last) ts <= T_CRC;
+                T_PAY: begin
+                    tidx <= tidx + 1'b1;
+                    if (nb_score) begin
+                        if (toff_last) begin
+                            toff <= {OW{1'b0}};
+                            take <= 1'b1;
+                            if (out_last) pred <= out_pred;
+                        end else begin
+                            toff <= toff + 1'b1;
+                        end
+                    end
+                    if (nb_last) ts <= T_CRC;
+                end
+                default: begin   // T_CRC (send is never high in T_IDLE)
+                    ts <= T_IDLE;
+                    if (!tresult) reply_busy <= 1'b0;
+                end
+                endcase
             end
-            default: if (send) begin   // T_CRC
-                tx_data <= tcrc;
-                tx_valid <= 1'b1;
-                ts <= T_IDLE;
-                if (!tresult) reply_busy <= 1'b0;
-            end
-        endcase
+        end
     end
     wire _unused_ok = &{1'b0, word[7:0], flen[15:AW1-1], 1'b0};
 endmodule

@@ -120,15 +120,20 @@ fn window_cost(s: &Swg) -> (u64, u64, u64, u64) {
 }
 
 /// Weights of an MVAU whose memory has at most 4 words stay in flip-flops
-/// (`hdlgen_cfgmem`), with a read multiplexer: (lut, ff). Counted for whole-window
-/// MVAUs (SF = 1, so NF words of PE·SIMD bits); see docs/bnn-hardware.md.
+/// (`hdlgen_cfgmem`), with a read multiplexer and, written through registered per-lane
+/// data and per-(word, lane) strobes (`CFG_REG`, which every board plan sets): (lut, ff).
+/// Mostly whole-window MVAUs (SF = 1, so NF words of PE·SIMD bits); see
+/// docs/bnn-hardware.md.
 fn weight_regs(m: &Mvau) -> (u64, u64) {
     let words = (m.sf() * m.nf()) as u64;
     if m.logic || words > 4 {
         return (0, 0);
     }
     let bits = (m.pe * m.simd) as u64;
-    (bits * (words - 1), bits * words)
+    (
+        bits * (words - 1),
+        bits * words + bits.div_ceil(32) * (32 + words),
+    )
 }
 
 /// What the folding search charges for a block of block RAM a whole-window generator
@@ -146,7 +151,7 @@ fn whole_window_sensible(s: &Swg) -> bool {
 
 /// MVAU alone (without its window generator): (lut, ff, bram). Fitted to yosys 0.70
 /// `synth_ice40` of `hdlgen_mvau` over PE × SIMD grids (`bench/mvau_density.sh`).
-fn mvau_cost(m: &Mvau) -> (u64, u64, u64) {
+fn mvau_cost(m: &Mvau, reg_every: usize) -> (u64, u64, u64) {
     let lanes = (m.pe * m.simd) as u64;
     let (pe, acc, tw) = (m.pe as u64, m.acc_w as u64, m.tw as u64 + 1);
     let (out, pe_out) = ((m.mh * m.ob as usize) as u64, pe * m.ob as u64);
@@ -178,6 +183,14 @@ fn mvau_cost(m: &Mvau) -> (u64, u64, u64) {
         (m.in_w as u64 + 1) * lanes * 5 / 6
     } else {
         lanes * 9 / 10
+    };
+    // A register after every adder level (REG_EVERY 1, the ECP5 plan) instead of every
+    // other: about 2.2 flip-flops per lane (yosys synth_ecp5 of MNIST conv3 at 64 × 64:
+    // 12,660 flip-flops, 9,150 of them in the popcount trees).
+    let lane_ff = if reg_every == 1 {
+        lane_ff * 12 / 5
+    } else {
+        lane_ff
     };
     // Per PE: accumulator, compare with flip, output lane; the dot (2p − n or Σ ±x) and
     // its register unless the compare is in the popcount domain.
@@ -238,7 +251,10 @@ pub enum Fabric {
     #[default]
     Ice40,
     /// ECP5 LUT4 slots: every slice has as many flip-flops as LUT4s, and nextpnr packs
-    /// them independently, so the larger of the two counts is what fills the device.
+    /// them independently, so the larger of the two counts is what fills the device. The
+    /// LUT4 figures are fitted to `synth_ice40`; `synth_ecp5` needs about a quarter more
+    /// slots (carry chains take two per CCU2C): the digits whole-window folding 13,839
+    /// against 9,893 + 650 for the shell, MNIST at 784 cycles 35,297 against 30,114.
     Ecp5,
 }
 
@@ -247,22 +263,20 @@ impl Fabric {
     pub fn logic(self, lut4: u64, ff: u64) -> u64 {
         match self {
             Fabric::Ice40 => logic_cells(lut4, ff),
-            Fabric::Ecp5 => lut4.max(ff),
+            Fabric::Ecp5 => (lut4 * 5 / 4).max(ff),
         }
     }
 }
 
 /// Estimates one engine.
-pub fn engine(e: &Engine) -> EngineEstimate {
+pub fn engine(e: &Engine, reg_every: usize) -> EngineEstimate {
     let (kind, pe, simd, cycles, macs, lut4, ff, bram) = match &e.kind {
         Kind::Mvau { swg, mvau: m, .. } => {
             let (wr, sb, sl, sf_) = window_cost(swg);
-            let (mut ml, mut mf, mb) = mvau_cost(m);
-            if swg.whole_window() {
-                let (rl, rf) = weight_regs(m);
-                ml += rl;
-                mf += rf;
-            }
+            let (mut ml, mut mf, mb) = mvau_cost(m, reg_every);
+            let (rl, rf) = weight_regs(m);
+            ml += rl;
+            mf += rf;
             let vectors = (swg.win.out_h * swg.win.out_w) as u64;
             let reads = vectors * (m.sf() * m.nf()) as u64;
             let macs = vectors * (m.mw * m.mh) as u64;
@@ -337,9 +351,30 @@ pub fn argmax_cycles(cls: usize, in_w: u32) -> u64 {
     cls as u64 * in_w.max(2) as u64
 }
 
-/// Estimates a lowered design.
-pub fn estimate(d: &Design) -> Estimate {
-    let engines: Vec<EngineEstimate> = d.engines.iter().map(engine).collect();
+/// A two-entry register slice (`hdlgen_skid`) on a stream of `width` bits: (lut, ff).
+fn skid_cost(width: usize) -> (u64, u64) {
+    (width as u64 + 4, 2 * width as u64 + 2)
+}
+
+/// Estimates a lowered design; `stream_regs`: a register slice after every engine but the
+/// last (`GenOptions::stream_regs`), counted with the engine it follows.
+pub fn estimate(d: &Design, stream_regs: bool) -> Estimate {
+    let n = d.engines.len();
+    let engines: Vec<EngineEstimate> = d
+        .engines
+        .iter()
+        .enumerate()
+        .map(|(k, e)| {
+            let mut x = engine(e, d.reg_every);
+            if stream_regs && k + 1 < n {
+                let (l, f) = skid_cost(e.output.width());
+                x.lut4 += l;
+                x.ff += f;
+                x.lc = logic_cells(x.lut4, x.ff);
+            }
+            x
+        })
+        .collect();
     let interval = engines.iter().map(|e| e.cycles).max().unwrap_or(1).max(1);
     let ideal = engines
         .iter()
@@ -364,6 +399,8 @@ pub fn choose_folding(
     net: &Network,
     lc_budget: Option<u64>,
     fabric: Fabric,
+    reg_every: usize,
+    stream_regs: bool,
 ) -> Result<Vec<Fold>, Error> {
     let layers = compute_layers(net);
     for (d, keys) in &layers {
@@ -378,7 +415,7 @@ pub fn choose_folding(
             simd: k.simd.map_or(1, |s| s.value),
         })
         .collect();
-    let base = lower(net, &base_folds, 2)?;
+    let base = lower(net, &base_folds, reg_every)?;
     let compute: Vec<(&Swg, &Mvau)> = base
         .engines
         .iter()
@@ -392,11 +429,23 @@ pub fn choose_folding(
         .iter()
         .filter(|e| !matches!(e.kind, Kind::Mvau { .. }))
         .map(|e| {
-            let x = engine(e);
+            let x = engine(e, reg_every);
             fabric.logic(x.lut4, x.ff)
         })
         .sum::<u64>()
-        + 80;
+        + 80
+        + if stream_regs {
+            let k = base.engines.len().saturating_sub(1);
+            base.engines[..k]
+                .iter()
+                .map(|e| {
+                    let (l, f) = skid_cost(e.output.width());
+                    fabric.logic(l, f)
+                })
+                .sum::<u64>()
+        } else {
+            0
+        };
     let mut options: Vec<Vec<(u64, u64, Fold)>> = vec![];
     for ((d, keys), (swg, m)) in layers.iter().zip(&compute) {
         let FoldKeys { pe, simd, .. } = keys;
@@ -424,14 +473,14 @@ pub fn choose_folding(
                 let mut mm = **m;
                 mm.pe = p;
                 mm.simd = s;
-                let (l, ff, _) = mvau_cost(&mm);
+                let (l, ff, _) = mvau_cost(&mm, reg_every);
+                let (rl, rf) = weight_regs(&mm);
                 let lc = match whole(s) {
                     Some(sw) => {
                         let (_, wb, wl, wf) = winbuf_cost(&sw);
-                        let (rl, rf) = weight_regs(&mm);
                         fabric.logic(l + wl + rl, ff + wf + rf) + wb * EBR_LC
                     }
-                    None => fabric.logic(l + swl, ff + swf),
+                    None => fabric.logic(l + swl + rl, ff + swf + rf),
                 };
                 v.push((d.cycles(f), lc, f));
             }

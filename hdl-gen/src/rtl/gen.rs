@@ -27,6 +27,11 @@ pub struct GenOptions {
     /// miss timing on it: MNIST on an ECP5-85F, digits on an HX8K); writes land a cycle
     /// later. `build` (and `gen`/`sim`/`check --board`) always set it.
     pub cfg_regs: bool,
+    /// A two-entry register slice (`hdlgen_skid`) on every stream between engines, so no
+    /// handshake path spans two engines (ECP5 plans: the digits whole-window folding on an
+    /// 85F was limited by an MVAU's output valid into the next window generator's issue
+    /// logic); one cycle more latency per engine, the same interval.
+    pub stream_regs: bool,
     /// The logic the budget counts (iCE40 logic cells or ECP5 LUT4 slots).
     pub fabric: Fabric,
 }
@@ -40,6 +45,7 @@ impl Default for GenOptions {
             hex: true,
             reg_every: 2,
             cfg_regs: false,
+            stream_regs: false,
             fabric: Fabric::Ice40,
         }
     }
@@ -126,10 +132,16 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<Generated, Error> {
             }
             f.clone()
         }
-        None => choose_folding(net, opts.lut_budget, opts.fabric)?,
+        None => choose_folding(
+            net,
+            opts.lut_budget,
+            opts.fabric,
+            opts.reg_every,
+            opts.stream_regs,
+        )?,
     };
     let design = lower(net, &folds, opts.reg_every)?;
-    let est = estimate(&design);
+    let est = estimate(&design, opts.stream_regs);
     let images = encode(net, &design);
     let name = top_name(&design);
     let header = vec![
@@ -146,6 +158,7 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<Generated, Error> {
         &TopOptions {
             taps: opts.taps,
             cfg_regs: opts.cfg_regs,
+            stream_regs: opts.stream_regs,
             hex_prefix: opts.hex.then(String::new),
             header,
             wconst: design

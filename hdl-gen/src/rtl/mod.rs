@@ -71,9 +71,12 @@ pub mod lib {
         include_str!("../../rtl/lib/hdlgen_argmax.v"),
     );
 
+    /// `hdlgen_skid`: two-entry register slice on a stream.
+    pub const SKID: (&str, &str) = ("hdlgen_skid.v", include_str!("../../rtl/lib/hdlgen_skid.v"));
+
     /// The primitives a generated network top instantiates.
     pub const NETWORK: &[(&str, &str)] = &[
-        POPCOUNT, ADDTREE, CFGMEM, SWG, WINBUF, MVAU, POOL, THRESH, ARGMAX,
+        POPCOUNT, ADDTREE, CFGMEM, SWG, WINBUF, MVAU, POOL, THRESH, ARGMAX, SKID,
     ];
 
     /// Every primitive, in dependency order.

@@ -26,6 +26,8 @@ pub struct TopOptions {
     /// Register the configuration bus again at each engine with parameters (see
     /// `GenOptions::cfg_regs`).
     pub cfg_regs: bool,
+    /// A register slice on every stream between engines (`GenOptions::stream_regs`).
+    pub stream_regs: bool,
 }
 
 /// A Verilog identifier from a layer or network name.
@@ -312,7 +314,30 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
             "engine {k}: {} (layers {}..={})",
             e.name, e.first, e.last
         )));
-        let out = stream(&mut cx, &format!("s{}", k + 1), e.output.width());
+        let out_net = stream(&mut cx, &format!("s{}", k + 1), e.output.width());
+        // With `stream_regs`, the engine's output reaches the next engine through a
+        // two-entry register slice (`hdlgen_skid`).
+        let out = if opts.stream_regs && k + 1 < n {
+            let eo = stream(&mut cx, &format!("{name}_out"), e.output.width());
+            cx.inst(
+                "hdlgen_skid",
+                &format!("{name}_skid"),
+                vec![("W", p(e.output.width()))],
+                vec![
+                    ("clk", Expr::id("clk")),
+                    ("rst", Expr::id("rst")),
+                    ("in_valid", eo.valid.clone()),
+                    ("in_ready", eo.ready.clone()),
+                    ("in_data", eo.data.clone()),
+                    ("out_valid", out_net.valid.clone()),
+                    ("out_ready", out_net.ready.clone()),
+                    ("out_data", out_net.data.clone()),
+                ],
+            );
+            eo
+        } else {
+            out_net.clone()
+        };
         let base = |s: &Stream, out: &Stream| {
             vec![
                 ("clk", Expr::id("clk")),
@@ -326,6 +351,9 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
         };
         // With `cfg_regs`, the engine gets its own registered copy of the bus (and of
         // its units' write enables), placed near its memories; writes land a cycle later.
+        // The copy loads only on a write to one of the engine's units: registers with the
+        // same input and enable in every engine would be merged into one by yosys
+        // (opt_merge), and the bus would cross the chip in one cycle again.
         let mine: Vec<usize> = (0..d.units.len())
             .filter(|&u| d.units[u].engine == k)
             .collect();
@@ -333,11 +361,20 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
             let w = cx.net(NetKind::Reg, &format!("{name}_cfg_word"), wb as usize, None);
             let l = cx.net(NetKind::Reg, &format!("{name}_cfg_lane"), lb as usize, None);
             let dq = cx.net(NetKind::Reg, &format!("{name}_cfg_data"), 32, None);
-            let mut body = vec![
-                Stmt::Assign(w.clone(), word.clone()),
-                Stmt::Assign(l.clone(), lane.clone()),
-                Stmt::Assign(dq.clone(), data_q.clone()),
-            ];
+            let hit = mine
+                .iter()
+                .map(|&u| unit_we[u].clone())
+                .reduce(|a, b| a.bin(BinOp::LogicOr, b))
+                .expect("the engine has a unit");
+            let mut body = vec![Stmt::If {
+                cond: hit,
+                then: vec![
+                    Stmt::Assign(w.clone(), word.clone()),
+                    Stmt::Assign(l.clone(), lane.clone()),
+                    Stmt::Assign(dq.clone(), data_q.clone()),
+                ],
+                otherwise: vec![],
+            }];
             let mut we_e = unit_we.clone();
             for &u in &mine {
                 let r = cx.net(
@@ -493,11 +530,14 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
         if opts.taps && k + 1 < n {
             cx.m.assign(
                 Expr::id(format!("tap{k}_fire")),
-                out.valid.clone().bin(BinOp::LogicAnd, out.ready.clone()),
+                out_net
+                    .valid
+                    .clone()
+                    .bin(BinOp::LogicAnd, out_net.ready.clone()),
             );
-            cx.m.assign(Expr::id(format!("tap{k}_data")), out.data.clone());
+            cx.m.assign(Expr::id(format!("tap{k}_data")), out_net.data.clone());
         }
-        s = out;
+        s = out_net;
     }
     cx.m.items.push(Item::Comment("output stream".into()));
     cx.m.assign(out_valid, s.valid.clone());
