@@ -74,6 +74,8 @@ fn setup() -> &'static Setup {
                 leds: 2,
                 led_active_low: true,
                 pll: false,
+                // The ECP5 variant: the network's results reach the link through a slice.
+                out_slice: true,
             },
         )
         .expect("board top");

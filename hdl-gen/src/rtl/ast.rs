@@ -126,6 +126,9 @@ pub enum Item {
     Always {
         clock: String,
         body: Vec<Stmt>,
+        /// `(* keep *)`: yosys keeps its registers even where another block's have the
+        /// same inputs (replicated resets; opt_merge would make them one again).
+        keep: bool,
     },
     Instance {
         module: String,

@@ -158,7 +158,10 @@ pub fn module(m: &Module) -> String {
             Item::Assign(l, r) => {
                 let _ = writeln!(out, "    assign {} = {};", expr(l), expr(r));
             }
-            Item::Always { clock, body } => {
+            Item::Always { clock, body, keep } => {
+                if *keep {
+                    out.push_str("    (* keep *)\n");
+                }
                 let _ = writeln!(out, "    always @(posedge {clock}) begin");
                 stmts(&mut out, body, 2);
                 out.push_str("    end\n");
@@ -213,6 +216,7 @@ mod tests {
                     a.clone().bin(BinOp::Add, Expr::lit(8, 1)),
                 )],
             }],
+            keep: false,
         });
         m.assign(
             y,

@@ -31,6 +31,9 @@ pub struct ShellOptions {
     pub led_active_low: bool,
     /// Instantiate `hdlgen_pll (clk_in, clk_out, locked)`; otherwise `clk_in` is the clock.
     pub pll: bool,
+    /// A register slice (`hdlgen_skid`) between the network's output stream and the link
+    /// (ECP5: the link's transmit logic was pulled toward the network and spread out).
+    pub out_slice: bool,
 }
 
 /// What the host must know to talk to a board top (also sent in the INFO reply).
@@ -193,6 +196,7 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
                 otherwise: vec![],
             }],
         }],
+        keep: false,
     });
     // The reset is a flip-flop: it fans out to every engine, and a gate in front of that
     // fanout would be the critical path.
@@ -208,8 +212,27 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
         clock: "clk".into(),
         body: vec![Stmt::Assign(
             rst.clone(),
+            por.clone().bin(BinOp::Ne, Expr::lit(4, 0)),
+        )],
+        keep: false,
+    });
+    // The link has its own copy, kept apart (yosys would merge the two): the reset's
+    // fanout into the network pulled the link's reset logic across an ECP5-85F.
+    m.items.push(Item::Net {
+        kind: NetKind::Reg,
+        name: "rst_link".into(),
+        width: 1,
+        signed: false,
+        init: Some(Expr::lit(1, 1)),
+    });
+    let rst_link = Expr::id("rst_link");
+    m.items.push(Item::Always {
+        clock: "clk".into(),
+        body: vec![Stmt::Assign(
+            rst_link.clone(),
             por.bin(BinOp::Ne, Expr::lit(4, 0)),
         )],
+        keep: true,
     });
 
     let rx_valid = m.wire("rx_valid", 1);
@@ -293,6 +316,7 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
                 }],
             }],
         }],
+        keep: false,
     });
     let (out_valid, out_ready, out_score, out_last, out_pred) = (
         m.wire("out_valid", 1),
@@ -330,7 +354,7 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
         ],
         conns: vec![
             ("clk".into(), clk.clone()),
-            ("rst".into(), rst.clone()),
+            ("rst".into(), rst_link),
             ("rx_valid".into(), rx_valid),
             ("rx_data".into(), rx_data),
             ("rx_ferr".into(), rx_ferr),
@@ -352,6 +376,43 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
             ("error".into(), error.clone()),
         ],
     });
+    // The network's output stream, straight to the link or through a register slice.
+    let (n_valid, n_ready, n_score, n_last, n_pred) = if opts.out_slice {
+        let sb = lp.score_bits;
+        let w = sb + 1 + pw;
+        let nv = m.wire("net_out_valid", 1);
+        let nr = m.wire("net_out_ready", 1);
+        let ns = m.wire("net_out_score", sb);
+        let nl = m.wire("net_out_last", 1);
+        let np = m.wire("net_out_pred", pw);
+        let si = m.wire("out_slice_in", w);
+        let so = m.wire("out_slice_out", w);
+        m.assign(
+            si.clone(),
+            Expr::Concat(vec![np.clone(), nl.clone(), ns.clone()]),
+        );
+        m.assign(out_score.clone(), so.clone().slice(sb - 1, 0));
+        m.assign(out_last.clone(), so.clone().bit(sb));
+        m.assign(out_pred.clone(), so.clone().slice(w - 1, sb + 1));
+        m.items.push(Item::Instance {
+            module: "hdlgen_skid".into(),
+            name: "out_slice".into(),
+            params: vec![("W".into(), int(w.into()))],
+            conns: vec![
+                ("clk".into(), clk.clone()),
+                ("rst".into(), rst.clone()),
+                ("in_valid".into(), nv.clone()),
+                ("in_ready".into(), nr.clone()),
+                ("in_data".into(), si),
+                ("out_valid".into(), out_valid.clone()),
+                ("out_ready".into(), out_ready.clone()),
+                ("out_data".into(), so),
+            ],
+        });
+        (nv, nr, ns, nl, np)
+    } else {
+        (out_valid, out_ready, out_score, out_last, out_pred)
+    };
     m.items.push(Item::Instance {
         module: g.top_name.clone(),
         name: "net".into(),
@@ -362,11 +423,11 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
             ("in_valid".into(), net_in_valid),
             ("in_ready".into(), net_in_ready),
             ("in_data".into(), net_in_data),
-            ("out_valid".into(), out_valid),
-            ("out_ready".into(), out_ready),
-            ("out_score".into(), out_score),
-            ("out_last".into(), out_last),
-            ("out_pred".into(), out_pred),
+            ("out_valid".into(), n_valid),
+            ("out_ready".into(), n_ready),
+            ("out_score".into(), n_score),
+            ("out_last".into(), n_last),
+            ("out_pred".into(), n_pred),
             ("cfg_we".into(), cfg_we),
             ("cfg_addr".into(), cfg_addr),
             ("cfg_data".into(), cfg_data),
@@ -384,6 +445,7 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
                 hb.clone(),
                 hb.clone().bin(BinOp::Add, Expr::lit(hb_w, 1)),
             )],
+            keep: false,
         });
         let mut bits = vec![hb.bit(hb_w - 1), error, busy];
         unused = bits.split_off(opts.leds.min(3));

@@ -112,7 +112,7 @@ fn stream(cx: &mut Cx, prefix: &str, width: usize) -> Stream {
     }
 }
 
-fn swg(cx: &mut Cx, name: &str, s: &Swg, input: &Stream) -> (Stream, Expr) {
+fn swg(cx: &mut Cx, name: &str, s: &Swg, input: &Stream, rst: &Expr) -> (Stream, Expr) {
     let out = stream(cx, &format!("{name}_win"), s.simd * s.dw as usize);
     let mask = cx.wire(&format!("{name}_win_mask"), s.simd);
     let last = cx.wire(&format!("{name}_win_last"), 1);
@@ -158,7 +158,7 @@ fn swg(cx: &mut Cx, name: &str, s: &Swg, input: &Stream) -> (Stream, Expr) {
         .collect(),
         vec![
             ("clk", Expr::id("clk")),
-            ("rst", Expr::id("rst")),
+            ("rst", rst.clone()),
             ("in_valid", input.valid.clone()),
             ("in_ready", input.ready.clone()),
             ("in_data", input.data.clone()),
@@ -234,6 +234,7 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
             Stmt::Assign(addr_q.clone(), cfg_addr),
             Stmt::Assign(data_q.clone(), cfg_data),
         ],
+        keep: false,
     });
     let unit = cx.wire("cfg_unit", ub as usize);
     cx.m.assign(
@@ -315,6 +316,20 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
             e.name, e.first, e.last
         )));
         let out_net = stream(&mut cx, &format!("s{}", k + 1), e.output.width());
+        // With `stream_regs` (ECP5 plans), each engine also gets its own copy of the reset
+        // (kept apart from the others: one flip-flop driving every engine's reset was a
+        // critical path), releasing it a cycle after `rst`.
+        let rst_e = if opts.stream_regs {
+            let r = cx.net(NetKind::Reg, &format!("{name}_rst"), 1, Some(Expr::lit(1, 1)));
+            cx.m.items.push(Item::Always {
+                clock: "clk".into(),
+                body: vec![Stmt::Assign(r.clone(), Expr::id("rst"))],
+                keep: true,
+            });
+            r
+        } else {
+            Expr::id("rst")
+        };
         // With `stream_regs`, the engine's output reaches the next engine through a
         // two-entry register slice (`hdlgen_skid`).
         let out = if opts.stream_regs && k + 1 < n {
@@ -325,7 +340,7 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                 vec![("W", p(e.output.width()))],
                 vec![
                     ("clk", Expr::id("clk")),
-                    ("rst", Expr::id("rst")),
+                    ("rst", rst_e.clone()),
                     ("in_valid", eo.valid.clone()),
                     ("in_ready", eo.ready.clone()),
                     ("in_data", eo.data.clone()),
@@ -341,7 +356,7 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
         let base = |s: &Stream, out: &Stream| {
             vec![
                 ("clk", Expr::id("clk")),
-                ("rst", Expr::id("rst")),
+                ("rst", rst_e.clone()),
                 ("in_valid", s.valid.clone()),
                 ("in_ready", s.ready.clone()),
                 ("in_data", s.data.clone()),
@@ -389,6 +404,7 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
             cx.m.items.push(Item::Always {
                 clock: "clk".into(),
                 body,
+                keep: false,
             });
             (w, l, dq, we_e)
         } else {
@@ -407,7 +423,7 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
             Kind::Mvau {
                 swg: sw, mvau: m, ..
             } => {
-                let (win, mask) = swg(&mut cx, &name, sw, &s);
+                let (win, mask) = swg(&mut cx, &name, sw, &s, &rst_e);
                 let wu = unit_of(k, UnitKind::Weights);
                 let wc = opts.wconst.get(k).cloned().flatten();
                 let tu = unit_of(k, UnitKind::Thresholds);
@@ -464,7 +480,7 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                 ew,
                 max,
             } => {
-                let (win, mask) = swg(&mut cx, &name, sw, &s);
+                let (win, mask) = swg(&mut cx, &name, sw, &s, &rst_e);
                 cx.unused.push(mask);
                 let mut conns = base(&win, &out);
                 conns.push(("out_data", out.data.clone()));
