@@ -398,9 +398,8 @@ fn gen_options(family: Family, budget: u64) -> GenOptions {
         // Both families: the broadcast bus limited an HX8K (94 MHz, into a threshold
         // register file) as well as ECP5 parts.
         cfg_regs: true,
-        // ECP5 only: at 48 MHz the iCE40 handshakes close without it, and a UP5K has no
-        // cells to spare.
-        stream_regs: family == Family::Ecp5,
+        // ECP5 only: the iCE40 targets close without it, and a UP5K has no cells to spare.
+        replicate: family == Family::Ecp5,
         fabric: match family {
             Family::Ice40 => Fabric::Ice40,
             Family::Ecp5 => Fabric::Ecp5,

@@ -178,15 +178,7 @@ module hdlgen_link #(
         go <= 1'b0;
         done <= 1'b0;
         if (b_valid && ps == P_PAY) buffer[waddr] <= b_data;
-        if (rst) begin
-            ps <= P_SYNC;
-            as <= A_IDLE;
-            reply_req <= 1'b0;
-            in_valid <= 1'b0;
-            busy <= 1'b0;
-            error <= 1'b0;
-            idle <= {TW{1'b0}};
-        end else begin
+        begin
             if (reply_req && reply_busy) reply_req <= 1'b0;
             // A frame that stops arriving is dropped, so a truncated frame cannot block the
             // next one; the same count ends the drain after a bad frame.
@@ -318,6 +310,19 @@ module hdlgen_link #(
                 default: ;   // A_REPLY: the reply writer above ends it
             endcase
         end
+        // The reset comes last and overrides the control registers only: the datapath
+        // registers above (addresses, counts, bytes, flags) keep the reset out of their
+        // logic (it reached across an ECP5-85F into the link's datapath); they hold
+        // nothing that matters until the states leave their reset values.
+        if (rst) begin
+            ps <= P_SYNC;
+            as <= A_IDLE;
+            reply_req <= 1'b0;
+            in_valid <= 1'b0;
+            busy <= 1'b0;
+            error <= 1'b0;
+            idle <= {TW{1'b0}};
+        end
     end
 
     // ---------------------------------------------------------------- results
@@ -412,64 +417,73 @@ module hdlgen_link #(
     reg start = 1'b0;
     always @(posedge clk)
         start <= !rst && !start && ts == T_IDLE && !tx_valid && (reply_req || out_valid);
+    // Control (state, valid, the reply handshake) resets; the datapath below does not,
+    // so the reset is in no datapath register's logic (on an 85F the reset's route into
+    // the transmit datapath was the critical path). start and send each imply !tx_valid
+    // (each is decided with !tx_valid, and tx_valid rises only with a send, never two
+    // cycles running), start also T_IDLE, and ts does not change between send's decision
+    // and its cycle, so the branches below need no other gating.
     always @(posedge clk) begin
-        take <= 1'b0;
         if (rst) begin
             ts <= T_IDLE;
             tx_valid <= 1'b0;
             reply_busy <= 1'b0;
         end else begin
             if (tx_valid && tx_ready) tx_valid <= 1'b0;
-            // start and send each imply !tx_valid (each is decided with !tx_valid, and
-            // tx_valid rises only with a send, never two cycles running), start also
-            // T_IDLE, and ts does not change between send's decision and its cycle, so the
-            // branches below need no other gating.
-            if (start && reply_req) begin
-                reply_busy <= 1'b1;
-                tresult <= 1'b0;
-                ttype <= reply_type;
-                tcode <= reply_code;
-                tlen <= (reply_type == R_INFO) ? 16'd9 : 16'd1;
-                tlast <= (reply_type == R_INFO) ? INFO_LAST : {TXW{1'b0}};
-                ts <= T_SYNC;
-            end else if (start) begin       // out_valid: held until taken
-                tresult <= 1'b1;
-                ttype <= R_RESULT;
-                tlen <= RES16;
-                tlast <= RES_LAST;
+            if (start) begin
+                if (reply_req) reply_busy <= 1'b1;
                 ts <= T_SYNC;
             end
             if (send) begin
-                tx_data <= tbyte;
                 tx_valid <= 1'b1;
-                tcrc <= (ts == T_SYNC) ? 8'h00 : tcrc_nx;
                 case (ts)
                 T_SYNC: ts <= T_TYPE;
                 T_TYPE: ts <= T_LEN0;
                 T_LEN0: ts <= T_LEN1;
-                T_LEN1: begin
-                    tidx <= {TXW{1'b0}};
-                    toff <= {OW{1'b0}};
-                    ts <= T_PAY;
-                end
-                T_PAY: begin
-                    tidx <= tidx + 1'b1;
-                    if (nb_score) begin
-                        if (toff_last) begin
-                            toff <= {OW{1'b0}};
-                            take <= 1'b1;
-                            if (out_last) pred <= out_pred;
-                        end else begin
-                            toff <= toff + 1'b1;
-                        end
-                    end
-                    if (nb_last) ts <= T_CRC;
-                end
+                T_LEN1: ts <= T_PAY;
+                T_PAY: if (nb_last) ts <= T_CRC;
                 default: begin   // T_CRC (send is never high in T_IDLE)
                     ts <= T_IDLE;
                     if (!tresult) reply_busy <= 1'b0;
                 end
                 endcase
+            end
+        end
+    end
+    always @(posedge clk) begin
+        take <= 1'b0;
+        if (start) begin
+            if (reply_req) begin
+                tresult <= 1'b0;
+                ttype <= reply_type;
+                tcode <= reply_code;
+                tlen <= (reply_type == R_INFO) ? 16'd9 : 16'd1;
+                tlast <= (reply_type == R_INFO) ? INFO_LAST : {TXW{1'b0}};
+            end else begin              // out_valid: held until taken
+                tresult <= 1'b1;
+                ttype <= R_RESULT;
+                tlen <= RES16;
+                tlast <= RES_LAST;
+            end
+        end
+        if (send) begin
+            tx_data <= tbyte;
+            tcrc <= (ts == T_SYNC) ? 8'h00 : tcrc_nx;
+            if (ts == T_LEN1) begin
+                tidx <= {TXW{1'b0}};
+                toff <= {OW{1'b0}};
+            end
+            if (ts == T_PAY) begin
+                tidx <= tidx + 1'b1;
+                if (nb_score) begin
+                    if (toff_last) begin
+                        toff <= {OW{1'b0}};
+                        take <= 1'b1;
+                        if (out_last) pred <= out_pred;
+                    end else begin
+                        toff <= toff + 1'b1;
+                    end
+                end
             end
         end
     end

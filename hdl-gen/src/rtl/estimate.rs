@@ -356,9 +356,9 @@ fn skid_cost(width: usize) -> (u64, u64) {
     (width as u64 + 4, 2 * width as u64 + 2)
 }
 
-/// Estimates a lowered design; `stream_regs`: a register slice after every engine but the
-/// last (`GenOptions::stream_regs`), counted with the engine it follows.
-pub fn estimate(d: &Design, stream_regs: bool) -> Estimate {
+/// Estimates a lowered design; `replicate`: a register slice after every engine but the
+/// last (`GenOptions::replicate`), counted with the engine it follows.
+pub fn estimate(d: &Design, replicate: bool) -> Estimate {
     let n = d.engines.len();
     let engines: Vec<EngineEstimate> = d
         .engines
@@ -366,7 +366,7 @@ pub fn estimate(d: &Design, stream_regs: bool) -> Estimate {
         .enumerate()
         .map(|(k, e)| {
             let mut x = engine(e, d.reg_every);
-            if stream_regs && k + 1 < n {
+            if replicate && k + 1 < n {
                 let (l, f) = skid_cost(e.output.width());
                 x.lut4 += l;
                 x.ff += f;
@@ -400,7 +400,7 @@ pub fn choose_folding(
     lc_budget: Option<u64>,
     fabric: Fabric,
     reg_every: usize,
-    stream_regs: bool,
+    replicate: bool,
 ) -> Result<Vec<Fold>, Error> {
     let layers = compute_layers(net);
     for (d, keys) in &layers {
@@ -434,7 +434,7 @@ pub fn choose_folding(
         })
         .sum::<u64>()
         + 80
-        + if stream_regs {
+        + if replicate {
             let k = base.engines.len().saturating_sub(1);
             base.engines[..k]
                 .iter()

@@ -27,11 +27,14 @@ pub struct GenOptions {
     /// miss timing on it: MNIST on an ECP5-85F, digits on an HX8K); writes land a cycle
     /// later. `build` (and `gen`/`sim`/`check --board`) always set it.
     pub cfg_regs: bool,
-    /// A two-entry register slice (`hdlgen_skid`) on every stream between engines, so no
-    /// handshake path spans two engines (ECP5 plans: the digits whole-window folding on an
-    /// 85F was limited by an MVAU's output valid into the next window generator's issue
-    /// logic); one cycle more latency per engine, the same interval.
-    pub stream_regs: bool,
+    /// For large, fast fabrics (ECP5 plans): a two-entry register slice (`hdlgen_skid`)
+    /// on every stream between engines, so no handshake path spans two engines (the
+    /// digits whole-window folding on an 85F was limited by an MVAU's output valid into
+    /// the next window generator's issue logic; one cycle more latency per engine, the
+    /// same interval), and per-engine copies of the reset and (with `cfg_regs`) of the
+    /// configuration bus's address and data. Off on iCE40 plans: a UP5K has no cells to
+    /// spare (the copies cost ~45 flip-flops an engine and tipped its placement over).
+    pub replicate: bool,
     /// The logic the budget counts (iCE40 logic cells or ECP5 LUT4 slots).
     pub fabric: Fabric,
 }
@@ -45,7 +48,7 @@ impl Default for GenOptions {
             hex: true,
             reg_every: 2,
             cfg_regs: false,
-            stream_regs: false,
+            replicate: false,
             fabric: Fabric::Ice40,
         }
     }
@@ -137,11 +140,11 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<Generated, Error> {
             opts.lut_budget,
             opts.fabric,
             opts.reg_every,
-            opts.stream_regs,
+            opts.replicate,
         )?,
     };
     let design = lower(net, &folds, opts.reg_every)?;
-    let est = estimate(&design, opts.stream_regs);
+    let est = estimate(&design, opts.replicate);
     let images = encode(net, &design);
     let name = top_name(&design);
     let header = vec![
@@ -158,7 +161,7 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<Generated, Error> {
         &TopOptions {
             taps: opts.taps,
             cfg_regs: opts.cfg_regs,
-            stream_regs: opts.stream_regs,
+            replicate: opts.replicate,
             hex_prefix: opts.hex.then(String::new),
             header,
             wconst: design

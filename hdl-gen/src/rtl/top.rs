@@ -26,8 +26,9 @@ pub struct TopOptions {
     /// Register the configuration bus again at each engine with parameters (see
     /// `GenOptions::cfg_regs`).
     pub cfg_regs: bool,
-    /// A register slice on every stream between engines (`GenOptions::stream_regs`).
-    pub stream_regs: bool,
+    /// Register slices between engines and per-engine reset and configuration copies
+    /// (`GenOptions::replicate`).
+    pub replicate: bool,
 }
 
 /// A Verilog identifier from a layer or network name.
@@ -309,6 +310,21 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
 
     let (cfg_aw, cfg_lw) = (p(wb as usize), p(lb as usize));
     let n = d.engines.len();
+    let shared_cfg = (opts.cfg_regs && !opts.replicate && !d.units.is_empty()).then(|| {
+        let w = cx.net(NetKind::Reg, "cfg_word_e", wb as usize, None);
+        let l = cx.net(NetKind::Reg, "cfg_lane_e", lb as usize, None);
+        let dq = cx.net(NetKind::Reg, "cfg_data_e", 32, None);
+        cx.m.items.push(Item::Always {
+            clock: "clk".into(),
+            body: vec![
+                Stmt::Assign(w.clone(), word.clone()),
+                Stmt::Assign(l.clone(), lane.clone()),
+                Stmt::Assign(dq.clone(), data_q.clone()),
+            ],
+            keep: false,
+        });
+        (w, l, dq)
+    });
     for (k, e) in d.engines.iter().enumerate() {
         let name = format!("e{k}_{}", ident(&e.name));
         cx.m.items.push(Item::Comment(format!(
@@ -316,11 +332,16 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
             e.name, e.first, e.last
         )));
         let out_net = stream(&mut cx, &format!("s{}", k + 1), e.output.width());
-        // With `stream_regs` (ECP5 plans), each engine also gets its own copy of the reset
+        // With `replicate` (ECP5 plans), each engine also gets its own copy of the reset
         // (kept apart from the others: one flip-flop driving every engine's reset was a
         // critical path), releasing it a cycle after `rst`.
-        let rst_e = if opts.stream_regs {
-            let r = cx.net(NetKind::Reg, &format!("{name}_rst"), 1, Some(Expr::lit(1, 1)));
+        let rst_e = if opts.replicate {
+            let r = cx.net(
+                NetKind::Reg,
+                &format!("{name}_rst"),
+                1,
+                Some(Expr::lit(1, 1)),
+            );
             cx.m.items.push(Item::Always {
                 clock: "clk".into(),
                 body: vec![Stmt::Assign(r.clone(), Expr::id("rst"))],
@@ -330,9 +351,9 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
         } else {
             Expr::id("rst")
         };
-        // With `stream_regs`, the engine's output reaches the next engine through a
+        // With `replicate`, the engine's output reaches the next engine through a
         // two-entry register slice (`hdlgen_skid`).
-        let out = if opts.stream_regs && k + 1 < n {
+        let out = if opts.replicate && k + 1 < n {
             let eo = stream(&mut cx, &format!("{name}_out"), e.output.width());
             cx.inst(
                 "hdlgen_skid",
@@ -372,24 +393,33 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
         let mine: Vec<usize> = (0..d.units.len())
             .filter(|&u| d.units[u].engine == k)
             .collect();
+        // Without `replicate` the engines share one registered copy of address and data
+        // (what yosys made of identical per-engine copies anyway); the write enables are
+        // per engine either way.
         let (word_e, lane_e, data_e, we_e) = if opts.cfg_regs && !mine.is_empty() {
-            let w = cx.net(NetKind::Reg, &format!("{name}_cfg_word"), wb as usize, None);
-            let l = cx.net(NetKind::Reg, &format!("{name}_cfg_lane"), lb as usize, None);
-            let dq = cx.net(NetKind::Reg, &format!("{name}_cfg_data"), 32, None);
-            let hit = mine
-                .iter()
-                .map(|&u| unit_we[u].clone())
-                .reduce(|a, b| a.bin(BinOp::LogicOr, b))
-                .expect("the engine has a unit");
-            let mut body = vec![Stmt::If {
-                cond: hit,
-                then: vec![
-                    Stmt::Assign(w.clone(), word.clone()),
-                    Stmt::Assign(l.clone(), lane.clone()),
-                    Stmt::Assign(dq.clone(), data_q.clone()),
-                ],
-                otherwise: vec![],
-            }];
+            let (w, l, dq, mut body) = match &shared_cfg {
+                Some((w, l, dq)) => (w.clone(), l.clone(), dq.clone(), vec![]),
+                None => {
+                    let w = cx.net(NetKind::Reg, &format!("{name}_cfg_word"), wb as usize, None);
+                    let l = cx.net(NetKind::Reg, &format!("{name}_cfg_lane"), lb as usize, None);
+                    let dq = cx.net(NetKind::Reg, &format!("{name}_cfg_data"), 32, None);
+                    let hit = mine
+                        .iter()
+                        .map(|&u| unit_we[u].clone())
+                        .reduce(|a, b| a.bin(BinOp::LogicOr, b))
+                        .expect("the engine has a unit");
+                    let body = vec![Stmt::If {
+                        cond: hit,
+                        then: vec![
+                            Stmt::Assign(w.clone(), word.clone()),
+                            Stmt::Assign(l.clone(), lane.clone()),
+                            Stmt::Assign(dq.clone(), data_q.clone()),
+                        ],
+                        otherwise: vec![],
+                    }];
+                    (w, l, dq, body)
+                }
+            };
             let mut we_e = unit_we.clone();
             for &u in &mine {
                 let r = cx.net(
