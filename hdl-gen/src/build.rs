@@ -259,6 +259,8 @@ pub struct LinkReport {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EstimateReport {
+    /// The network's logic in the device's unit: iCE40 logic cells or ECP5 LUT4 slots
+    /// (`Fabric::logic`), as the folding search counts it.
     pub logic_cells: u64,
     pub lut4: u64,
     pub ff: u64,
@@ -676,7 +678,10 @@ pub fn build(
             params: bt.link.clone(),
         },
         estimate: EstimateReport {
-            logic_cells: est.lc,
+            logic_cells: match target.device.family {
+                Family::Ice40 => est.lc,
+                Family::Ecp5 => Fabric::Ecp5.logic(est.lut4, est.ff),
+            },
             lut4: est.lut4,
             ff: est.ff,
             bram: est.bram,
