@@ -187,7 +187,13 @@ fn digits_bnn_places_and_routes_on_up5k_hx8k_and_ecp5_85f() {
         }
         let dev = *Device::by_name(device).expect("device");
         let family = dev.family;
-        let g = gen("examples/digits/bnn.yaml", reg_every, Some(4224));
+        // The budget `gen --board icebreaker` uses (80 % of a UP5K less the board shell).
+        let up5k = Device::by_name("up5k").expect("device");
+        let g = gen(
+            "examples/digits/bnn.yaml",
+            reg_every,
+            Some(hdlgen::build::network_budget(up5k)),
+        );
         let (dir, mut files) = write(&g, &format!("digits-pnr-{device}"));
         std::fs::write(dir.join("fmax_wrap.v"), wrapper(&g)).unwrap();
         files.push(dir.join("fmax_wrap.v"));
