@@ -199,41 +199,30 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
         keep: false,
     });
     // The reset is a flip-flop: it fans out to every engine, and a gate in front of that
-    // fanout would be the critical path.
-    m.items.push(Item::Net {
-        kind: NetKind::Reg,
-        name: "rst".into(),
-        width: 1,
-        signed: false,
-        init: Some(Expr::lit(1, 1)),
-    });
-    let rst = Expr::id("rst");
-    m.items.push(Item::Always {
-        clock: "clk".into(),
-        body: vec![Stmt::Assign(
-            rst.clone(),
-            por.clone().bin(BinOp::Ne, Expr::lit(4, 0)),
-        )],
-        keep: false,
-    });
-    // The link has its own copy, kept apart (yosys would merge the two): the reset's
-    // fanout into the network pulled the link's reset logic across an ECP5-85F.
-    m.items.push(Item::Net {
-        kind: NetKind::Reg,
-        name: "rst_link".into(),
-        width: 1,
-        signed: false,
-        init: Some(Expr::lit(1, 1)),
-    });
-    let rst_link = Expr::id("rst_link");
-    m.items.push(Item::Always {
-        clock: "clk".into(),
-        body: vec![Stmt::Assign(
-            rst_link.clone(),
-            por.bin(BinOp::Ne, Expr::lit(4, 0)),
-        )],
-        keep: true,
-    });
+    // fanout would be the critical path. The link has its own copy, kept apart (yosys
+    // would merge the two): the reset's fanout into the network pulled the link's reset
+    // logic across an ECP5-85F.
+    let mut reset_reg = |name: &str, keep: bool| {
+        m.items.push(Item::Net {
+            kind: NetKind::Reg,
+            name: name.into(),
+            width: 1,
+            signed: false,
+            init: Some(Expr::lit(1, 1)),
+        });
+        let r = Expr::id(name);
+        m.items.push(Item::Always {
+            clock: "clk".into(),
+            body: vec![Stmt::Assign(
+                r.clone(),
+                por.clone().bin(BinOp::Ne, Expr::lit(4, 0)),
+            )],
+            keep,
+        });
+        r
+    };
+    let rst = reset_reg("rst", false);
+    let rst_link = reset_reg("rst_link", true);
 
     let rx_valid = m.wire("rx_valid", 1);
     let rx_data = m.wire("rx_data", 8);
