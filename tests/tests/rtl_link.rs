@@ -402,11 +402,13 @@ fn the_protocol_module_talks_to_the_board() {
         )
         .unwrap(),
     );
+    let t0 = h.cycles;
     let info = loop {
         if let Some((f, n)) = protocol::decode(protocol::BOARD_SYNC, &h.got).unwrap() {
             h.got.drain(..n);
             break protocol::parse_info(&f).unwrap();
         }
+        assert!(h.cycles - t0 < 200_000, "no INFO reply; got {:02x?}", h.got);
         h.step(CPB);
     };
     assert_eq!(info.design_id, s.bt.link.design_id);
@@ -423,11 +425,13 @@ fn the_protocol_module_talks_to_the_board() {
     let img = protocol::image_frame(&s.bt.link, s.g.design.input_bits, &pixels);
     h.send(&protocol::encode(protocol::HOST_SYNC, &img).unwrap());
     assert_eq!(h.recv(200_000), (protocol::R_ACK, vec![protocol::T_IMAGE]));
+    let t0 = h.cycles;
     let r = loop {
         if let Some((f, n)) = protocol::decode(protocol::BOARD_SYNC, &h.got).unwrap() {
             h.got.drain(..n);
             break protocol::parse_result(&s.bt.link, &f).unwrap();
         }
+        assert!(h.cycles - t0 < 400_000, "no RESULT; got {:02x?}", h.got);
         h.step(CPB);
     };
     let run = s.net.run(x, false);

@@ -19,8 +19,11 @@ module hdlgen_serial_rx #(
     localparam integer HALF_I = CPB / 2, FULL_I = CPB - 1;
     localparam [CW-1:0] HALF = HALF_I[CW-1:0];
     localparam [CW-1:0] FULL = FULL_I[CW-1:0];
+    localparam [CW-1:0] ONE = 1;
     reg [1:0] sync;
     reg [CW-1:0] cnt;
+    // A flip-flop copy of cnt == 0, kept with the counter: no compare on the enable paths.
+    reg tick;
     reg [3:0] bitn;
     reg busy;
     reg [7:0] sh;
@@ -33,17 +36,21 @@ module hdlgen_serial_rx #(
             sync <= 2'b11;
             busy <= 1'b0;
             cnt <= {CW{1'b0}};
+            tick <= 1'b1;
             bitn <= 4'd0;
         end else if (!busy) begin
             if (!line) begin
                 busy <= 1'b1;
                 cnt <= HALF;
+                tick <= (HALF_I == 0);
                 bitn <= 4'd0;
             end
-        end else if (cnt != 0) begin
+        end else if (!tick) begin
             cnt <= cnt - 1'b1;
+            tick <= (cnt == ONE);
         end else begin
             cnt <= FULL;
+            tick <= (FULL_I == 0);
             bitn <= bitn + 1'b1;
             if (bitn == 4'd0) begin
                 if (line) busy <= 1'b0;  // the start bit did not last: noise

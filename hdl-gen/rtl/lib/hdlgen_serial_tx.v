@@ -14,32 +14,46 @@ module hdlgen_serial_tx #(
     localparam integer CW = $clog2(CPB + 1);
     localparam integer FULL_I = CPB - 1;
     localparam [CW-1:0] FULL = FULL_I[CW-1:0];
+    localparam [CW-1:0] ONE = 1;
     reg [CW-1:0] cnt;
     reg [3:0] left;
     reg [8:0] sh;
+    // Flip-flop copies of cnt == 0, left == 0 and left == 1, kept with the counters: a
+    // compare of the bit counter on the enable paths was the board's critical path.
+    reg tick = 1'b1, idle = 1'b1, last = 1'b0;
     // ready (left == 0) is a flip-flop, set from the next value of left: the sender's
     // decisions start from it.
     reg rdy = 1'b0;
     assign ready = rdy;
     always @(posedge clk) begin
-        rdy <= rst ? 1'b1 : (left == 4'd0) ? !valid : (cnt == 0 && left == 4'd1);
+        rdy <= rst ? 1'b1 : idle ? !valid : (tick && last);
         if (rst) begin
             tx <= 1'b1;
             left <= 4'd0;
+            idle <= 1'b1;
+            last <= 1'b0;
             cnt <= {CW{1'b0}};
-        end else if (left == 4'd0) begin
+            tick <= 1'b1;
+        end else if (idle) begin
             if (valid) begin
                 tx <= 1'b0;  // start bit
                 sh <= {1'b1, data};
                 left <= 4'd10;
+                idle <= 1'b0;
+                last <= 1'b0;
                 cnt <= FULL;
+                tick <= (FULL_I == 0);
             end
-        end else if (cnt != 0) begin
+        end else if (!tick) begin
             cnt <= cnt - 1'b1;
+            tick <= (cnt == ONE);
         end else begin
             cnt <= FULL;
+            tick <= (FULL_I == 0);
             left <= left - 1'b1;
-            tx <= (left == 4'd1) ? 1'b1 : sh[0];
+            idle <= last;
+            last <= (left == 4'd2);
+            tx <= last ? 1'b1 : sh[0];
             sh <= {1'b1, sh[8:1]};
         end
     end
