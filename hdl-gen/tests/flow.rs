@@ -295,3 +295,110 @@ fn pnr_counter_ecp5_85k() {
     assert!(std::fs::metadata(&b.bitstream).unwrap().len() > 0);
     eprintln!("packed with {} in {:.2} s", b.tool, b.seconds);
 }
+
+/// Four initialised ROMs, one per iCE40 block-RAM width mode (256×16, 512×8, 1024×4,
+/// 2048×2), two of them split over two blocks by width, contents from a hash.
+const ROMS: &str = "\
+module rom #(parameter AW = 8, DW = 16, FILE = \"m16.hex\") (
+  input clk, input [AW-1:0] a, output reg [DW-1:0] q);
+  reg [DW-1:0] m [0:(1<<AW)-1];
+  initial $readmemh(FILE, m);
+  always @(posedge clk) q <= m[a];
+endmodule
+module roms (input clk, input [10:0] a, output [69:0] q);
+  rom #(.AW(8), .DW(16), .FILE(\"m16.hex\")) r16 (.clk(clk), .a(a[7:0]), .q(q[15:0]));
+  rom #(.AW(9), .DW(8), .FILE(\"m8.hex\")) r8 (.clk(clk), .a(a[8:0]), .q(q[23:16]));
+  rom #(.AW(10), .DW(4), .FILE(\"m4.hex\")) r4 (.clk(clk), .a(a[9:0]), .q(q[27:24]));
+  rom #(.AW(11), .DW(2), .FILE(\"m2.hex\")) r2 (.clk(clk), .a(a[10:0]), .q(q[29:28]));
+  rom #(.AW(8), .DW(24), .FILE(\"m24.hex\")) r24 (.clk(clk), .a(a[7:0]), .q(q[53:30]));
+  rom #(.AW(9), .DW(16), .FILE(\"m9.hex\")) r9 (.clk(clk), .a(a[8:0]), .q(q[69:54]));
+endmodule
+";
+
+/// Every block RAM of a netlist: name → parameters.
+fn brams(netlist: &Path) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(netlist).unwrap()).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for m in j["modules"].as_object().unwrap().values() {
+        for (name, c) in m["cells"].as_object().unwrap() {
+            if c["type"].as_str().unwrap().starts_with("SB_RAM40_4K") {
+                out.insert(name.clone(), c["parameters"].clone());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn deferred_block_ram_contents_equal_yosys_own() {
+    let d = dir("deferred-init");
+    let mut h: u64 = 0x9E37_79B9_7F4A_7C15;
+    for (file, words, digits) in [
+        ("m16.hex", 256, 4),
+        ("m8.hex", 512, 2),
+        ("m4.hex", 1024, 1),
+        ("m2.hex", 2048, 1),
+        ("m24.hex", 256, 6),
+        ("m9.hex", 512, 4),
+    ] {
+        let mut text = String::new();
+        for _ in 0..words {
+            h ^= h << 13;
+            h ^= h >> 7;
+            h ^= h << 17;
+            let mut w = format!("{h:016x}");
+            w.truncate(digits);
+            if file == "m2.hex" {
+                w = format!("{}", h % 4);
+            }
+            text.push_str(&w);
+            text.push('\n');
+        }
+        write(&d, file, &text);
+    }
+    let v = write(&d, "roms.v", ROMS);
+    let mut opts = SynthOptions::new(Family::Ice40, [&v], "roms", d.join("deferred"));
+    for f in ["m16.hex", "m8.hex", "m4.hex", "m2.hex", "m24.hex", "m9.hex"] {
+        std::fs::create_dir_all(&opts.out_dir).unwrap();
+        std::fs::copy(d.join(f), opts.out_dir.join(f)).unwrap();
+    }
+    assert!(opts.defer_bram_init, "the default on iCE40");
+    let deferred = flow::synth(&opts).unwrap();
+    opts.defer_bram_init = false;
+    opts.out_dir = d.join("yosys");
+    for f in ["m16.hex", "m8.hex", "m4.hex", "m2.hex", "m24.hex", "m9.hex"] {
+        std::fs::create_dir_all(&opts.out_dir).unwrap();
+        std::fs::copy(d.join(f), opts.out_dir.join(f)).unwrap();
+    }
+    let own = flow::synth(&opts).unwrap();
+    eprintln!(
+        "deferred {:.2} s, yosys {:.2} s, {} blocks",
+        deferred.seconds, own.seconds, own.bram
+    );
+    assert_eq!(deferred.bram_init_filled, Some(own.bram as usize));
+    assert_eq!(own.bram_init_filled, None);
+    assert_eq!(deferred.cells, own.cells);
+    let (a, b) = (
+        brams(deferred.netlist.as_ref().unwrap()),
+        brams(own.netlist.as_ref().unwrap()),
+    );
+    assert!(a.len() >= 8, "{} blocks", a.len());
+    let modes: std::collections::BTreeSet<String> = b
+        .values()
+        .map(|p| p["READ_MODE"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(modes.len(), 4, "all four width modes: {modes:?}");
+    for (name, p) in &b {
+        let q = &a[name];
+        for k in 0..16 {
+            let key = format!("INIT_{k:X}");
+            let bits = p[&key].as_str().unwrap();
+            assert!(
+                bits.contains('1') && bits.contains('0'),
+                "{name} {key}: {bits}"
+            );
+        }
+        assert_eq!(q, p, "{name}");
+    }
+}

@@ -1,5 +1,16 @@
 //! Passes over the yosys JSON netlist between synthesis and place and route.
 //!
+//! [`fill_ice40_bram_init`] (iCE40): yosys's block-RAM techmap derives one template per
+//! distinct memory content, and each derivation evaluates the contents' bit permutation in
+//! its Verilog interpreter: 1.3–1.5 s per block RAM with its own contents, 20 of the 30 s
+//! of synthesis for the digits network on a UP5K. So the synthesis script dumps the
+//! contents yosys's memory mapper chose for every block (`INIT`, 4096 bits), maps the
+//! blocks with empty contents (few templates), and this pass writes `INIT_0`…`INIT_F` of
+//! each block into the netlist: the same values the techmap computes, `INIT_k[i] =
+//! INIT[256·k + (i & 0xF0) + reverse4(i & 0xF)]` (the bit order of yosys's
+//! `ice40/brams_map.v`, the same in 0.23 and 0.70; a test checks the result against a
+//! normal synthesis).
+//!
 //! [`fold_bram_output_registers`] (ECP5): yosys maps every memory to a `DP16KD` with its
 //! output register off (`REGMODE_x = NOREG`, hard-coded in its techmap): the block's
 //! clock-to-out is then 5.6–5.8 ns, most of a 150 MHz cycle. hdlgen's engines put a
@@ -15,7 +26,7 @@
 //! and one enable shared by all of them (a net, or none); the port's own reset must be
 //! unused. Anything else is left as yosys wrote it and counted.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
@@ -181,6 +192,118 @@ fn registers_behind(
     Some((ffs, ce?))
 }
 
+/// Contents of every `$__ICE40_RAM4K_` cell in a yosys `dump` (RTLIL text): cell name
+/// (without the leading `\`) → its 4096-bit `INIT`, most significant bit first, one of
+/// `0 1 x z` per bit.
+pub fn parse_ice40_ram_dump(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    let mut cell: Option<String> = None;
+    for (n, line) in text.lines().enumerate() {
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next(), words.next()) {
+            (Some("cell"), Some(ty), Some(name)) => {
+                if ty != "$__ICE40_RAM4K_" {
+                    return Err(format!("line {}: unexpected cell type {ty}", n + 1));
+                }
+                cell = Some(name.strip_prefix('\\').unwrap_or(name).to_string());
+            }
+            (Some("end"), None, None) => cell = None,
+            (Some("parameter"), Some("\\INIT"), Some(value)) => {
+                let name = cell
+                    .as_ref()
+                    .ok_or_else(|| format!("line {}: INIT outside a cell", n + 1))?;
+                let bits = init_bits(value).map_err(|m| format!("line {}: {m}", n + 1))?;
+                if out.insert(name.clone(), bits).is_some() {
+                    return Err(format!("line {}: cell {name} twice", n + 1));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// An RTLIL constant `4096'0101…` (or `4096'x`, yosys's form for all-undefined) as 4096
+/// characters.
+fn init_bits(value: &str) -> Result<String, String> {
+    let (width, bits) = value
+        .split_once('\'')
+        .ok_or_else(|| format!("INIT {value:.40} is not a sized constant"))?;
+    if width != "4096" {
+        return Err(format!("INIT has {width} bits, not 4096"));
+    }
+    if !bits.chars().all(|c| matches!(c, '0' | '1' | 'x' | 'z')) {
+        return Err(format!("INIT {value:.40} is not a bit string"));
+    }
+    match bits.len() {
+        4096 => Ok(bits.to_string()),
+        1 if bits == "x" => Ok("x".repeat(4096)),
+        n => Err(format!("INIT has {n} digits, not 4096")),
+    }
+}
+
+/// `INIT_0`…`INIT_F` (256 bits each, most significant first) of an `SB_RAM40_4K` holding
+/// `init` (4096 bits, most significant first), in the bit order of yosys's techmap.
+pub fn ice40_init_slices(init: &str) -> Vec<String> {
+    let init = init.as_bytes();
+    debug_assert_eq!(init.len(), 4096);
+    (0..16usize)
+        .map(|k| {
+            let slice: Vec<u8> = (0..256usize)
+                .rev()
+                .map(|i| {
+                    let low = i & 0xF;
+                    let rev = ((low & 1) << 3) | ((low & 2) << 1) | ((low & 4) >> 1) | (low >> 3);
+                    let a = 256 * k + (i & 0xF0) + rev;
+                    init[4095 - a]
+                })
+                .collect();
+            String::from_utf8(slice).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Writes the contents of each block RAM in `inits` ([`parse_ice40_ram_dump`]) into its
+/// `SB_RAM40_4K*` cell of the top module. Every block must be there exactly once; a block
+/// missing (merged or renamed by a later pass) is an error, and the caller synthesises
+/// again the normal way. Returns the number of blocks written.
+pub fn fill_ice40_bram_init(
+    netlist: &mut Value,
+    inits: &BTreeMap<String, String>,
+) -> Result<usize, String> {
+    let modules = netlist
+        .get_mut("modules")
+        .and_then(Value::as_object_mut)
+        .ok_or("no `modules` object")?;
+    let m = modules
+        .values_mut()
+        .find(|m| m["attributes"]["top"].is_string() || m["attributes"]["top"].is_number())
+        .ok_or("no module with the `top` attribute")?;
+    let cells = m
+        .get_mut("cells")
+        .and_then(Value::as_object_mut)
+        .ok_or("top module has no `cells` object")?;
+    let mut done = 0;
+    for (name, init) in inits {
+        let c = cells
+            .get_mut(name)
+            .ok_or_else(|| format!("block RAM {name} is not in the netlist"))?;
+        let ty = c["type"].as_str().unwrap_or_default();
+        if !ty.starts_with("SB_RAM40_4K") {
+            return Err(format!("cell {name} is a {ty}, not a block RAM"));
+        }
+        let params = c
+            .get_mut("parameters")
+            .and_then(Value::as_object_mut)
+            .ok_or_else(|| format!("block RAM {name} has no parameters"))?;
+        for (k, bits) in ice40_init_slices(init).into_iter().enumerate() {
+            params.insert(format!("INIT_{k:X}"), Value::String(bits));
+        }
+        done += 1;
+    }
+    Ok(done)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,5 +420,70 @@ mod tests {
     fn malformed_netlists_are_errors() {
         assert!(fold_bram_output_registers(&mut json!({})).is_err());
         assert!(fold_bram_output_registers(&mut json!({"modules": {"m": {}}})).is_err());
+    }
+
+    #[test]
+    fn ram_dumps_parse_and_fill_the_blocks() {
+        let ones = format!("4096'1{}", "0".repeat(4095));
+        let dump = format!(
+            "\n  cell $__ICE40_RAM4K_ \\a.mem.0.0\n    parameter \\INIT {ones}\n    \
+             parameter \\PORT_R_WIDTH 16\n  end\n  cell $__ICE40_RAM4K_ \\b\n    \
+             parameter \\INIT 4096'x\n  end\n"
+        );
+        let inits = parse_ice40_ram_dump(&dump).unwrap();
+        assert_eq!(inits.len(), 2);
+        assert_eq!(inits["b"], "x".repeat(4096));
+        // INIT bit 4095 (the top one) is address 4095 → INIT_F, bit 255 - 0 after the
+        // low-nibble reversal (15 → 15): the top bit of INIT_F.
+        let s = ice40_init_slices(&inits["a.mem.0.0"]);
+        assert!(s[15].starts_with('1') && s[15][1..].chars().all(|c| c == '0'));
+        assert!(s[..15].iter().all(|x| !x.contains('1')));
+        // Bit 1 of INIT (address 1) lands at i with reverse4(i) = 1, i = 8, in INIT_0.
+        let mut one = vec![b'0'; 4096];
+        one[4095 - 1] = b'1';
+        let s = ice40_init_slices(std::str::from_utf8(&one).unwrap());
+        assert_eq!(s[0].find('1'), Some(255 - 8));
+
+        let mut n = json!({"modules": {"top": {
+            "attributes": {"top": "00000000000000000000000000000001"},
+            "cells": {
+                "a.mem.0.0": {"type": "SB_RAM40_4K", "parameters": {"INIT_0": "0"}},
+                "b": {"type": "SB_RAM40_4KNR", "parameters": {}},
+            }
+        }}});
+        assert_eq!(fill_ice40_bram_init(&mut n, &inits), Ok(2));
+        let cells = &n["modules"]["top"]["cells"];
+        let want = ice40_init_slices(&inits["a.mem.0.0"]);
+        assert_eq!(
+            cells["a.mem.0.0"]["parameters"]["INIT_F"].as_str(),
+            Some(&*want[15])
+        );
+        assert_eq!(
+            cells["b"]["parameters"]["INIT_3"].as_str().unwrap(),
+            "x".repeat(256)
+        );
+
+        // A block the netlist lost, a block of another type, a malformed dump.
+        let mut lost = json!({"modules": {"top": {
+            "attributes": {"top": "00000000000000000000000000000001"},
+            "cells": {"b": {"type": "SB_RAM40_4K", "parameters": {}}}
+        }}});
+        assert!(fill_ice40_bram_init(&mut lost, &inits)
+            .unwrap_err()
+            .contains("a.mem.0.0"));
+        let mut other = json!({"modules": {"top": {
+            "attributes": {"top": "00000000000000000000000000000001"},
+            "cells": {"a.mem.0.0": {"type": "SB_LUT4", "parameters": {}},
+                      "b": {"type": "SB_RAM40_4K", "parameters": {}}}
+        }}});
+        assert!(fill_ice40_bram_init(&mut other, &inits).is_err());
+        assert!(
+            parse_ice40_ram_dump("cell $__ICE40_RAM4K_ \\a\nparameter \\INIT 256'0\n").is_err()
+        );
+        assert!(
+            parse_ice40_ram_dump("cell $__ICE40_RAM4K_ \\a\nparameter \\INIT 4096'01\n").is_err()
+        );
+        assert!(parse_ice40_ram_dump("cell $mem \\a\n").is_err());
+        assert!(parse_ice40_ram_dump("parameter \\INIT 4096'x\n").is_err());
     }
 }

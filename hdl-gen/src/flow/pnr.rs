@@ -217,11 +217,10 @@ pub fn pnr_with(nextpnr: &Tool, opts: &PnrOptions) -> Result<PnrReport> {
         args.push("--freq".into());
         args.push(f.to_string());
     }
-    if family == Family::Ice40 {
-        // Timing-driven replacement of logic after placement: the digits board top on a
-        // UP5K (77 % full) reached 48.9-51.8 MHz over seeds 1-4 with it, 47.9-48.3 without.
-        args.push("--opt-timing".into());
-    }
+    // No `--opt-timing` on iCE40: it raised the digits UP5K build from 47.9-48.3 to
+    // 48.9-51.8 MHz before the serial transmitter's enables were registered and rare clock
+    // enables became logic (`synth::ICE40_MIN_CE_USE`); since then it costs 2-7 s and
+    // gives less (51.88 MHz with it, 52.16 without, same netlist).
     if opts.allow_timing_fail {
         args.push("--timing-allow-fail".into());
     }
