@@ -311,8 +311,18 @@ pub struct Seconds {
 /// A build step starting or finishing, for progress display.
 #[derive(Clone, Debug)]
 pub enum Progress {
-    Start { step: &'static str, detail: String },
-    Done { step: &'static str, seconds: f64 },
+    Start {
+        step: &'static str,
+        detail: String,
+    },
+    Done {
+        step: &'static str,
+        seconds: f64,
+    },
+    /// Why a rebuild cannot patch the last bitstream (not a step of its own).
+    Note {
+        detail: String,
+    },
 }
 
 /// The network with every `pe`/`simd` from the YAML removed (for `--fit`).
@@ -762,9 +772,8 @@ fn try_patch(
         return Ok(None);
     };
     let note = |progress: &mut dyn FnMut(Progress), why: String| {
-        progress(Progress::Start {
-            step: "full build",
-            detail: why,
+        progress(Progress::Note {
+            detail: format!("full build: {why}"),
         });
     };
     if old_state != *state {

@@ -717,6 +717,9 @@ fn build(path: &Path, opts: hdlgen::build::BuildOptions) -> Result<(), Error> {
         Progress::Done { step, seconds } => {
             let _ = writeln!(std::io::stderr(), "      {step} done in {seconds:.1} s");
         }
+        Progress::Note { detail } => {
+            let _ = writeln!(std::io::stderr(), "      {detail}");
+        }
     });
     match report {
         Ok(r) => {
