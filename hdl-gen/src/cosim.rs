@@ -18,9 +18,10 @@ use crate::rtl::gen::Generated;
 use crate::rtl::lower::{Design, Kind};
 use crate::rtl::params::{cfg_writes, UnitImage};
 
-/// Cycles after the last configuration write before the memories hold it (the bus
-/// pipeline is at most three registers deep).
-const CFG_SETTLE: u64 = 4;
+/// Cycles after the last configuration write before the memories hold it (the bus is
+/// registered in the top and at each engine, and a flip-flop weight memory's write takes
+/// three more: at most five registers deep).
+const CFG_SETTLE: u64 = 6;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CosimError {
@@ -233,8 +234,8 @@ impl NetSim {
             self.sim.tick(p.clk);
         }
         self.sim.set(p.cfg_we, 0);
-        // The bus is registered once in the top, and once more at each engine with
-        // `cfg_regs`; the last write has landed after these cycles.
+        // The bus is registered once in the top, once more at each engine with
+        // `cfg_regs`, then in the memory; the last write has landed after these cycles.
         self.sim.ticks(p.clk, CFG_SETTLE);
     }
 

@@ -15,10 +15,10 @@
 // 256-row mode and an ECP5 DP16KD has at least 512 rows.
 // Read: synchronous, `rdata` shows word `raddr` from the clock edge where `re` was high
 // (a clock enable, so a stalled pipeline keeps its operand).
-// WREG = 1 (flip-flop memories only): each (word, lane) write strobe and the write data
-// are registered first, so a write lands a cycle later and no address decode sits
-// between the bus and the clock enables of a wide register file (ECP5 at 150 MHz: a
-// whole-window MVAU keeps thousands of weight bits in flip-flops).
+// WREG = 1 (flip-flop memories only): a write is pipelined (the bus; each lane's hit and
+// data; each (word, lane) strobe) and lands two cycles later, so every clock enable of a
+// wide register file comes straight from a flip-flop (ECP5 at 150 MHz: a whole-window
+// MVAU keeps thousands of weight bits in flip-flops).
 `default_nettype none
 module hdlgen_cfgmem #(
     parameter integer W = 32,
@@ -86,23 +86,34 @@ module hdlgen_cfgmem #(
             if (INIT_FILE != "") begin : g_init
                 initial $readmemh(INIT_FILE, mem);
             end
+            if (WREG == 1) begin : g_w1
+                // Stage 1: the bus registered as it comes (one copy for all lanes).
+                reg [31:0] d;
+                reg [AW-1:0] a;
+                always @(posedge clk) if (we) begin
+                    d <= wdata;
+                    a <= waddr;
+                end
+            end
             for (l = 0; l < LANES; l = l + 1) begin : g_lane
                 localparam integer LO = 32 * l;
                 localparam integer NB = (W - LO) < 32 ? (W - LO) : 32;
                 localparam [LW-1:0] LANE = l;
                 genvar a;
                 if (WREG == 1) begin : g_wd
-                    // This lane's write data, registered once for all its words. Loaded
-                    // only by writes to this lane: copies with the same input and enable
-                    // would be merged into one register by yosys (opt_merge).
+                    // Stage 2: this lane's hit (a flip-flop, so the lane data's enable is
+                    // one net from a register) and its data, for all its words.
+                    reg hit = 1'b0;
                     reg [NB-1:0] q;
-                    always @(posedge clk) if (we && wlane == LANE) q <= wdata[NB-1:0];
+                    always @(posedge clk) hit <= we && wlane == LANE;
+                    always @(posedge clk) if (hit) q <= g_w1.d[NB-1:0];
                 end
                 for (a = 0; a < D; a = a + 1) begin : g_word
                     localparam [AW-1:0] ADDR = a;
                     if (WREG == 1) begin : g_wreg
+                        // Stage 3: the word's strobe, then the word.
                         reg stb = 1'b0;
-                        always @(posedge clk) stb <= we && wlane == LANE && waddr == ADDR;
+                        always @(posedge clk) stb <= g_wd.hit && g_w1.a == ADDR;
                         always @(posedge clk) if (stb) mem[a][LO +: NB] <= g_wd.q;
                     end else begin : g_wdir
                         always @(posedge clk)

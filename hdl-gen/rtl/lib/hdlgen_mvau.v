@@ -93,7 +93,7 @@ module hdlgen_mvau #(
     parameter integer STORE = 0,
     parameter [PE*SIMD*(MW/SIMD)*(MH/PE)-1:0] WCONST = 0,  // unsized: no 8k-bit replication
     // CFG_REG = 1: weights kept in flip-flops (at most 4 words) register their write
-    // strobes and data first (hdlgen_cfgmem WREG): a weight write lands a cycle later.
+    // strobes and data first (hdlgen_cfgmem WREG): a weight write lands two cycles later.
     parameter integer CFG_REG = 0
 ) (
     input  wire                                     clk,

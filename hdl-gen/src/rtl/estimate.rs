@@ -120,8 +120,9 @@ fn window_cost(s: &Swg) -> (u64, u64, u64, u64) {
 }
 
 /// Weights of an MVAU whose memory has at most 4 words stay in flip-flops
-/// (`hdlgen_cfgmem`), with a read multiplexer and, written through registered per-lane
-/// data and per-(word, lane) strobes (`CFG_REG`, which every board plan sets): (lut, ff).
+/// (`hdlgen_cfgmem`), with a read multiplexer and, written through a registered
+/// bus, per-lane hits and data, and per-(word, lane) strobes (`CFG_REG`, which every board
+/// plan sets): (lut, ff).
 /// Mostly whole-window MVAUs (SF = 1, so NF words of PE·SIMD bits); see
 /// docs/bnn-hardware.md.
 fn weight_regs(m: &Mvau) -> (u64, u64) {
@@ -132,7 +133,7 @@ fn weight_regs(m: &Mvau) -> (u64, u64) {
     let bits = (m.pe * m.simd) as u64;
     (
         bits * (words - 1),
-        bits * words + bits.div_ceil(32) * (32 + words),
+        bits * words + bits.div_ceil(32) * (33 + words) + 34,
     )
 }
 
