@@ -365,6 +365,10 @@ fn deferred_block_ram_contents_equal_yosys_own() {
     }
     assert!(opts.defer_bram_init, "the default on iCE40");
     let deferred = flow::synth(&opts).unwrap();
+    assert!(
+        opts.out_dir.join(flow::synth::BRAMS_MAP).is_file(),
+        "yosys's brams_map.v was found and mapped without its contents"
+    );
     opts.defer_bram_init = false;
     opts.out_dir = d.join("yosys");
     for f in ["m16.hex", "m8.hex", "m4.hex", "m2.hex", "m24.hex", "m9.hex"] {

