@@ -196,6 +196,11 @@ fn read_json(path: &Path) -> Result<serde_json::Value> {
     serde_json::from_str(&text).map_err(|e| FlowError::report(path, format!("not JSON: {e}")))
 }
 
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+    let bytes = serde_json::to_vec(value).map_err(|e| FlowError::report(path, e.to_string()))?;
+    std::fs::write(path, bytes).map_err(|e| FlowError::io("write", path, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

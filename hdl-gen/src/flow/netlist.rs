@@ -2,10 +2,10 @@
 //!
 //! [`fill_ice40_bram_init`] (iCE40): yosys's block-RAM techmap derives one template per
 //! distinct memory content, and each derivation evaluates the contents' bit permutation in
-//! its Verilog interpreter: 1.3–1.5 s per block RAM with its own contents, 20 of the 30 s
+//! its Verilog interpreter: 1.3–1.5 s per block RAM with its own contents, 20 of the 28 s
 //! of synthesis for the digits network on a UP5K. So the synthesis script dumps the
 //! contents yosys's memory mapper chose for every block (`INIT`, 4096 bits), maps the
-//! blocks with empty contents (few templates), and this pass writes `INIT_0`…`INIT_F` of
+//! blocks without contents (`synth::BRAMS_MAP`), and this pass writes `INIT_0`…`INIT_F` of
 //! each block into the netlist: the same values the techmap computes, `INIT_k[i] =
 //! INIT[256·k + (i & 0xF0) + reverse4(i & 0xF)]` (the bit order of yosys's
 //! `ice40/brams_map.v`, the same in 0.23 and 0.70; a test checks the result against a
@@ -45,19 +45,7 @@ pub struct OutregFold {
 /// output registers (see the module documentation). `Err` names what in the netlist was
 /// not as yosys writes it.
 pub fn fold_bram_output_registers(netlist: &mut Value) -> Result<OutregFold, String> {
-    let modules = netlist
-        .get_mut("modules")
-        .and_then(Value::as_object_mut)
-        .ok_or("no `modules` object")?;
-    let top = modules
-        .iter()
-        .find(|(_, m)| m["attributes"]["top"].is_string() || m["attributes"]["top"].is_number())
-        .map(|(n, _)| n.clone())
-        .ok_or("no module with the `top` attribute")?;
-    let m = modules
-        .get_mut(&top)
-        .and_then(Value::as_object_mut)
-        .ok_or("top module is not an object")?;
+    let m = top_module(netlist)?;
 
     // Loads of every net bit: cell inputs, and the module's output ports.
     let mut loads: HashMap<u64, Vec<(String, String)>> = HashMap::new();
@@ -192,6 +180,19 @@ fn registers_behind(
     Some((ffs, ce?))
 }
 
+/// The module yosys marked `top`.
+fn top_module(netlist: &mut Value) -> Result<&mut serde_json::Map<String, Value>, String> {
+    netlist
+        .get_mut("modules")
+        .and_then(Value::as_object_mut)
+        .ok_or("no `modules` object")?
+        .values_mut()
+        .find(|m| m["attributes"]["top"].is_string() || m["attributes"]["top"].is_number())
+        .ok_or("no module with the `top` attribute")?
+        .as_object_mut()
+        .ok_or_else(|| "top module is not an object".to_string())
+}
+
 /// Contents of every `$__ICE40_RAM4K_` cell in a yosys `dump` (RTLIL text): cell name
 /// (without the leading `\`) → its 4096-bit `INIT`, most significant bit first, one of
 /// `0 1 x z` per bit.
@@ -271,15 +272,7 @@ pub fn fill_ice40_bram_init(
     netlist: &mut Value,
     inits: &BTreeMap<String, String>,
 ) -> Result<usize, String> {
-    let modules = netlist
-        .get_mut("modules")
-        .and_then(Value::as_object_mut)
-        .ok_or("no `modules` object")?;
-    let m = modules
-        .values_mut()
-        .find(|m| m["attributes"]["top"].is_string() || m["attributes"]["top"].is_number())
-        .ok_or("no module with the `top` attribute")?;
-    let cells = m
+    let cells = top_module(netlist)?
         .get_mut("cells")
         .and_then(Value::as_object_mut)
         .ok_or("top module has no `cells` object")?;

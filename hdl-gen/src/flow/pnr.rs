@@ -219,7 +219,7 @@ pub fn pnr_with(nextpnr: &Tool, opts: &PnrOptions) -> Result<PnrReport> {
     }
     // No `--opt-timing` on iCE40: it raised the digits UP5K build from 47.9-48.3 to
     // 48.9-51.8 MHz before the serial transmitter's enables were registered and rare clock
-    // enables became logic (`synth::ICE40_MIN_CE_USE`); since then it costs 2-7 s and
+    // enables became logic (`synth::ICE40_MIN_CE_USE`); since then it costs 1-7 s and
     // gives less (51.88 MHz with it, 52.16 without, same netlist).
     if opts.allow_timing_fail {
         args.push("--timing-allow-fail".into());

@@ -10,7 +10,7 @@ use super::netlist::{
     fill_ice40_bram_init, fold_bram_output_registers, parse_ice40_ram_dump, OutregFold,
 };
 use super::tool::{Tool, ToolKind};
-use super::{failed, prepare_dir, read_json, relative_to, remove_stale, run, Family};
+use super::{failed, prepare_dir, read_json, relative_to, remove_stale, run, write_json, Family};
 
 /// File names in the build directory.
 pub const SCRIPT: &str = "synth.ys";
@@ -158,8 +158,7 @@ pub fn synth_with(yosys: &Tool, opts: &SynthOptions) -> Result<SynthReport> {
         // only in contents) means this netlist is not the design: synthesise again the
         // normal way.
         if let Ok(filled) = fill_ice40_bram_init(&mut j, &inits) {
-            let bytes = serde_json::to_vec(&j).map_err(|e| FlowError::report(&n, e.to_string()))?;
-            std::fs::write(&n, bytes).map_err(|e| FlowError::io("write", &n, e))?;
+            write_json(&n, &j)?;
             r.bram_init_filled = Some(filled);
             r.seconds = started.elapsed().as_secs_f64();
             return Ok(r);
@@ -202,8 +201,7 @@ fn run_script(yosys: &Tool, opts: &SynthOptions, dir: &Path, defer: bool) -> Res
         if opts.family == Family::Ecp5 && opts.bram_outreg {
             let mut j = read_json(n)?;
             let r = fold_bram_output_registers(&mut j).map_err(|m| FlowError::report(n, m))?;
-            let text = serde_json::to_vec(&j).map_err(|e| FlowError::report(n, e.to_string()))?;
-            std::fs::write(n, text).map_err(|e| FlowError::io("write", n, e))?;
+            write_json(n, &j)?;
             outreg = Some(r);
         }
     }
