@@ -16,7 +16,8 @@
 // ($readmemh, "" = none); a cfg write (cfg_we) puts cfg_data into lane cfg_lane (0 =
 // scale, 1 = bias) of word cfg_word (= class); writes to a word >= CLS or a lane >= 2 are
 // ignored. Write only while the engine is idle (no beat accepted and not yet emitted);
-// a write takes effect for beats accepted from the second cycle after it on.
+// a write takes effect for beats accepted from the third cycle after it on (the memory
+// registers its writes, WREG: the word check is then off the block RAM's byte enables).
 //
 // Multiply: bit-serial over the accumulator bits, IN_W cycles per class, with no carry
 // chain in the loop (no IN_W x 32 multiplier, no wide adder per step). With n = IN_W,
@@ -209,7 +210,8 @@ module hdlgen_argmax #(
     hdlgen_cfgmem #(
         .W(64),
         .D(CLS),
-        .INIT_FILE(S_INIT)
+        .INIT_FILE(S_INIT),
+        .WREG(1)
     ) u_mem (
         .clk(clk),
         .we(cfg_we && word_ok && lane_ok),

@@ -15,10 +15,14 @@
 // 256-row mode and an ECP5 DP16KD has at least 512 rows.
 // Read: synchronous, `rdata` shows word `raddr` from the clock edge where `re` was high
 // (a clock enable, so a stalled pipeline keeps its operand).
-// WREG = 1 (flip-flop memories only): a write is pipelined (the bus; each lane's hit and
-// data; each (word, lane) strobe) and lands two cycles later, so every clock enable of a
-// wide register file comes straight from a flip-flop (ECP5 at 150 MHz: a whole-window
-// MVAU keeps thousands of weight bits in flip-flops).
+// WREG = 1: writes are pipelined so that what steers them comes from flip-flops.
+// Flip-flop memories: the bus; each lane's hit and data; each (word, lane) strobe; the
+// write lands two cycles later, so every clock enable of a wide register file comes
+// straight from a flip-flop (ECP5 at 150 MHz: a whole-window MVAU keeps thousands of
+// weight bits in flip-flops). Block RAM: the address, data and each lane's write enable
+// (the block's byte enables) are registered; the write lands one cycle later (the
+// argmax's scale/bias memory: its word check into the byte enables was an 85F critical
+// path).
 `default_nettype none
 module hdlgen_cfgmem #(
     parameter integer W = 32,
@@ -69,13 +73,38 @@ module hdlgen_cfgmem #(
             if (INIT_FILE != "") begin : g_init
                 initial $readmemh(INIT_FILE, mem);
             end
+            wire [RAW+AW-1:0] wa_w;
+            wire [31:0] wd_w;
+            if (WREG == 1) begin : g_wq
+                reg [AW-1:0] a;
+                reg [31:0] d;
+                always @(posedge clk) if (we) begin
+                    a <= waddr;
+                    d <= wdata;
+                end
+                assign wa_w = {{RAW{1'b0}}, a};
+                assign wd_w = d;
+                wire _unused_wa = &{1'b0, wa_x, 1'b0};
+            end else begin : g_wd
+                assign wa_w = wa_x;
+                assign wd_w = wdata;
+            end
             for (l = 0; l < LANES; l = l + 1) begin : g_lane
                 localparam integer LO = 32 * l;
                 localparam integer NB = (W - LO) < 32 ? (W - LO) : 32;
                 localparam [LW-1:0] LANE = l;
+                wire lwe;
+                if (WREG == 1) begin : g_lq
+                    reg q = 1'b0;
+                    always @(posedge clk) q <= we && wlane == LANE;
+                    assign lwe = q;
+                end else begin : g_ld
+                    assign lwe = we && wlane == LANE;
+                end
                 always @(posedge clk)
-                    if (we && wlane == LANE) mem[wa_x[RAW-1:0]][LO +: NB] <= wdata[NB-1:0];
+                    if (lwe) mem[wa_w[RAW-1:0]][LO +: NB] <= wd_w[NB-1:0];
             end
+            wire _unused_w = &{1'b0, wa_w[RAW+AW-1:RAW], wd_w, 1'b0};
             always @(posedge clk) if (re) rdata <= mem[ra_x[RAW-1:0]];
             wire _unused_x = &{1'b0, wa_x[RAW+AW-1:RAW], ra_x[RAW+AW-1:RAW], 1'b0};
         end else begin : g_regs

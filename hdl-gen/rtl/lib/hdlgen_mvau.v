@@ -59,7 +59,8 @@
 //          PE — popcount_latency(SIMD, REG_EVERY) stages (hdlgen_popcount's leaves
 //          absorb the XNOR into their LUTs)
 //   acc:   running sums (p and n, or Σ ±x) over the fold; the last beat's totals go to
-//          `res` and clear the sums; threshold word read (a stage earlier in the p domain)
+//          `res` and clear the sums (SF = 1: the beat's sums go to `res`, no running
+//          sums); threshold word read (a stage earlier in the p domain)
 //   res:   the fold's totals; then, a cycle later, the dots (2·p − n, or Σ ±x) or, in
 //          the p domain, the compare (p ≥ c) ^ flip; thresholds registered
 //   act:   ACT 1: (dot ≥ c) ^ flip (or the p-domain result), ACT 0: dot resized to OB
@@ -417,7 +418,6 @@ module hdlgen_mvau #(
     localparam integer QW = (MODE == 1) ? ACC_W : PW;       // accumulator
     localparam integer PCMP = (MODE == 0 && USE_MASK == 0 && ACT == 1) ? 1 : 0;
     localparam integer KW = $clog2(MW + 2);                 // p-domain compare (T ≤ MW + 1)
-    reg [PE*QW-1:0] acc;
     reg [PE*QW-1:0] res;
     reg [ACC_W-1:0] n_acc;
     reg acc_done = 1'b0;
@@ -449,11 +449,21 @@ module hdlgen_mvau #(
                     wire _unused_hi = &{1'b0, c[CW-1:QW], 1'b0};
                 end
             end
-            wire [QW-1:0] a_next = acc[p*QW +: QW] + c_acc;
-            always @(posedge clk) begin
-                if (acc_ce) acc[p*QW +: QW] <= acc_clr ? {QW{1'b0}} : a_next;
-                if (res_ce) res[p*QW +: QW] <= a_next;
+            if (SF == 1) begin : g_whole
+                // Every beat is its fold's only one: the total is the beat's sum (no
+                // running sum, whose clear was an 85F critical path).
+                always @(posedge clk) if (res_ce) res[p*QW +: QW] <= c_acc;
+            end else begin : g_run
+                reg [QW-1:0] acc;
+                wire [QW-1:0] a_next = acc + c_acc;
+                always @(posedge clk) begin
+                    if (acc_ce) acc <= acc_clr ? {QW{1'b0}} : a_next;
+                    if (res_ce) res[p*QW +: QW] <= a_next;
+                end
             end
+        end
+        if (SF == 1) begin : g_noacc
+            wire _unused_acc = &{1'b0, acc_ce, acc_clr, 1'b0};
         end
     endgenerate
     always @(posedge clk) begin

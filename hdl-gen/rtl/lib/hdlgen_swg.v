@@ -297,9 +297,14 @@ module hdlgen_swg #(
             endcase
         end
     end
-    wire [LW-1:0] wr_l = {{(LW - 1){1'b0}}, wr};
-    wire [LW-1:0] d_wr_d = rst ? D0 : d_wr + o_wr + wr_l;
-    wire [LW-1:0] d_go_d = rst ? {LW{1'b1}} : d_go + o_go + wr_l;
+    // Each sum is formed without wr (plain, and + 1 as a carry in) and wr picks one, so
+    // the upstream valid reaches the issue decision through a LUT, not a carry chain.
+    wire [LW:0] wr1 = {d_wr, 1'b1} + {o_wr, 1'b1};
+    wire [LW:0] go1 = {d_go, 1'b1} + {o_go, 1'b1};
+    wire [LW:0] rm1 = {d_room, 1'b1} + {o_room, 1'b1};
+    wire _unused_c = &{1'b0, wr1[0], go1[0], rm1[0], 1'b0};
+    wire [LW-1:0] d_wr_d = rst ? D0 : wr ? wr1[LW:1] : d_wr + o_wr;
+    wire [LW-1:0] d_go_d = rst ? {LW{1'b1}} : wr ? go1[LW:1] : d_go + o_go;
 
     always @(posedge clk) begin
         d_wr <= d_wr_d;
@@ -309,7 +314,7 @@ module hdlgen_swg #(
             waddr <= {AW{1'b0}};
             w_wrap <= 1'b0;
         end else begin
-            d_room <= d_room + o_room + wr_l;
+            d_room <= wr ? rm1[LW:1] : d_room + o_room;
             if (wr) begin
                 waddr <= w_wrap ? {AW{1'b0}} : waddr + 1'b1;
                 w_wrap <= waddr == A_PEN;

@@ -244,16 +244,21 @@ module hdlgen_winbuf #(
     // ---------------------------------------------------------------- handshakes
     assign in_ready = d_room[LW-1];
     wire wr = in_valid && d_room[LW-1];
-    wire [LW-1:0] wr_l = {{(LW - 1){1'b0}}, wr};
     wire en_d;
     // P grows by wr; on issue N moves by -nd1 and, at a row or image wrap, the writer's
     // allowance grows.
     wire [LW-1:0] o_wr = issue ? nd1 : {LW{1'b0}};
     wire [LW-1:0] o_room = !(issue && cl_x) ? {LW{1'b0}} : cl_y ? NG5 : NG4;
-    wire [LW-1:0] d_wr_d = rst ? D0 : d_wr + o_wr + wr_l;
+    // Both sums are formed without wr (plain, and + 1 as a carry in), and wr picks one:
+    // the upstream valid reaches the issue decision through a LUT, not a carry chain
+    // (85F: the previous engine's skid valid through this chain was a critical path).
+    wire [LW:0] wr1 = {d_wr, 1'b1} + {o_wr, 1'b1};
+    wire [LW:0] rm1 = {d_room, 1'b1} + {o_room, 1'b1};
+    wire _unused_c = &{1'b0, wr1[0], rm1[0], 1'b0};
+    wire [LW-1:0] d_wr_d = rst ? D0 : wr ? wr1[LW:1] : d_wr + o_wr;
     always @(posedge clk) begin
         d_wr <= d_wr_d;
-        d_room <= rst ? R0 : d_room + o_room + wr_l;
+        d_room <= rst ? R0 : wr ? rm1[LW:1] : d_room + o_room;
         issue <= !rst && en_d && !d_wr_d[LW-1];
     end
 
