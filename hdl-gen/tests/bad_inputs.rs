@@ -1954,14 +1954,14 @@ fn pe_that_does_not_divide_the_filters() {
 #[test]
 fn simd_that_does_not_divide_the_channels() {
     // The dense layer reads the 4×4×6 map before the flatten: simd must divide 6, or be
-    // the whole window (the map, 96 elements).
+    // a multiple of 6 dividing the window (the map, 96 elements).
     let out = hw_net("", "simd: 4, ").run(&["gen", "net.yaml", "-o", "out"]);
     spec_error(
         &out,
         &[
             "layer `d`: `simd: 4` must divide the 6 input channels",
-            "or be the whole window, 96 (4×4×6)",
-            "use one of 1, 2, 3, 6, or 96 (the whole window)",
+            "or be a multiple of them dividing the window, 96 (4×4×6)",
+            "use one of 1, 2, 3, 6, 12, 24, 48, or 96 (the whole window)",
         ],
         8,
         45,
@@ -1971,14 +1971,17 @@ fn simd_that_does_not_divide_the_channels() {
         &out,
         &[
             "layer `c`: `simd: 9` must divide the 2 input channels",
-            "or be the whole window, 18 (3×3×2)",
-            "use one of 1, 2, or 18 (the whole window)",
+            "or be a multiple of them dividing the window, 18 (3×3×2)",
+            "use one of 1, 2, 6, or 18 (the whole window)",
         ],
         5,
         73,
     );
-    // The whole window is accepted.
+    // The whole window is accepted, and so are several taps per beat.
     let n = hw_net("simd: 18, ", "simd: 96, ");
+    let out = n.run(&["gen", "net.yaml", "-o", "out", "--luts", "20000"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let n = hw_net("simd: 6, ", "simd: 24, ");
     let out = n.run(&["gen", "net.yaml", "-o", "out", "--luts", "20000"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
 }

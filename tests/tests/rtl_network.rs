@@ -131,6 +131,18 @@ fn winbuf_engines(g: &Generated) -> Vec<String> {
         .collect()
 }
 
+/// Names of the engines whose windows are split by `hdlgen_chunk` (several taps a beat).
+fn chunked_engines(g: &Generated) -> Vec<String> {
+    g.design
+        .engines
+        .iter()
+        .filter(|e| {
+            matches!(&e.kind, hdlgen::rtl::lower::Kind::Mvau { swg, .. } if swg.window_chunks().is_some())
+        })
+        .map(|e| e.name.clone())
+        .collect()
+}
+
 #[test]
 fn mnist_bnn_is_bit_exact() {
     // Too big for a UP5K (5,272 logic cells and 95 EBR at the smallest folding): the
@@ -174,6 +186,34 @@ fn mnist_bnn_is_bit_exact() {
     interval_near_estimate(rep.interval, &g);
 }
 
+/// MNIST at the folding `build --board ulx3s-85f --luts 50000` makes: conv2 at 32 × 96
+/// (three taps a beat: whole windows split by `hdlgen_chunk`, 1,176 cycles per image).
+#[test]
+fn mnist_bnn_with_three_taps_per_beat_is_bit_exact() {
+    let net = Network::load(&root().join("examples/mnist_bnn.yaml")).expect("example loads");
+    let board = hdlgen::flow::Board::by_name("ulx3s-85f").expect("board");
+    let opts = hdlgen::build::board_gen_options(board.device(), Some(50_000));
+    let g = generate(
+        &net,
+        &GenOptions {
+            taps: true,
+            hex: false,
+            ..opts
+        },
+    )
+    .expect("generates");
+    assert_eq!(chunked_engines(&g), ["conv2_bn2"]);
+    assert_eq!(g.estimate.interval, 1176);
+    let mut rng = Rng(6);
+    let samples: Vec<Sample> = (0..40).map(|_| random_sample(&net, &mut rng)).collect();
+    let mut s = build(&g);
+    s.load(&g.images);
+    let rep = s.run(&net, &samples, Drive::default()).expect("runs");
+    assert_eq!((rep.agree, rep.first_mismatch), (40, None));
+    interval_near_estimate(rep.interval, &g);
+    stalls_change_nothing(&mut s, &net, &samples, 10);
+}
+
 /// The digits BNN with each (from, to) of `edits` made to its YAML, loaded as `file` from a
 /// temporary directory (its weight files still read from examples/digits).
 fn digits_edited(file: &str, edits: &[(&str, &str)]) -> Network {
@@ -212,6 +252,32 @@ fn digits_bnn_with_whole_window_foldings_is_bit_exact() {
     let (iv, est) = interval_near_estimate(rep.interval, &g);
     eprintln!("digits whole-window: interval {iv} (estimate {est})");
     stalls_change_nothing(&mut s, &net, &batch.samples, 9);
+}
+
+/// The digits BNN with several taps per beat written in the YAML (conv1 simd 3, a kernel
+/// row of its integer input; conv2 simd 48, three of its 16-channel taps; the dense layer
+/// simd 64, two of the 4 pixels of its 2×2×32 map): whole windows split by
+/// `hdlgen_chunk`, bit-exact on all 360 test images, at the estimated interval.
+#[test]
+fn digits_bnn_with_several_taps_per_beat_is_bit_exact() {
+    let net = digits_edited(
+        "taps.yaml",
+        &[
+            ("name: conv1,", "name: conv1, pe: 4, simd: 3,"),
+            ("name: conv2,", "name: conv2, pe: 2, simd: 48,"),
+            ("name: fc,", "name: fc, pe: 5, simd: 64,"),
+        ],
+    );
+    let g = generate(&net, &sim_options()).expect("generates");
+    assert_eq!(chunked_engines(&g), ["conv1_bn1", "conv2_bn2", "fc"]);
+    let batch = input::load(&net, &root().join("examples/digits/test.npz")).expect("test set");
+    let mut s = build(&g);
+    s.load(&g.images);
+    let rep = s.run(&net, &batch.samples, Drive::default()).expect("runs");
+    assert_eq!((rep.agree, rep.first_mismatch), (360, None));
+    let (iv, est) = interval_near_estimate(rep.interval, &g);
+    eprintln!("digits several taps a beat: interval {iv} (estimate {est})");
+    stalls_change_nothing(&mut s, &net, &batch.samples, 11);
 }
 
 /// `store: logic` on two layers: their weights become constants in the Verilog (no
@@ -341,13 +407,19 @@ fn structure(seed: u64) -> String {
             _ => pick(r, &d),
         }
     };
-    // Whole-window foldings (simd = K_H·K_W·Cin, `hdlgen_winbuf`) from a generator of
-    // their own, so the structures are otherwise those of the divisor-only foldings.
+    // Whole-window foldings (simd = K_H·K_W·Cin, `hdlgen_winbuf`), and some with several
+    // but not all taps a beat (`hdlgen_chunk` behind it), from a generator of their own,
+    // so the structures are otherwise those of the divisor-only foldings.
     let mut ww = Rng(seed ^ 0x3171_0000);
     let mut simd = |r: &mut Rng, taps: usize, c: usize| {
         let d = divisor(r, c);
         if taps > 1 && ww.chance(0.35) {
-            taps * c
+            let ks: Vec<usize> = (2..taps).filter(|&k| taps.is_multiple_of(k)).collect();
+            if !ks.is_empty() && ww.chance(0.4) {
+                ks[ww.below(ks.len() as u64) as usize] * c
+            } else {
+                taps * c
+            }
         } else {
             d
         }
@@ -595,7 +667,7 @@ fn random_bnns_are_bit_exact_and_take_the_estimated_cycles() {
     let t0 = Instant::now();
     let mut sims: HashMap<usize, NetSim> = HashMap::new();
     let mut cycles_checked = vec![false; structures];
-    let mut whole_windows = 0;
+    let (mut whole_windows, mut chunked) = (0, 0);
     for case in 0..cases {
         let st = case % structures;
         let template = structure(1000 + st as u64);
@@ -634,16 +706,21 @@ fn random_bnns_are_bit_exact_and_take_the_estimated_cycles() {
             );
             cycles_checked[st] = true;
             whole_windows += winbuf_engines(&g).len();
+            chunked += chunked_engines(&g).len();
         }
     }
     eprintln!(
-        "{cases} random weight/input sets over {structures} structures ({whole_windows} whole-window engines) in {:.1} s",
+        "{cases} random weight/input sets over {structures} structures ({whole_windows} whole-window engines, {chunked} with several taps a beat) in {:.1} s",
         t0.elapsed().as_secs_f64()
     );
     if structures >= 12 {
         assert!(
             whole_windows >= 3,
             "only {whole_windows} whole-window foldings among the structures"
+        );
+        assert!(
+            chunked >= 1,
+            "no folding with several taps a beat among the structures"
         );
     }
 }

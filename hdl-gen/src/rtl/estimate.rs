@@ -109,14 +109,28 @@ fn winbuf_cost(s: &Swg) -> (u64, u64, u64, u64) {
     ((w.in_h * w.in_w) as u64, bram, lut, ff)
 }
 
-/// The window generator an MVAU reads from: `hdlgen_winbuf` for a whole window per beat,
-/// else `hdlgen_swg`. (cycles to accept an image, bram, lut, ff)
+/// The window generator an MVAU reads from: `hdlgen_winbuf` for a whole window per beat
+/// (with `hdlgen_chunk` behind it when a beat spans several taps but not all), else
+/// `hdlgen_swg`. (cycles to accept an image, bram, lut, ff)
 fn window_cost(s: &Swg) -> (u64, u64, u64, u64) {
-    if s.whole_window() {
-        winbuf_cost(s)
+    if s.uses_winbuf() {
+        let (c, b, l, f) = winbuf_cost(s);
+        let (cl, cf) = chunk_cost(s);
+        (c, b, l + cl, f + cf)
     } else {
         swg_cost(s)
     }
+}
+
+/// `hdlgen_chunk` behind a whole-window generator (none for a whole window per beat):
+/// (lut, ff): a shift register of the window's data and mask bits, a 2:1 multiplexer on
+/// each, and a beat counter.
+fn chunk_cost(s: &Swg) -> (u64, u64) {
+    if s.window_chunks().is_none() {
+        return (0, 0);
+    }
+    let bits = (s.win.kh * s.win.kw * s.c * (s.dw as usize + 1)) as u64;
+    (bits + 6, bits + 6)
 }
 
 /// Weights of an MVAU whose memory has at most 4 words stay in flip-flops
@@ -193,10 +207,12 @@ fn mvau_cost(m: &Mvau, reg_every: usize) -> (u64, u64, u64) {
     } else {
         lane_ff
     };
-    // Per PE: accumulator, compare with flip, output lane; the dot (2p − n or Σ ±x) and
-    // its register unless the compare is in the popcount domain.
-    let per_pe_lut = pw + 2 + if pop_domain { 0 } else { acc + 1 };
-    let per_pe_ff = 2 * pw + if pop_domain { 0 } else { acc };
+    // Per PE: accumulator (none when a fold is one beat), result register, compare with
+    // flip, output lane; the dot (2p − n or Σ ±x) and its register unless the compare is
+    // in the popcount domain.
+    let run = if m.sf() > 1 { pw } else { 0 };
+    let per_pe_lut = run + 2 + if pop_domain { 0 } else { acc + 1 };
+    let per_pe_ff = pw + run + if pop_domain { 0 } else { acc };
     // Live/replayed operand multiplexer.
     let mux = if nf > 1 {
         simd * m.in_w as u64 + if m.masked { simd } else { 0 }
@@ -455,7 +471,7 @@ pub fn choose_folding(
         let whole = |s: usize| {
             let mut sw = **swg;
             sw.simd = s;
-            sw.whole_window().then_some(sw)
+            sw.uses_winbuf().then_some(sw)
         };
         let simds = simd.map_or_else(
             || {
@@ -478,7 +494,7 @@ pub fn choose_folding(
                 let (rl, rf) = weight_regs(&mm);
                 let lc = match whole(s) {
                     Some(sw) => {
-                        let (_, wb, wl, wf) = winbuf_cost(&sw);
+                        let (_, wb, wl, wf) = window_cost(&sw);
                         fabric.logic(l + wl + rl, ff + wf + rf) + wb * EBR_LC
                     }
                     None => fabric.logic(l + swl + rl, ff + swf + rf),

@@ -121,9 +121,9 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<Generated, Error> {
             }
             for ((d, _), fo) in layers.iter().zip(f) {
                 if fo.pe == 0 || d.mh % fo.pe != 0 || !d.simd_ok(fo.simd) {
-                    let whole = d
-                        .whole_window()
-                        .map_or(String::new(), |w| format!(" (or be the whole window, {w})"));
+                    let whole = d.whole_window().map_or(String::new(), |w| {
+                        format!(" (or be a multiple of them dividing the window, {w})")
+                    });
                     return Err(Error::input(
                         net.src.name.clone(),
                         format!(

@@ -89,6 +89,18 @@ impl Swg {
         let taps = self.win.kh * self.win.kw;
         taps > 1 && self.simd == taps * self.c
     }
+    /// Beats per window when `simd` spans several taps but not the whole window (a
+    /// multiple of C dividing K_H·K_W·C): `hdlgen_winbuf` generates whole windows and
+    /// `hdlgen_chunk` splits each into that many beats.
+    pub fn window_chunks(&self) -> Option<usize> {
+        let ww = self.win.kh * self.win.kw * self.c;
+        let spans = self.simd > self.c && self.simd % self.c == 0;
+        (spans && ww % self.simd == 0 && self.simd < ww).then(|| ww / self.simd)
+    }
+    /// Windows come from `hdlgen_winbuf` (whole, or chunked), not `hdlgen_swg`.
+    pub fn uses_winbuf(&self) -> bool {
+        self.whole_window() || self.window_chunks().is_some()
+    }
 }
 
 /// `hdlgen_mvau` parameters.
@@ -278,16 +290,27 @@ impl ComputeDims {
     pub fn whole_window(&self) -> Option<usize> {
         (self.win.kh * self.win.kw > 1).then(|| self.mw())
     }
-    /// Whether a `simd` value is possible: a divisor of the input channels, or the whole
-    /// window.
+    /// Whether a `simd` value is possible: a divisor of the input channels, or a
+    /// multiple of them that divides the window (several taps per beat, up to the whole
+    /// window).
     pub fn simd_ok(&self, simd: usize) -> bool {
-        simd > 0 && (self.cin % simd == 0 || self.whole_window() == Some(simd))
+        simd > 0 && (self.cin % simd == 0 || (simd % self.cin == 0 && self.mw() % simd == 0))
     }
     /// The possible `simd` values, ascending.
     pub fn simds(&self) -> Vec<usize> {
         let mut v = divisors(self.cin);
-        v.extend(self.whole_window());
+        let taps = self.win.kh * self.win.kw;
+        v.extend(divisors(taps).into_iter().skip(1).map(|k| k * self.cin));
         v
+    }
+    /// The `simd` values spanning several taps, for messages.
+    pub fn tap_simds(&self) -> Vec<usize> {
+        let taps = self.win.kh * self.win.kw;
+        divisors(taps)
+            .into_iter()
+            .skip(1)
+            .map(|k| k * self.cin)
+            .collect()
     }
     /// Binary MACs per image (the ideal-cycles numerator).
     pub fn macs(&self) -> u64 {
@@ -369,13 +392,17 @@ pub fn check_fixed(net: &Network, d: &ComputeDims, keys: &FoldKeys) -> Result<()
             let (whole, or_whole) = match d.whole_window() {
                 Some(mw) => (
                     format!(
-                        ", or be the whole window, {mw} ({}×{}×{})",
+                        ", or be a multiple of them dividing the window, {mw} ({}×{}×{})",
                         d.win.kh, d.win.kw, d.cin
                     ),
                     format!(", or {mw} (the whole window)"),
                 ),
                 None => (String::new(), String::new()),
             };
+            let mut some: Vec<usize> = d.simds();
+            if d.whole_window().is_some() {
+                some.pop();
+            }
             return Err(SpecError::new(
                 &net.src,
                 simd.span,
@@ -385,7 +412,7 @@ pub fn check_fixed(net: &Network, d: &ComputeDims, keys: &FoldKeys) -> Result<()
                 ),
             )
             .with_label("does not divide the input channels")
-            .with_help(format!("use one of {}{or_whole}", list(&divisors(d.cin))))
+            .with_help(format!("use one of {}{or_whole}", list(&some)))
             .into());
         }
     }

@@ -40,6 +40,13 @@ pub mod lib {
         include_str!("../../rtl/lib/hdlgen_winbuf.v"),
     );
 
+    /// `hdlgen_chunk`: splits a whole-window beat into N beats of SIMD elements (a SIMD
+    /// spanning several taps, behind `hdlgen_winbuf`).
+    pub const CHUNK: (&str, &str) = (
+        "hdlgen_chunk.v",
+        include_str!("../../rtl/lib/hdlgen_chunk.v"),
+    );
+
     /// `hdlgen_cfgmem`: parameter memory written in 32-bit lanes over the configuration bus.
     pub const CFGMEM: (&str, &str) = (
         "hdlgen_cfgmem.v",
@@ -76,7 +83,7 @@ pub mod lib {
 
     /// The primitives a generated network top instantiates.
     pub const NETWORK: &[(&str, &str)] = &[
-        POPCOUNT, ADDTREE, CFGMEM, SWG, WINBUF, MVAU, POOL, THRESH, ARGMAX, SKID,
+        POPCOUNT, ADDTREE, CFGMEM, SWG, WINBUF, CHUNK, MVAU, POOL, THRESH, ARGMAX, SKID,
     ];
 
     /// Every primitive, in dependency order.

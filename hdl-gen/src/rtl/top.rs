@@ -114,19 +114,27 @@ fn stream(cx: &mut Cx, prefix: &str, width: usize) -> Stream {
 }
 
 fn swg(cx: &mut Cx, name: &str, s: &Swg, input: &Stream, rst: &Expr) -> (Stream, Expr) {
-    let out = stream(cx, &format!("{name}_win"), s.simd * s.dw as usize);
-    let mask = cx.wire(&format!("{name}_win_mask"), s.simd);
-    let last = cx.wire(&format!("{name}_win_last"), 1);
+    // Several taps per beat: whole windows from `hdlgen_winbuf`, split by `hdlgen_chunk`.
+    let chunks = s.window_chunks();
+    let gen_simd = chunks.map_or(s.simd, |n| n * s.simd);
+    let gen_name = if chunks.is_some() {
+        format!("{name}_whole")
+    } else {
+        format!("{name}_win")
+    };
+    let out = stream(cx, &gen_name, gen_simd * s.dw as usize);
+    let mask = cx.wire(&format!("{gen_name}_mask"), gen_simd);
+    let last = cx.wire(&format!("{gen_name}_last"), 1);
     cx.unused.push(last.clone());
     let w = &s.win;
     let pad = (s.pad_value as i128 & ((1i128 << s.dw) - 1)) as u128;
     // A whole window per beat: `hdlgen_winbuf` (the same ports and beat stream).
-    let (module, inst) = if s.whole_window() {
+    let (module, inst) = if s.uses_winbuf() {
         ("hdlgen_winbuf", format!("{name}_winbuf"))
     } else {
         ("hdlgen_swg", format!("{name}_swg"))
     };
-    let simd = (!s.whole_window()).then(|| ("SIMD", p(s.simd)));
+    let simd = (!s.uses_winbuf()).then(|| ("SIMD", p(s.simd)));
     cx.inst(
         module,
         &inst,
@@ -170,7 +178,32 @@ fn swg(cx: &mut Cx, name: &str, s: &Swg, input: &Stream, rst: &Expr) -> (Stream,
             ("out_last", last),
         ],
     );
-    (out, mask)
+    let Some(n) = chunks else {
+        return (out, mask);
+    };
+    let beats = stream(cx, &format!("{name}_win"), s.simd * s.dw as usize);
+    let bmask = cx.wire(&format!("{name}_win_mask"), s.simd);
+    let blast = cx.wire(&format!("{name}_win_last"), 1);
+    cx.unused.push(blast.clone());
+    cx.inst(
+        "hdlgen_chunk",
+        &format!("{name}_chunk"),
+        vec![("N", p(n)), ("SIMD", p(s.simd)), ("DW", p(s.dw as usize))],
+        vec![
+            ("clk", Expr::id("clk")),
+            ("rst", rst.clone()),
+            ("in_valid", out.valid.clone()),
+            ("in_ready", out.ready.clone()),
+            ("in_data", out.data.clone()),
+            ("in_mask", mask),
+            ("out_valid", beats.valid.clone()),
+            ("out_ready", beats.ready.clone()),
+            ("out_data", beats.data.clone()),
+            ("out_mask", bmask.clone()),
+            ("out_last", blast),
+        ],
+    );
+    (beats, bmask)
 }
 
 /// Builds the top module of a lowered design.
