@@ -94,6 +94,12 @@ fn check(cfgs: &[Cfg], seed: u64, big_ring: bool) {
             args.push(format!("-GNR={}", cfg.ring_rows()));
             name += &format!(" NR={}", cfg.ring_rows());
         }
+        // Both forms of the handshake sums: every other configuration splits them
+        // (WR_SPLIT, the ECP5 plans' form).
+        if n % 2 == big_ring as usize {
+            args.push("-GWR_SPLIT=1".into());
+            name += " WR_SPLIT";
+        }
         let mut dut = Dut::build(&design(), cfg, args, name.clone());
         let mut g = SplitMix64::new(seed + n as u64);
         // Free flow: one image, then two back to back (cycle figures).
@@ -160,5 +166,8 @@ fn swg_with_hdlgens_ring_is_bubble_free() {
 fn swg_is_lint_clean() {
     for cfg in BINARY.iter().chain(INTEGER) {
         assert_lint_clean(&design(), &params(cfg), &name(cfg));
+        let mut p = params(cfg);
+        p.push("-GWR_SPLIT=1".into());
+        assert_lint_clean(&design(), &p, &name(cfg));
     }
 }

@@ -59,9 +59,14 @@ const INTEGER: &[Cfg] = &[
     cfg((28, 28, 1), 9, (3, 3), 1, true, 0, true), // MNIST conv1
 ];
 
+/// With hdlgen's ring the handshake sums are split (WR_SPLIT, the ECP5 plans' form), with
+/// the smallest ring they are not, so both forms run every configuration.
 fn params(cfg: &Cfg, nr: usize) -> Vec<String> {
     let mut p = cfg.params();
     p.push(format!("-GNR={nr}"));
+    if nr == cfg.ring_rows() {
+        p.push("-GWR_SPLIT=1".into());
+    }
     p
 }
 

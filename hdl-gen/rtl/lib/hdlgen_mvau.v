@@ -93,8 +93,9 @@ module hdlgen_mvau #(
     // ignored.
     parameter integer STORE = 0,
     parameter [PE*SIMD*(MW/SIMD)*(MH/PE)-1:0] WCONST = 0,  // unsized: no 8k-bit replication
-    // CFG_REG = 1: weights kept in flip-flops (at most 4 words) register their write
-    // strobes and data first (hdlgen_cfgmem WREG): a weight write lands two cycles later.
+    // CFG_REG = 1: the weight memory registers its writes (hdlgen_cfgmem WREG): in
+    // flip-flops (at most 4 words) strobes and data, landing two cycles later; in block
+    // RAM address, data and byte enables, landing a cycle later, while en is low.
     parameter integer CFG_REG = 0
 ) (
     input  wire                                     clk,

@@ -64,7 +64,9 @@ module hdlgen_swg #(
     // with which the window stream never waits for the writer in steady state.
     parameter integer NR = K_H + 1,
     parameter [DW-1:0] PAD_VALUE = 0,
-    parameter integer PAD_MASK = 0
+    parameter integer PAD_MASK = 0,
+    // 1: the write count enters the handshake sums after their carry chains (see there).
+    parameter integer WR_SPLIT = 0
 ) (
     input  wire                 clk,
     input  wire                 rst,
@@ -297,14 +299,28 @@ module hdlgen_swg #(
             endcase
         end
     end
-    // Each sum is formed without wr (plain, and + 1 as a carry in) and wr picks one, so
-    // the upstream valid reaches the issue decision through a LUT, not a carry chain.
-    wire [LW:0] wr1 = {d_wr, 1'b1} + {o_wr, 1'b1};
-    wire [LW:0] go1 = {d_go, 1'b1} + {o_go, 1'b1};
-    wire [LW:0] rm1 = {d_room, 1'b1} + {o_room, 1'b1};
-    wire _unused_c = &{1'b0, wr1[0], go1[0], rm1[0], 1'b0};
-    wire [LW-1:0] d_wr_d = rst ? D0 : wr ? wr1[LW:1] : d_wr + o_wr;
-    wire [LW-1:0] d_go_d = rst ? {LW{1'b1}} : wr ? go1[LW:1] : d_go + o_go;
+    // WR_SPLIT = 1: each sum is formed without wr (plain, and + 1 as a carry in) and wr
+    // picks one, so the upstream valid reaches the issue decision through a LUT, not a
+    // carry chain (ECP5 at 150 MHz); else wr is the carry in (fewer LUTs: iCE40).
+    wire [LW-1:0] s_wr, s_go, s_room;
+    generate
+        if (WR_SPLIT == 1) begin : g_split
+            wire [LW:0] wr1 = {d_wr, 1'b1} + {o_wr, 1'b1};
+            wire [LW:0] go1 = {d_go, 1'b1} + {o_go, 1'b1};
+            wire [LW:0] rm1 = {d_room, 1'b1} + {o_room, 1'b1};
+            wire _unused_c = &{1'b0, wr1[0], go1[0], rm1[0], 1'b0};
+            assign s_wr = wr ? wr1[LW:1] : d_wr + o_wr;
+            assign s_go = wr ? go1[LW:1] : d_go + o_go;
+            assign s_room = wr ? rm1[LW:1] : d_room + o_room;
+        end else begin : g_cin
+            wire [LW-1:0] wr_l = {{(LW - 1){1'b0}}, wr};
+            assign s_wr = d_wr + o_wr + wr_l;
+            assign s_go = d_go + o_go + wr_l;
+            assign s_room = d_room + o_room + wr_l;
+        end
+    endgenerate
+    wire [LW-1:0] d_wr_d = rst ? D0 : s_wr;
+    wire [LW-1:0] d_go_d = rst ? {LW{1'b1}} : s_go;
 
     always @(posedge clk) begin
         d_wr <= d_wr_d;
@@ -314,7 +330,7 @@ module hdlgen_swg #(
             waddr <= {AW{1'b0}};
             w_wrap <= 1'b0;
         end else begin
-            d_room <= wr ? rm1[LW:1] : d_room + o_room;
+            d_room <= s_room;
             if (wr) begin
                 waddr <= w_wrap ? {AW{1'b0}} : waddr + 1'b1;
                 w_wrap <= waddr == A_PEN;

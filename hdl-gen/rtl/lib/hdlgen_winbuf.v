@@ -69,7 +69,9 @@ module hdlgen_winbuf #(
     // max(K_H + STRIDE, IN_H - max((OUT_H-1)*STRIDE - PAD_T, 0) + min(K_H - PAD_T, IN_H)) + 1.
     parameter integer NR = K_H + 1,
     parameter [DW-1:0] PAD_VALUE = 0,
-    parameter integer PAD_MASK = 0
+    parameter integer PAD_MASK = 0,
+    // 1: the write count enters the handshake sums after their carry chains (see there).
+    parameter integer WR_SPLIT = 0
 ) (
     input  wire                       clk,
     input  wire                       rst,
@@ -249,16 +251,28 @@ module hdlgen_winbuf #(
     // allowance grows.
     wire [LW-1:0] o_wr = issue ? nd1 : {LW{1'b0}};
     wire [LW-1:0] o_room = !(issue && cl_x) ? {LW{1'b0}} : cl_y ? NG5 : NG4;
-    // Both sums are formed without wr (plain, and + 1 as a carry in), and wr picks one:
-    // the upstream valid reaches the issue decision through a LUT, not a carry chain
-    // (85F: the previous engine's skid valid through this chain was a critical path).
-    wire [LW:0] wr1 = {d_wr, 1'b1} + {o_wr, 1'b1};
-    wire [LW:0] rm1 = {d_room, 1'b1} + {o_room, 1'b1};
-    wire _unused_c = &{1'b0, wr1[0], rm1[0], 1'b0};
-    wire [LW-1:0] d_wr_d = rst ? D0 : wr ? wr1[LW:1] : d_wr + o_wr;
+    // WR_SPLIT = 1: both sums are formed without wr (plain, and + 1 as a carry in) and
+    // wr picks one, so the upstream valid reaches the issue decision through a LUT, not a
+    // carry chain (85F: the previous engine's skid valid through this chain was a
+    // critical path); else wr is the carry in (fewer LUTs: iCE40).
+    wire [LW-1:0] s_wr, s_room;
+    generate
+        if (WR_SPLIT == 1) begin : g_split
+            wire [LW:0] wr1 = {d_wr, 1'b1} + {o_wr, 1'b1};
+            wire [LW:0] rm1 = {d_room, 1'b1} + {o_room, 1'b1};
+            wire _unused_c = &{1'b0, wr1[0], rm1[0], 1'b0};
+            assign s_wr = wr ? wr1[LW:1] : d_wr + o_wr;
+            assign s_room = wr ? rm1[LW:1] : d_room + o_room;
+        end else begin : g_cin
+            wire [LW-1:0] wr_l = {{(LW - 1){1'b0}}, wr};
+            assign s_wr = d_wr + o_wr + wr_l;
+            assign s_room = d_room + o_room + wr_l;
+        end
+    endgenerate
+    wire [LW-1:0] d_wr_d = rst ? D0 : s_wr;
     always @(posedge clk) begin
         d_wr <= d_wr_d;
-        d_room <= rst ? R0 : wr ? rm1[LW:1] : d_room + o_room;
+        d_room <= rst ? R0 : s_room;
         issue <= !rst && en_d && !d_wr_d[LW-1];
     end
 

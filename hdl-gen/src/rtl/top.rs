@@ -113,7 +113,16 @@ fn stream(cx: &mut Cx, prefix: &str, width: usize) -> Stream {
     }
 }
 
-fn swg(cx: &mut Cx, name: &str, s: &Swg, input: &Stream, rst: &Expr) -> (Stream, Expr) {
+/// `split`: the generator's WR_SPLIT (ECP5 plans: the upstream valid enters its handshake
+/// sums after their carry chains).
+fn swg(
+    cx: &mut Cx,
+    name: &str,
+    s: &Swg,
+    input: &Stream,
+    rst: &Expr,
+    split: bool,
+) -> (Stream, Expr) {
     // Several taps per beat: whole windows from `hdlgen_winbuf`, split by `hdlgen_chunk`.
     let chunks = s.window_chunks();
     let gen_simd = chunks.map_or(s.simd, |n| n * s.simd);
@@ -164,6 +173,7 @@ fn swg(cx: &mut Cx, name: &str, s: &Swg, input: &Stream, rst: &Expr) -> (Stream,
             ),
             ("PAD_MASK", p(s.pad_mask as usize)),
         ])
+        .chain(split.then(|| ("WR_SPLIT", p(1))))
         .collect(),
         vec![
             ("clk", Expr::id("clk")),
@@ -486,7 +496,7 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
             Kind::Mvau {
                 swg: sw, mvau: m, ..
             } => {
-                let (win, mask) = swg(&mut cx, &name, sw, &s, &rst_e);
+                let (win, mask) = swg(&mut cx, &name, sw, &s, &rst_e, opts.replicate);
                 let wu = unit_of(k, UnitKind::Weights);
                 let wc = opts.wconst.get(k).cloned().flatten();
                 let tu = unit_of(k, UnitKind::Thresholds);
@@ -531,8 +541,13 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                         .into_iter()
                         .flatten(),
                     )
-                    // Weights in flip-flops (≤ 4 words) register their write strobes too.
-                    .chain((opts.cfg_regs && m.sf() * m.nf() <= 4).then(|| ("CFG_REG", p(1))))
+                    // Weights in flip-flops (≤ 4 words) register their write strobes too;
+                    // on ECP5 plans so do block-RAM weights (address, data and byte
+                    // enables: MNIST conv2's 64 blocks were 8 ns of routing from the decode).
+                    .chain(
+                        (opts.cfg_regs && (m.sf() * m.nf() <= 4 || opts.replicate))
+                            .then(|| ("CFG_REG", p(1))),
+                    )
                     .collect(),
                     conns,
                 );
@@ -543,7 +558,7 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                 ew,
                 max,
             } => {
-                let (win, mask) = swg(&mut cx, &name, sw, &s, &rst_e);
+                let (win, mask) = swg(&mut cx, &name, sw, &s, &rst_e, opts.replicate);
                 cx.unused.push(mask);
                 let mut conns = base(&win, &out);
                 conns.push(("out_data", out.data.clone()));
