@@ -157,23 +157,28 @@ module hdlgen_mvau #(
     // room next cycle and no weight write happens this cycle (the cycle after a write,
     // the weight memory must not be read; see there). fold0 (the vector's first fold:
     // input taken) is a register too, and so is in_ready (= en && fold0, from their next
-    // values), so the upstream engine's issue logic sees a flip-flop.
+    // values), so the upstream engine's issue logic sees a flip-flop. en_c is en's copy
+    // for the flow-control loop (issue, push, FIFO occupancy, en itself): en enables every
+    // pipeline register and is spread over the engine, and the loop through it was an 85F
+    // critical path (kept: yosys would merge the identical register).
     wire [1:0] fifo_next;                         // output FIFO occupancy next cycle
     reg [1:0] fifo_n = 2'd0;                      // output FIFO occupancy
     reg en = 1'b1;
+    (* keep *) reg en_c = 1'b1;
     reg [SW-1:0] sf = {SW{1'b0}};                 // beat of the fold being issued
     reg [NW-1:0] nf = {NW{1'b0}};                 // fold being issued
     reg fold0 = 1'b1;                             // nf == 0
     reg [AW-1:0] addr = {AW{1'b0}};               // weight word = nf·SF + sf
     reg in_rdy = 1'b1;
     assign in_ready = in_rdy;
-    wire beat = en && (!fold0 || in_valid);      // a beat is issued this cycle
+    wire beat = en_c && (!fold0 || in_valid);    // a beat is issued this cycle
     wire [SW-1:0] sf_next = (sf == LAST_S) ? {SW{1'b0}} : sf + 1'b1;
     wire [AW-1:0] addr_next = (addr == LAST_A) ? {AW{1'b0}} : addr + 1'b1;
     wire en_d = (fifo_next != 2'd2) && !wcfg_we;
     wire fold0_d = rst ? 1'b1 : (beat && sf == LAST_S) ? (nf == LAST_N) : fold0;
     always @(posedge clk) begin
         en <= en_d;
+        en_c <= en_d;
         fold0 <= fold0_d;
         in_rdy <= en_d && fold0_d;
         if (rst) begin
@@ -661,7 +666,7 @@ module hdlgen_mvau #(
         if (rst) begin
             act_valid <= 1'b0;
             act_last <= 1'b0;
-        end else if (en) begin
+        end else if (en_c) begin
             act_valid <= res_valid;
             act_last <= res_valid && res_nf == LAST_N;
         end
@@ -674,7 +679,7 @@ module hdlgen_mvau #(
     // ---------------------------------------------------------------- collect + FIFO
     // Fold f < NF−1 leaves its lanes f·PE .. f·PE + PE − 1 in `col`; the last fold's
     // lanes come straight from act_q as the whole vector is pushed.
-    wire push = en && act_last;
+    wire push = en_c && act_last;
     genvar f;
     generate
         if (NF == 1) begin : g_one

@@ -423,7 +423,9 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
         ],
     });
     // led[0] heartbeat (about 1 Hz: the clock is running), led[1] the last frame was
-    // rejected, led[2] a frame is being applied; further LEDs stay off.
+    // rejected, led[2] a frame is being applied; further LEDs stay off. The pins are
+    // driven from registers of their own, so the link's state registers need not sit by
+    // the pins (the link's `error` placed by its LED was an 85F critical path).
     let mut unused = vec![];
     if let Some(led) = led {
         let hb_w = 64 - (opts.sys_hz.max(2) - 1).leading_zeros();
@@ -443,14 +445,20 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
         }
         bits.reverse();
         let on = Expr::Concat(bits);
-        m.assign(
-            led,
-            if opts.led_active_low {
-                Expr::un(UnOp::Not, on)
-            } else {
-                on
-            },
-        );
+        let led_q = m.reg("led_q", opts.leds as u32);
+        m.items.push(Item::Always {
+            clock: "clk".into(),
+            body: vec![Stmt::Assign(
+                led_q.clone(),
+                if opts.led_active_low {
+                    Expr::un(UnOp::Not, on)
+                } else {
+                    on
+                },
+            )],
+            keep: false,
+        });
+        m.assign(led, led_q);
     } else {
         unused = vec![busy, error];
     }
