@@ -89,6 +89,8 @@ struct Cfg {
     ob_extra: u32,
     /// The first weight/threshold set comes from W_INIT/T_INIT files.
     init: bool,
+    /// CFG_REG = 1 (board plans): configuration writes are registered and land later.
+    cfg_reg: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -115,6 +117,7 @@ const fn cfg(
         acc_extra,
         ob_extra,
         init,
+        cfg_reg: false,
     }
 }
 
@@ -210,8 +213,9 @@ impl Cfg {
     }
     fn name(&self) -> String {
         format!(
-            "{} MW={} MH={} PE={} SIMD={} IN_W={} MASKED={} ACT={} R={}",
+            "{}{} MW={} MH={} PE={} SIMD={} IN_W={} MASKED={} ACT={} R={}",
             if self.int { "int" } else { "xnor" },
+            if self.cfg_reg { " CFG_REG" } else { "" },
             self.mw,
             self.mh,
             self.pe,
@@ -225,8 +229,8 @@ impl Cfg {
     fn init_paths(&self) -> (PathBuf, PathBuf) {
         let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hdlgen-rtl-mvau");
         let tag = format!(
-            "{}_{}_{}_{}_{}",
-            self.int as u8, self.mw, self.mh, self.pe, self.simd
+            "{}_{}_{}_{}_{}_{}",
+            self.int as u8, self.mw, self.mh, self.pe, self.simd, self.cfg_reg as u8
         );
         (
             d.join(format!("w_{tag}.hex")),
@@ -249,6 +253,7 @@ impl Cfg {
             format!("-GREG_EVERY={}", self.reg_every),
             format!("-GCFG_AW={}", self.cfg_aw()),
             format!("-GCFG_LW={}", self.cfg_lw()),
+            format!("-GCFG_REG={}", self.cfg_reg as u8),
         ];
         if self.init {
             let (w, t) = self.init_paths();
@@ -485,6 +490,12 @@ fn load_all(sim: &mut Instance, p: &Ports, c: &Cfg, ps: &Params, g: &mut SplitMi
         load(sim, p, c, p.twe, &ps.thresh_words(c), g);
     }
     load(sim, p, c, p.wwe, &ps.weight_words(c), g);
+    // Registered writes land up to two cycles later (the network waits cosim::CFG_SETTLE).
+    if c.cfg_reg {
+        for _ in 0..4 {
+            sim.tick(p.clk);
+        }
+    }
 }
 
 /// One random input vector: x (±1 in XNOR mode, the full IN_W range in int mode) and a
@@ -786,6 +797,18 @@ fn mvau_xnor_matches_the_formulas_under_back_pressure_reloads_and_resets() {
 #[test]
 fn mvau_int_matches_the_formulas_under_back_pressure_reloads_and_resets() {
     check_grid(INT);
+}
+
+/// The board plans' registered configuration writes (CFG_REG): weights in flip-flops
+/// (one word) and in block RAM, thresholds in the four-word file, in flip-flops (one and
+/// three words) and in block RAM.
+#[test]
+fn mvau_with_registered_configuration_writes_matches_the_formulas() {
+    let cases: Vec<Cfg> = [XNOR[3], XNOR[7], XNOR[8], XNOR[9], XNOR[10], INT[0]]
+        .into_iter()
+        .map(|c| Cfg { cfg_reg: true, ..c })
+        .collect();
+    check_grid(&cases);
 }
 
 /// Free-flowing streams: output beats exactly SF·NF cycles apart, input taken in fold 0

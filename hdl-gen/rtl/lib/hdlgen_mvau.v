@@ -95,7 +95,8 @@ module hdlgen_mvau #(
     parameter [PE*SIMD*(MW/SIMD)*(MH/PE)-1:0] WCONST = 0,  // unsized: no 8k-bit replication
     // CFG_REG = 1: the weight memory registers its writes (hdlgen_cfgmem WREG): in
     // flip-flops (at most 4 words) strobes and data, landing two cycles later; in block
-    // RAM address, data and byte enables, landing a cycle later, while en is low.
+    // RAM address, data and byte enables, landing a cycle later, while en is low. The
+    // threshold memory registers its writes likewise (they happen while idle).
     parameter integer CFG_REG = 0
 ) (
     input  wire                                     clk,
@@ -533,16 +534,28 @@ module hdlgen_mvau #(
                     initial $readmemh(T_INIT, tmem);
                 end
                 genvar tl, ta;
+                // CFG_REG: each (word, lane) strobe and the data are registered first, so
+                // the decode is off the words' clock enables (a write lands a cycle later).
+                reg [31:0] t_d;
+                always @(posedge clk) if (t_we) t_d <= cfg_data;
                 for (tl = 0; tl < TLANES; tl = tl + 1) begin : g_lane
                     localparam integer LO = 32 * tl;
                     localparam integer NB = (TWW - LO) < 32 ? (TWW - LO) : 32;
                     localparam [TLW-1:0] LANE = tl;
                     for (ta = 0; ta < 4; ta = ta + 1) begin : g_word
                         localparam [1:0] ADDR = ta;
-                        always @(posedge clk)
-                            if (t_we && tlane_x[TLW-1:0] == LANE && tword_x[1:0] == ADDR)
-                                tmem[ta][LO +: NB] <= cfg_data[NB-1:0];
+                        wire hit = t_we && tlane_x[TLW-1:0] == LANE && tword_x[1:0] == ADDR;
+                        if (CFG_REG == 1) begin : g_wq
+                            reg stb = 1'b0;
+                            always @(posedge clk) stb <= hit;
+                            always @(posedge clk) if (stb) tmem[ta][LO +: NB] <= t_d[NB-1:0];
+                        end else begin : g_wd
+                            always @(posedge clk) if (hit) tmem[ta][LO +: NB] <= cfg_data[NB-1:0];
+                        end
                     end
+                end
+                if (CFG_REG == 0) begin : g_td_unused
+                    wire _unused_td = &{1'b0, t_d, 1'b0};
                 end
                 reg [TWW-1:0] t_a;
                 reg t_s1;
@@ -554,7 +567,7 @@ module hdlgen_mvau #(
                     end
             end else begin : g_tmem
                 wire [TWW-1:0] t_m;
-                hdlgen_cfgmem #(.W(TWW), .D(NF), .INIT_FILE(T_INIT)) u_tmem (
+                hdlgen_cfgmem #(.W(TWW), .D(NF), .INIT_FILE(T_INIT), .WREG(CFG_REG)) u_tmem (
                     .clk(clk), .we(t_we), .waddr(tword_x[NW-1:0]),
                     .wlane(tlane_x[TLW-1:0]), .wdata(cfg_data), .re(en), .raddr(t_raddr),
                     .rdata(t_m)
