@@ -299,24 +299,47 @@ module hdlgen_swg #(
             endcase
         end
     end
-    // WR_SPLIT = 1: each sum is formed without wr (plain, and + 1 as a carry in) and wr
-    // picks one, so the upstream valid reaches the issue decision through a LUT, not a
-    // carry chain (ECP5 at 150 MHz); else wr is the carry in (fewer LUTs: iCE40).
+    // WR_SPLIT = 1 (ECP5 at 150 MHz): the sums the issue decision reads start at
+    // flip-flops and everything else picks among them after the carry chains: the steps
+    // of N and P (k_wr, k_go: the constants of the next tap's step code, registered from
+    // its next value tc_n) are added unconditionally, with and without wr as a carry in,
+    // and d + wr is formed too; issue and wr then select. (The step code through its
+    // constant table into the chain was an 85F critical path.) The writer's room sum
+    // steers only in_ready: wr picks its sum. Else wr is the carry in (fewer LUTs: iCE40).
     wire [LW-1:0] s_wr, s_go, s_room;
+    wire [2:0] tc_n;
     generate
         if (WR_SPLIT == 1) begin : g_split
-            wire [LW:0] wr1 = {d_wr, 1'b1} + {o_wr, 1'b1};
-            wire [LW:0] go1 = {d_go, 1'b1} + {o_go, 1'b1};
+            reg [LW-1:0] k_wr = {LW{1'b0}};
+            reg [LW-1:0] k_go = {LW{1'b0}};
+            always @(posedge clk) begin
+                case (tc_n)
+                    3'd1: k_wr <= NE1;
+                    3'd2: k_wr <= NE2;
+                    3'd3: k_wr <= NE3;
+                    3'd4: k_wr <= NE4;
+                    3'd5: k_wr <= NE5;
+                    default: k_wr <= {LW{1'b0}};
+                endcase
+                k_go <= (tc_n == 3'd5) ? NIMG : {LW{1'b0}};
+            end
+            wire [LW:0] wr_k1 = {d_wr, 1'b1} + {k_wr, 1'b1};
+            wire [LW:0] go_k1 = {d_go, 1'b1} + {k_go, 1'b1};
+            wire [LW-1:0] wr_k0 = d_wr + k_wr;
+            wire [LW-1:0] go_k0 = d_go + k_go;
+            wire [LW-1:0] wr_1 = d_wr + 1'b1;
+            wire [LW-1:0] go_1 = d_go + 1'b1;
             wire [LW:0] rm1 = {d_room, 1'b1} + {o_room, 1'b1};
-            wire _unused_c = &{1'b0, wr1[0], go1[0], rm1[0], 1'b0};
-            assign s_wr = wr ? wr1[LW:1] : d_wr + o_wr;
-            assign s_go = wr ? go1[LW:1] : d_go + o_go;
+            wire _unused_c = &{1'b0, wr_k1[0], go_k1[0], rm1[0], o_wr, o_go, 1'b0};
+            assign s_wr = issue ? (wr ? wr_k1[LW:1] : wr_k0) : (wr ? wr_1 : d_wr);
+            assign s_go = issue ? (wr ? go_k1[LW:1] : go_k0) : (wr ? go_1 : d_go);
             assign s_room = wr ? rm1[LW:1] : d_room + o_room;
         end else begin : g_cin
             wire [LW-1:0] wr_l = {{(LW - 1){1'b0}}, wr};
             assign s_wr = d_wr + o_wr + wr_l;
             assign s_go = d_go + o_go + wr_l;
             assign s_room = d_room + o_room + wr_l;
+            wire _unused_tn = &{1'b0, tc_n, 1'b0};
         end
     endgenerate
     wire [LW-1:0] d_wr_d = rst ? D0 : s_wr;
@@ -374,6 +397,18 @@ module hdlgen_swg #(
     end
     assign tc = e_b0;
     assign g = e_t0;
+    // tc's next value (the same selection over the registers' next values), for the
+    // registered step constants of WR_SPLIT.
+    wire [2:0] sb0_n = !ce[0] ? sb0 : rst || g[0] || !p_ch ? 3'd0 : e_b1;
+    wire [2:0] sb1_n = !ce[1] ? sb1 : rst || g[1] || !p_kx ? 3'd1 : e_b2;
+    wire [2:0] sb2_n = !ce[2] ? sb2 : rst || g[2] || !p_ky ? 3'd2 : e_b3;
+    wire [2:0] sb3_n = !ce[3] ? sb3 : rst || g[3] || !p_ox ? 3'd3 : e_b4;
+    wire [2:0] sb4_n = !ce[4] ? sb4 : rst || g[4] || !p_oy ? 3'd4 : 3'd5;
+    wire [2:0] n_b4 = TRIV[4] ? 3'd5 : sb4_n;
+    wire [2:0] n_b3 = TRIV[3] ? n_b4 : sb3_n;
+    wire [2:0] n_b2 = TRIV[2] ? n_b3 : sb2_n;
+    wire [2:0] n_b1 = TRIV[1] ? n_b2 : sb1_n;
+    assign tc_n = TRIV[0] ? n_b1 : sb0_n;
 
     // Whether the next tap's row (column) is real; n_col only for steps that move xi.
     wire n_row = !g[1] ? row_in : !g[2] ? ROW_T1[yi] : !g[3] ? ROW_T0[yb]

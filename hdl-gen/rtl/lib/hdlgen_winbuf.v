@@ -258,10 +258,15 @@ module hdlgen_winbuf #(
     wire [LW-1:0] s_wr, s_room;
     generate
         if (WR_SPLIT == 1) begin : g_split
-            wire [LW:0] wr1 = {d_wr, 1'b1} + {o_wr, 1'b1};
+            // The issue decision's sum starts at flip-flops: the step nd1 is added
+            // unconditionally (with and without wr as a carry in), d + wr is formed too,
+            // and issue and wr select after the chains.
+            wire [LW:0] wr_k1 = {d_wr, 1'b1} + {nd1, 1'b1};
+            wire [LW-1:0] wr_k0 = d_wr + nd1;
+            wire [LW-1:0] wr_1 = d_wr + 1'b1;
             wire [LW:0] rm1 = {d_room, 1'b1} + {o_room, 1'b1};
-            wire _unused_c = &{1'b0, wr1[0], rm1[0], 1'b0};
-            assign s_wr = wr ? wr1[LW:1] : d_wr + o_wr;
+            wire _unused_c = &{1'b0, wr_k1[0], rm1[0], o_wr, 1'b0};
+            assign s_wr = issue ? (wr ? wr_k1[LW:1] : wr_k0) : (wr ? wr_1 : d_wr);
             assign s_room = wr ? rm1[LW:1] : d_room + o_room;
         end else begin : g_cin
             wire [LW-1:0] wr_l = {{(LW - 1){1'b0}}, wr};
