@@ -35,11 +35,20 @@ pub const FILL: f64 = 0.8;
 /// folding, which placed at 63 % and reached 103.3 MHz (docs/board-flow.md, "Measured").
 pub const FILL_HX8K: f64 = 0.7;
 
+/// The share of an ECP5-85F the folding search may fill. At 80 % the MNIST BNN's
+/// 784-cycle folding (whole windows in conv1 and conv2) placed at 70 % of the LUT4s and
+/// flip-flops but nextpnr's router had not converged after 20 minutes (router1) or 35
+/// (router2); at 60 % the search picks 1,176 cycles (conv2 three taps a beat), which
+/// routes in about 28 minutes at 38 % (docs/board-flow.md, "Measured"). The digits BNN's
+/// fastest folding (21 % of the part) is the same at both.
+pub const FILL_85K: f64 = 0.6;
+
 /// The share of `device`'s logic the folding search may fill ([`FILL`] unless measured
 /// otherwise).
 pub fn fill(device: &Device) -> f64 {
     match device.name {
         "hx8k" => FILL_HX8K,
+        "85k" => FILL_85K,
         _ => FILL,
     }
 }

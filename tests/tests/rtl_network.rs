@@ -146,12 +146,12 @@ fn chunked_engines(g: &Generated) -> Vec<String> {
 #[test]
 fn mnist_bnn_is_bit_exact() {
     // Too big for a UP5K (5,272 logic cells and 95 EBR at the smallest folding): the
-    // design `build --board ulx3s-85f` makes (its budget, tree pipelining and per-engine
-    // configuration registers), where conv1 (Cin = 1) and conv2 take a whole window per
-    // cycle.
+    // design `build --board ulx3s-85f --luts 66262` makes (80 % of the part, the default
+    // before FILL_85K; tree pipelining and per-engine configuration registers), where
+    // conv1 (Cin = 1) and conv2 take a whole window per cycle: 784 cycles per image.
     let net = Network::load(&root().join("examples/mnist_bnn.yaml")).expect("example loads");
     let board = hdlgen::flow::Board::by_name("ulx3s-85f").expect("board");
-    let opts = hdlgen::build::board_gen_options(board.device(), None);
+    let opts = hdlgen::build::board_gen_options(board.device(), Some(66_262));
     assert!(opts.cfg_regs && opts.reg_every == 1);
     let g = generate(
         &net,
@@ -186,13 +186,14 @@ fn mnist_bnn_is_bit_exact() {
     interval_near_estimate(rep.interval, &g);
 }
 
-/// MNIST at the folding `build --board ulx3s-85f --luts 50000` makes: conv2 at 32 × 96
-/// (three taps a beat: whole windows split by `hdlgen_chunk`, 1,176 cycles per image).
+/// MNIST at the folding `build --board ulx3s-85f` makes (60 % of the part, FILL_85K):
+/// conv2 at 32 × 96 (three taps a beat: whole windows split by `hdlgen_chunk`, 1,176
+/// cycles per image).
 #[test]
 fn mnist_bnn_with_three_taps_per_beat_is_bit_exact() {
     let net = Network::load(&root().join("examples/mnist_bnn.yaml")).expect("example loads");
     let board = hdlgen::flow::Board::by_name("ulx3s-85f").expect("board");
-    let opts = hdlgen::build::board_gen_options(board.device(), Some(50_000));
+    let opts = hdlgen::build::board_gen_options(board.device(), None);
     let g = generate(
         &net,
         &GenOptions {
