@@ -58,9 +58,10 @@
 //   trees: XNOR&mask + popcount per PE (and a popcount of the mask), or ±x + addtree per
 //          PE — popcount_latency(SIMD, REG_EVERY) stages (hdlgen_popcount's leaves
 //          absorb the XNOR into their LUTs)
-//   acc:   running sums (p and n, or Σ ±x) over the fold; the last beat's totals go to
-//          `res` and clear the sums (SF = 1: the beat's sums go to `res`, no running
-//          sums); threshold word read (a stage earlier in the p domain)
+//   acc:   running sums (p and n, or Σ ±x) over the fold, restarted by its first beat
+//          (per-PE copies of the valid and tag steer them); the last beat's totals go to
+//          `res` (SF = 1: the beat's sums go to `res`, no running sums); threshold word
+//          read (a stage earlier in the p domain)
 //   res:   the fold's totals; then, a cycle later, the dots (2·p − n, or Σ ±x) or, in
 //          the p domain, the compare (p ≥ c) ^ flip; thresholds registered
 //   act:   ACT 1: (dot ≥ c) ^ flip (or the p-domain result), ACT 0: dot resized to OB
@@ -328,14 +329,20 @@ module hdlgen_mvau #(
     // Valid and {nf, last, first} ride a resettable shift register as deep as the trees.
     reg [LAT-1:0] pv = {LAT{1'b0}};
     reg [TGW*LAT-1:0] pt;
+    wire pv_last_d;                                         // the last stage's inputs
+    wire [TGW-1:0] pt_last_d;
     generate
         if (LAT == 1) begin : g_p1
+            assign pv_last_d = s2_valid;
+            assign pt_last_d = s2_tag;
             always @(posedge clk) begin
                 if (rst) pv <= 1'b0;
                 else if (en) pv <= s2_valid;
                 if (en) pt <= s2_tag;
             end
         end else begin : g_pn
+            assign pv_last_d = pv[LAT-2];
+            assign pt_last_d = pt[TGW*(LAT-1)-1 -: TGW];
             always @(posedge clk) begin
                 if (rst) pv <= {LAT{1'b0}};
                 else if (en) pv <= {pv[LAT-2:0], s2_valid};
@@ -413,10 +420,11 @@ module hdlgen_mvau #(
 
     // ---------------------------------------------------------------- accumulate
     // Running sums over the fold's beats: acc per PE (p in PW bits in MODE 0, exact as
-    // p ≤ MW; Σ ±x modulo 2^ACC_W in MODE 1) and n_acc (counted taps). The fold's last
-    // beat puts its totals into `res` (from the adder's output) and clears acc (a
-    // synchronous reset of its flip-flops, as rst does), so the adder has no
-    // multiplexer in front of it. The cycle after (acc_done):
+    // p ≤ MW; Σ ±x modulo 2^ACC_W in MODE 1) and n_acc (counted taps). The fold's first
+    // beat adds to zero instead of acc (an AND in front of the adder: a clear was a
+    // synchronous reset broadcast over the PEs, merged with rst, and limited MNIST on the
+    // 85F), and its last beat puts the totals into `res` from the adder's output. The
+    // cycle after (acc_done):
     //   PCMP (MODE 0, unmasked, ACT 1): the compare in the popcount domain,
     //     p ≥ T = ceil((cmp + MW) / 2) ⟺ 2·p − MW ≥ cmp, registered (c1);
     //   else: the dot (2·p − n, or Σ ±x) into `dres`; the compare follows a cycle later.
@@ -431,8 +439,6 @@ module hdlgen_mvau #(
     reg [NW-1:0] acc_nf;
     reg res_valid = 1'b0;
     reg [NW-1:0] res_nf;
-    wire acc_ce = rst || (en && pc_valid);                  // shared by every PE
-    wire acc_clr = rst || pc_last;
     wire res_ce = en && pc_valid && pc_last;
     wire [ACC_W-1:0] n_sum = (pc_first ? {ACC_W{1'b0}} : n_acc) + n_beat;
     wire [ACC_W-1:0] n_fold;
@@ -461,17 +467,31 @@ module hdlgen_mvau #(
                 // running sum, whose clear was an 85F critical path).
                 always @(posedge clk) if (res_ce) res[p*QW +: QW] <= c_acc;
             end else begin : g_run
-                reg [QW-1:0] acc;
-                wire [QW-1:0] a_next = acc + c_acc;
+                // The running sum restarts at the fold's first beat (no clear, so no
+                // reset and no synchronous-reset pin: beats in flight at rst never count,
+                // pv is reset), steered by this PE's own copies of the tree's last-stage
+                // valid and {last, first} (kept: a shared one was broadcast over the
+                // engine, MNIST conv2's critical path on the 85F at 106.5 MHz).
+                (* keep *) reg v_p = 1'b0;
+                (* keep *) reg f_p = 1'b0;
+                (* keep *) reg l_p = 1'b0;
                 always @(posedge clk) begin
-                    if (acc_ce) acc <= acc_clr ? {QW{1'b0}} : a_next;
-                    if (res_ce) res[p*QW +: QW] <= a_next;
+                    if (rst) v_p <= 1'b0;
+                    else if (en) v_p <= pv_last_d;
+                    if (en) begin
+                        f_p <= pt_last_d[0];
+                        l_p <= pt_last_d[1];
+                    end
+                end
+                reg [QW-1:0] acc;
+                wire [QW-1:0] a_next = (f_p ? {QW{1'b0}} : acc) + c_acc;
+                always @(posedge clk) begin
+                    if (en && v_p) acc <= a_next;
+                    if (en && v_p && l_p) res[p*QW +: QW] <= a_next;
                 end
             end
         end
-        if (SF == 1) begin : g_noacc
-            wire _unused_acc = &{1'b0, acc_ce, acc_clr, 1'b0};
-        end
+        wire _unused_acc = &{1'b0, res_ce, pv_last_d, pt_last_d, 1'b0};
     endgenerate
     always @(posedge clk) begin
         if (rst) begin
