@@ -119,28 +119,24 @@ fn digits_bnn_is_bit_exact_on_all_test_images() {
     stalls_change_nothing(&mut s, &net, &batch.samples, 7);
 }
 
-/// Names of the engines whose window generator is `hdlgen_winbuf` (simd = whole window).
-fn winbuf_engines(g: &Generated) -> Vec<String> {
+/// Names of the compute engines whose window generator `pick` selects.
+fn engines_where(g: &Generated, pick: impl Fn(&hdlgen::rtl::lower::Swg) -> bool) -> Vec<String> {
     g.design
         .engines
         .iter()
-        .filter(
-            |e| matches!(&e.kind, hdlgen::rtl::lower::Kind::Mvau { swg, .. } if swg.whole_window()),
-        )
+        .filter(|e| matches!(&e.kind, hdlgen::rtl::lower::Kind::Mvau { swg, .. } if pick(swg)))
         .map(|e| e.name.clone())
         .collect()
 }
 
+/// Names of the engines whose window generator is `hdlgen_winbuf` (simd = whole window).
+fn winbuf_engines(g: &Generated) -> Vec<String> {
+    engines_where(g, |s| s.whole_window())
+}
+
 /// Names of the engines whose windows are split by `hdlgen_chunk` (several taps a beat).
 fn chunked_engines(g: &Generated) -> Vec<String> {
-    g.design
-        .engines
-        .iter()
-        .filter(|e| {
-            matches!(&e.kind, hdlgen::rtl::lower::Kind::Mvau { swg, .. } if swg.window_chunks().is_some())
-        })
-        .map(|e| e.name.clone())
-        .collect()
+    engines_where(g, |s| s.window_chunks().is_some())
 }
 
 #[test]

@@ -303,15 +303,6 @@ impl ComputeDims {
         v.extend(divisors(taps).into_iter().skip(1).map(|k| k * self.cin));
         v
     }
-    /// The `simd` values spanning several taps, for messages.
-    pub fn tap_simds(&self) -> Vec<usize> {
-        let taps = self.win.kh * self.win.kw;
-        divisors(taps)
-            .into_iter()
-            .skip(1)
-            .map(|k| k * self.cin)
-            .collect()
-    }
     /// Binary MACs per image (the ideal-cycles numerator).
     pub fn macs(&self) -> u64 {
         (self.win.out_h * self.win.out_w * self.mw() * self.mh) as u64
