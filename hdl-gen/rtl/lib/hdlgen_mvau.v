@@ -162,11 +162,13 @@ module hdlgen_mvau #(
     // values), so the upstream engine's issue logic sees a flip-flop. en_c is en's copy
     // for the flow-control loop (issue, push, FIFO occupancy, en itself): en enables every
     // pipeline register and is spread over the engine, and the loop through it was an 85F
-    // critical path (kept: yosys would merge the identical register).
+    // critical path. Both registers are kept: yosys's opt_merge folds identical flip-flops
+    // unless both cells carry `keep`, which comes from the always block (a keep on the reg
+    // marks only the wire, and the copy was merged away).
     wire [1:0] fifo_next;                         // output FIFO occupancy next cycle
     reg [1:0] fifo_n = 2'd0;                      // output FIFO occupancy
     reg en = 1'b1;
-    (* keep *) reg en_c = 1'b1;
+    reg en_c = 1'b1;
     reg [SW-1:0] sf = {SW{1'b0}};                 // beat of the fold being issued
     reg [NW-1:0] nf = {NW{1'b0}};                 // fold being issued
     reg fold0 = 1'b1;                             // nf == 0
@@ -178,9 +180,9 @@ module hdlgen_mvau #(
     wire [AW-1:0] addr_next = (addr == LAST_A) ? {AW{1'b0}} : addr + 1'b1;
     wire en_d = (fifo_next != 2'd2) && !wcfg_we;
     wire fold0_d = rst ? 1'b1 : (beat && sf == LAST_S) ? (nf == LAST_N) : fold0;
+    (* keep *) always @(posedge clk) en <= en_d;
+    (* keep *) always @(posedge clk) en_c <= en_d;
     always @(posedge clk) begin
-        en <= en_d;
-        en_c <= en_d;
         fold0 <= fold0_d;
         in_rdy <= en_d && fold0_d;
         if (rst) begin
@@ -470,19 +472,17 @@ module hdlgen_mvau #(
                 // The running sum restarts at the fold's first beat (no clear, so no
                 // reset and no synchronous-reset pin: beats in flight at rst never count,
                 // pv is reset), steered by this PE's own copies of the tree's last-stage
-                // valid and {last, first} (kept: a shared one was broadcast over the
-                // engine, MNIST conv2's critical path on the 85F at 106.5 MHz).
-                (* keep *) reg v_p = 1'b0;
-                (* keep *) reg f_p = 1'b0;
-                (* keep *) reg l_p = 1'b0;
-                always @(posedge clk) begin
+                // valid and {last, first} (a shared one was broadcast over the engine,
+                // MNIST conv2's critical path on the 85F at 106.5 MHz). Kept through the
+                // always blocks, as en_c above: otherwise opt_merge makes them one again.
+                reg v_p = 1'b0;
+                reg f_p = 1'b0;
+                reg l_p = 1'b0;
+                (* keep *) always @(posedge clk)
                     if (rst) v_p <= 1'b0;
                     else if (en) v_p <= pv_last_d;
-                    if (en) begin
-                        f_p <= pt_last_d[0];
-                        l_p <= pt_last_d[1];
-                    end
-                end
+                (* keep *) always @(posedge clk) if (en) f_p <= pt_last_d[0];
+                (* keep *) always @(posedge clk) if (en) l_p <= pt_last_d[1];
                 reg [QW-1:0] acc;
                 wire [QW-1:0] a_next = (f_p ? {QW{1'b0}} : acc) + c_acc;
                 always @(posedge clk) begin
