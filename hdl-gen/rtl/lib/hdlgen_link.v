@@ -91,6 +91,16 @@ module hdlgen_link #(
         rbyte_q <= rbyte;
     end
 
+    // ---------------------------------------------------------------- reset
+    // The reset registered again for each part of the link (kept apart: yosys would merge
+    // them): the link spans the board from the UART pins to the configuration bus, and a
+    // single reset register between its parts was the 85F's critical path (137.3 MHz).
+    // A part leaves reset a cycle after `rst` falls; the board's reset lasts many cycles.
+    reg rst_rx = 1'b1, rst_ap = 1'b1, rst_tx = 1'b1;
+    (* keep *) always @(posedge clk) rst_rx <= rst;
+    (* keep *) always @(posedge clk) rst_ap <= rst;
+    (* keep *) always @(posedge clk) rst_tx <= rst;
+
     // ---------------------------------------------------------------- received byte
     // The receiver's byte one cycle later, with the comparisons the parser makes on it.
     reg [7:0] crc = 8'h00;                 // CRC of the frame so far
@@ -99,8 +109,8 @@ module hdlgen_link #(
     reg b_sync = 1'b0, b_zero = 1'b0, b_crc_ok = 1'b0;
     reg [7:0] b_crc = 8'h00;               // crc with this byte included
     always @(posedge clk) begin
-        b_valid <= rx_valid && !rst;
-        b_ferr <= rx_ferr && !rst;
+        b_valid <= rx_valid && !rst_rx;
+        b_ferr <= rx_ferr && !rst_rx;
         b_data <= rx_data;
         b_sync <= rx_data == 8'hA5;
         b_zero <= rx_data == 8'h00;
@@ -111,7 +121,13 @@ module hdlgen_link #(
     // ---------------------------------------------------------------- parser
     localparam [2:0] P_SYNC = 3'd0, P_TYPE = 3'd1, P_LEN0 = 3'd2, P_LEN1 = 3'd3, P_PAY = 3'd4,
                      P_CRC = 3'd5, P_DRAIN = 3'd6, P_WAIT = 3'd7;
+    // Two copies of the state step together: ps for the parser's own decisions and flags,
+    // pd for the enables of the frame's datapath (CRC, type, length, count, buffer write).
+    // One register serving both was placed between them, and its loop through the next
+    // state was the digits design's critical path on the 85F (138.3 MHz). Kept, so that
+    // yosys does not merge the identical registers.
     reg [2:0] ps = P_SYNC;
+    reg [2:0] pd = P_SYNC;
     reg [7:0] ftype = 8'h00, code = 8'h00;
     reg [15:0] flen = 16'd0;
     reg [15:0] rem = 16'd0;                // payload bytes still to arrive
@@ -125,10 +141,14 @@ module hdlgen_link #(
     reg [7:0] reply_type = 8'h00, reply_code = 8'h00;
     wire can_reply = !reply_req && !reply_busy;
     // What the parser (NACK) and the applier (ACK/INFO) want to send, a cycle behind their
-    // states, so that writing a reply is one LUT of flip-flops (ECP5 at 150 MHz). A want
-    // that is served clears its state in the same cycle and can_reply stays low for the
-    // next, so the lag cannot send a reply twice.
+    // states, and the reply writer's decision (serve_*) a cycle behind the wants, so that
+    // writing a reply and leaving the states are one LUT of flip-flops (ECP5 at 150 MHz;
+    // can_reply into the applier's state was the 85F's critical path at 145.9 MHz). A
+    // served want's state is left in the serve cycle, so its want is high for one more
+    // cycle, when can_reply is already low; the !serve terms keep the serve cycle itself
+    // from deciding a second serve (it would only rewrite the same reply).
     reg nack_want = 1'b0, ack_want = 1'b0;
+    reg serve_ack = 1'b0, serve_nack = 1'b0;
     reg [7:0] ack_type = 8'h00;
     reg go = 1'b0;                         // the checked frame is handed to the applier
     reg done = 1'b0;                       // the applier has queued its reply
@@ -146,11 +166,36 @@ module hdlgen_link #(
         is_cfg <= ftype == T_CFG;
         is_img <= ftype == T_IMAGE;
         ack_type <= (is_cfg || is_img) ? R_ACK : R_INFO;
-        nack_want <= !rst && ps == P_DRAIN && !nacked;
+        nack_want <= !rst_rx && ps == P_DRAIN && !nacked;
+        serve_ack <= !rst_ap && can_reply && ack_want && !serve_ack && !serve_nack;
+        serve_nack <= !rst_ap && can_reply && !ack_want && nack_want && !serve_ack && !serve_nack;
         mid <= (ps != P_SYNC) && (ps != P_DRAIN) && (ps != P_WAIT);
         watch <= (ps != P_SYNC) && (ps != P_WAIT);
         timeout <= !idle_clr && idle >= TIMEOUT;
     end
+
+    function [2:0] ps_step;  // the parser's next state from state s (drop, reset: below)
+        input [2:0] s;
+        begin
+            ps_step = s;
+            case (s)
+                P_SYNC: if (b_valid && b_sync) ps_step = P_TYPE;
+                P_TYPE: if (b_valid) ps_step = P_LEN0;
+                P_LEN0: if (b_valid) ps_step = P_LEN1;
+                P_LEN1: if (b_valid) ps_step = (b_zero && lo_zero) ? P_CRC : P_PAY;
+                P_PAY: if (b_valid && rem_one) ps_step = P_CRC;
+                P_CRC: if (b_valid) ps_step = (b_crc_ok && type_ok && len_ok) ? P_WAIT : P_DRAIN;
+                // NACK once, then wait for the line to go quiet before looking for the
+                // next frame: the rest of a bad frame must not be parsed as frames.
+                P_DRAIN: if (nacked && timeout) ps_step = P_SYNC;
+                default: if (done) ps_step = P_SYNC;   // P_WAIT
+            endcase
+            if (drop) ps_step = P_DRAIN;
+            if (rst_rx) ps_step = P_SYNC;
+        end
+    endfunction
+    (* keep *) always @(posedge clk) ps <= ps_step(ps);
+    (* keep *) always @(posedge clk) pd <= ps_step(pd);
 
     // ---------------------------------------------------------------- applier
     // Runs a checked frame from the buffer: one byte every three cycles (ph[0], ph[1]: the
@@ -167,7 +212,7 @@ module hdlgen_link #(
     reg [55:0] acc = 56'd0;                // the word's earlier bytes, newest on top
     wire [63:0] word = {rbyte_q, acc};
     always @(posedge clk) begin
-        ack_want <= !rst && as == A_REPLY;
+        ack_want <= !rst_ap && as == A_REPLY;
         arem_one <= arem == {{(AW1-1){1'b0}}, 1'b1};
         k_cfg_last <= k == 3'd7;
         k_img_last <= k == KB;
@@ -177,89 +222,67 @@ module hdlgen_link #(
         cfg_we <= 1'b0;
         go <= 1'b0;
         done <= 1'b0;
-        if (b_valid && ps == P_PAY) buffer[waddr] <= b_data;
+        if (b_valid && pd == P_PAY) buffer[waddr] <= b_data;
         begin
             if (reply_req && reply_busy) reply_req <= 1'b0;
             // A frame that stops arriving is dropped, so a truncated frame cannot block the
             // next one; the same count ends the drain after a bad frame.
             if (idle_clr) idle <= {TW{1'b0}};
             else if (!timeout) idle <= idle + 1'b1;
-            case (ps)
-                P_SYNC: if (b_valid && b_sync) begin
-                    ps <= P_TYPE;
-                    crc <= 8'h00;
-                end
+            // The frame's datapath (the state steps in ps_step).
+            case (pd)
+                P_SYNC: if (b_valid && b_sync) crc <= 8'h00;
                 P_TYPE: if (b_valid) begin
                     ftype <= b_data;
                     crc <= b_crc;
-                    ps <= P_LEN0;
                 end
                 P_LEN0: if (b_valid) begin
                     flen[7:0] <= b_data;
                     crc <= b_crc;
-                    ps <= P_LEN1;
                 end
                 P_LEN1: if (b_valid) begin
                     flen[15:8] <= b_data;
                     rem <= {b_data, flen[7:0]};
                     crc <= b_crc;
                     waddr <= {BUF_AW{1'b0}};
-                    ps <= (b_zero && lo_zero) ? P_CRC : P_PAY;
                 end
                 P_PAY: if (b_valid) begin
                     crc <= b_crc;
                     waddr <= waddr + 1'b1;
                     rem <= rem - 1'b1;
-                    if (rem_one) ps <= P_CRC;
                 end
                 P_CRC: if (b_valid) begin
                     nacked <= 1'b0;
-                    if (!b_crc_ok) begin
-                        code <= E_CRC;
-                        ps <= P_DRAIN;
-                    end else if (!type_ok) begin
-                        code <= E_TYPE;
-                        ps <= P_DRAIN;
-                    end else if (!len_ok) begin
-                        code <= E_LEN;
-                        ps <= P_DRAIN;
-                    end else begin
+                    if (!b_crc_ok) code <= E_CRC;
+                    else if (!type_ok) code <= E_TYPE;
+                    else if (!len_ok) code <= E_LEN;
+                    else begin
                         go <= 1'b1;
                         busy <= 1'b1;
-                        ps <= P_WAIT;
                     end
                 end
-                P_DRAIN: begin
-                    // NACK once, then wait for the line to go quiet before looking for the
-                    // next frame: the rest of a bad frame must not be parsed as frames.
-                    // The NACK is sent by the reply writer below (nack_want).
-                    if (nacked && timeout) ps <= P_SYNC;
-                end
-                default: if (done) ps <= P_SYNC;   // P_WAIT
+                default: ;   // P_DRAIN (the NACK: the reply writer below), P_WAIT
             endcase
             // The reply writer, outside the state cases (the wants hold the states): an
             // ACK or INFO for an applied frame first, else a bad frame's NACK.
-            if (can_reply) begin
-                if (ack_want) begin
-                    reply_req <= 1'b1;
-                    reply_type <= ack_type;
-                    reply_code <= ftype;
-                    busy <= 1'b0;
-                    error <= 1'b0;
-                    done <= 1'b1;
-                    as <= A_IDLE;
-                end else if (nack_want) begin
-                    reply_req <= 1'b1;
-                    reply_type <= R_NACK;
-                    reply_code <= code;
-                    nacked <= 1'b1;
-                    error <= 1'b1;
-                end
+            if (serve_ack) begin
+                reply_req <= 1'b1;
+                reply_type <= ack_type;
+                reply_code <= ftype;
+                busy <= 1'b0;
+                error <= 1'b0;
+                done <= 1'b1;
+                as <= A_IDLE;
+            end else if (serve_nack) begin
+                reply_req <= 1'b1;
+                reply_type <= R_NACK;
+                reply_code <= code;
+                nacked <= 1'b1;
+                error <= 1'b1;
             end
             if (drop) begin
                 code <= b_ferr ? E_FRAMING : E_TIMEOUT;
                 nacked <= 1'b0;
-                ps <= P_DRAIN;
             end
 
             case (as)
@@ -314,8 +337,7 @@ module hdlgen_link #(
         // registers above (addresses, counts, bytes, flags) keep the reset out of their
         // logic (it reached across an ECP5-85F into the link's datapath); they hold
         // nothing that matters until the states leave their reset values.
-        if (rst) begin
-            ps <= P_SYNC;
+        if (rst_ap) begin
             as <= A_IDLE;
             reply_req <= 1'b0;
             in_valid <= 1'b0;
@@ -411,12 +433,12 @@ module hdlgen_link #(
     // wide registers below hang off it), never high two cycles running.
     reg send = 1'b0;
     always @(posedge clk)
-        send <= !rst && !send && !tx_valid && tx_ready && ts != T_IDLE && (ts != T_PAY || pay_go);
+        send <= !rst_tx && !send && !tx_valid && tx_ready && ts != T_IDLE && (ts != T_PAY || pay_go);
     // start: a reply or a result is waiting in T_IDLE, a cycle behind (both wait until
     // the frame is sent), so leaving T_IDLE is one LUT of flip-flops.
     reg start = 1'b0;
     always @(posedge clk)
-        start <= !rst && !start && ts == T_IDLE && !tx_valid && (reply_req || out_valid);
+        start <= !rst_tx && !start && ts == T_IDLE && !tx_valid && (reply_req || out_valid);
     // Control (state, valid, the reply handshake) resets; the datapath below does not,
     // so the reset is in no datapath register's logic (on an 85F the reset's route into
     // the transmit datapath was the critical path). start and send each imply !tx_valid
@@ -424,7 +446,7 @@ module hdlgen_link #(
     // cycles running), start also T_IDLE, and ts does not change between send's decision
     // and its cycle, so the branches below need no other gating.
     always @(posedge clk) begin
-        if (rst) begin
+        if (rst_tx) begin
             ts <= T_IDLE;
             tx_valid <= 1'b0;
             reply_busy <= 1'b0;

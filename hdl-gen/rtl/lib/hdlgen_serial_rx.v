@@ -28,11 +28,15 @@ module hdlgen_serial_rx #(
     reg busy;
     reg [7:0] sh;
     wire line = sync[1];
+    // The reset registered here (kept apart from the other modules' copies): the board's
+    // reset reaches across an ECP5-85F to the UART pins (137.3 MHz); it lasts many cycles.
+    reg rst_q = 1'b1;
+    (* keep *) always @(posedge clk) rst_q <= rst;
     always @(posedge clk) begin
         sync <= {sync[0], rx};
         valid <= 1'b0;
         ferr <= 1'b0;
-        if (rst) begin
+        if (rst_q) begin
             sync <= 2'b11;
             busy <= 1'b0;
             cnt <= {CW{1'b0}};

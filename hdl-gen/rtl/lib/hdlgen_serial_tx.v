@@ -25,9 +25,13 @@ module hdlgen_serial_tx #(
     // decisions start from it.
     reg rdy = 1'b0;
     assign ready = rdy;
+    // The reset registered here (kept apart from the other modules' copies): the board's
+    // reset reaches across an ECP5-85F to the UART pins (137.3 MHz); it lasts many cycles.
+    reg rst_q = 1'b1;
+    (* keep *) always @(posedge clk) rst_q <= rst;
     always @(posedge clk) begin
-        rdy <= rst ? 1'b1 : idle ? !valid : (tick && last);
-        if (rst) begin
+        rdy <= rst_q ? 1'b1 : idle ? !valid : (tick && last);
+        if (rst_q) begin
             tx <= 1'b1;
             left <= 4'd0;
             idle <= 1'b1;
