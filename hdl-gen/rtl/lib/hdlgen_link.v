@@ -121,13 +121,12 @@ module hdlgen_link #(
     // ---------------------------------------------------------------- parser
     localparam [2:0] P_SYNC = 3'd0, P_TYPE = 3'd1, P_LEN0 = 3'd2, P_LEN1 = 3'd3, P_PAY = 3'd4,
                      P_CRC = 3'd5, P_DRAIN = 3'd6, P_WAIT = 3'd7;
-    // Two copies of the state step together: ps for the parser's own decisions and flags,
-    // pd for the enables of the frame's datapath (CRC, type, length, count, buffer write).
-    // One register serving both was placed between them, and its loop through the next
-    // state was the digits design's critical path on the 85F (138.3 MHz). Kept, so that
-    // yosys does not merge the identical registers.
+    // The frame's datapath (CRC, type, length, count, buffer write) is enabled by one-hot
+    // flip-flops d_* = (ps == P_*), set from ps's next value, not by ps: ps serving both
+    // was placed between its next-state logic and the datapath, and that loop was the
+    // digits design's critical path on the 85F (138.3 MHz).
     reg [2:0] ps = P_SYNC;
-    reg [2:0] pd = P_SYNC;
+    reg d_sync = 1'b1, d_type = 1'b0, d_len0 = 1'b0, d_len1 = 1'b0, d_pay = 1'b0, d_crc = 1'b0;
     reg [7:0] ftype = 8'h00, code = 8'h00;
     reg [15:0] flen = 16'd0;
     reg [15:0] rem = 16'd0;                // payload bytes still to arrive
@@ -194,8 +193,16 @@ module hdlgen_link #(
             if (rst_rx) ps_step = P_SYNC;
         end
     endfunction
-    (* keep *) always @(posedge clk) ps <= ps_step(ps);
-    (* keep *) always @(posedge clk) pd <= ps_step(pd);
+    wire [2:0] ps_n = ps_step(ps);
+    always @(posedge clk) begin
+        ps <= ps_n;
+        d_sync <= ps_n == P_SYNC;
+        d_type <= ps_n == P_TYPE;
+        d_len0 <= ps_n == P_LEN0;
+        d_len1 <= ps_n == P_LEN1;
+        d_pay <= ps_n == P_PAY;
+        d_crc <= ps_n == P_CRC;
+    end
 
     // ---------------------------------------------------------------- applier
     // Runs a checked frame from the buffer: one byte every three cycles (ph[0], ph[1]: the
@@ -222,7 +229,7 @@ module hdlgen_link #(
         cfg_we <= 1'b0;
         go <= 1'b0;
         done <= 1'b0;
-        if (b_valid && pd == P_PAY) buffer[waddr] <= b_data;
+        if (b_valid && d_pay) buffer[waddr] <= b_data;
         begin
             if (reply_req && reply_busy) reply_req <= 1'b0;
             // A frame that stops arriving is dropped, so a truncated frame cannot block the
@@ -230,28 +237,28 @@ module hdlgen_link #(
             if (idle_clr) idle <= {TW{1'b0}};
             else if (!timeout) idle <= idle + 1'b1;
             // The frame's datapath (the state steps in ps_step).
-            case (pd)
-                P_SYNC: if (b_valid && b_sync) crc <= 8'h00;
-                P_TYPE: if (b_valid) begin
+            if (b_valid) begin
+                if (d_sync && b_sync) crc <= 8'h00;
+                if (d_type) begin
                     ftype <= b_data;
                     crc <= b_crc;
                 end
-                P_LEN0: if (b_valid) begin
+                if (d_len0) begin
                     flen[7:0] <= b_data;
                     crc <= b_crc;
                 end
-                P_LEN1: if (b_valid) begin
+                if (d_len1) begin
                     flen[15:8] <= b_data;
                     rem <= {b_data, flen[7:0]};
                     crc <= b_crc;
                     waddr <= {BUF_AW{1'b0}};
                 end
-                P_PAY: if (b_valid) begin
+                if (d_pay) begin
                     crc <= b_crc;
                     waddr <= waddr + 1'b1;
                     rem <= rem - 1'b1;
                 end
-                P_CRC: if (b_valid) begin
+                if (d_crc) begin
                     nacked <= 1'b0;
                     if (!b_crc_ok) code <= E_CRC;
                     else if (!type_ok) code <= E_TYPE;
@@ -261,8 +268,7 @@ module hdlgen_link #(
                         busy <= 1'b1;
                     end
                 end
-                default: ;   // P_DRAIN (the NACK: the reply writer below), P_WAIT
-            endcase
+            end
             // The reply writer, outside the state cases (the wants hold the states): an
             // ACK or INFO for an applied frame first, else a bad frame's NACK.
             if (serve_ack) begin
