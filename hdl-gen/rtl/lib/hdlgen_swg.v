@@ -444,10 +444,29 @@ module hdlgen_swg #(
         end
     end
     // Group 1 when kx moves (tc >= 1): kx, the tap column, and so whether the tap is real.
-    wire inb_d = !ce[1] ? inb : rst ? (ROW0 && COL0) : (n_row && n_col);
+    (* keep *) wire inb_d = !ce[1] ? inb : rst ? (ROW0 && COL0) : (n_row && n_col);
+    // The issue decision. WR_SPLIT: for each (issue, wr) a candidate from its own sums'
+    // sign bits, one LUT after each carry chain (kept nets, and so are their other
+    // inputs, inb_d and e_ok: else ABC folds their logic in and makes it a wide LUT),
+    // then issue and wr pick one (the slice's wide-function multiplexers). Three LUT
+    // levels after the chain were the 85F's critical path (digits, 141.9-145.0 MHz over
+    // three placements). Under rst no tap is there either way (D0 < 0, d_go < 0).
+    wire issue_d;
+    generate
+        if (WR_SPLIT == 1) begin : g_isel
+            (* keep *) wire e_ok = !rst && en_d;   // kept as inb_d is: inputs of c*
+            (* keep *) wire c11 = e_ok && (inb_d ? !g_split.wr_k1[LW] : !g_split.go_k1[LW]);
+            (* keep *) wire c10 = e_ok && (inb_d ? !g_split.wr_k0[LW-1] : !g_split.go_k0[LW-1]);
+            (* keep *) wire c01 = e_ok && (inb_d ? !g_split.wr_1[LW-1] : !g_split.go_1[LW-1]);
+            (* keep *) wire c00 = e_ok && (inb_d ? !d_wr[LW-1] : !d_go[LW-1]);
+            assign issue_d = issue ? (wr ? c11 : c10) : (wr ? c01 : c00);
+        end else begin : g_iadd
+            assign issue_d = en_d && (inb_d ? !d_wr_d[LW-1] : !d_go_d[LW-1]);
+        end
+    endgenerate
     always @(posedge clk) begin
         inb <= inb_d;
-        issue <= en_d && (inb_d ? !d_wr_d[LW-1] : !d_go_d[LW-1]);
+        issue <= issue_d;
     end
     always @(posedge clk) if (ce[1]) begin
         if (rst) begin
