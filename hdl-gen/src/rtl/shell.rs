@@ -31,8 +31,9 @@ pub struct ShellOptions {
     pub led_active_low: bool,
     /// Instantiate `hdlgen_pll (clk_in, clk_out, locked)`; otherwise `clk_in` is the clock.
     pub pll: bool,
-    /// A register slice (`hdlgen_skid`) between the network's output stream and the link
-    /// (ECP5: the link's transmit logic was pulled toward the network and spread out).
+    /// Register slices (`hdlgen_skid`) between the link and the network, on the result
+    /// stream and after the input beats' one-entry slice (ECP5: the link's transmit logic
+    /// was pulled toward the network and spread out; the input valid crossed the chip).
     pub out_slice: bool,
 }
 
@@ -307,6 +308,34 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
         }],
         keep: false,
     });
+    // ECP5 (`out_slice`): a two-entry slice after it as well, so the beat crosses the
+    // chip in two hops (the one-entry slice sat by the link and its valid ran 3.9 ns into
+    // conv1's window generator on an 85F, 128.2 MHz).
+    let (net_in_valid, net_in_ready, net_in_data) = if opts.out_slice {
+        let (v, r, d) = (
+            m.wire("in_slice_valid", 1),
+            m.wire("in_slice_ready", 1),
+            m.wire("in_slice_data", lp.beat_bits),
+        );
+        m.items.push(Item::Instance {
+            module: "hdlgen_skid".into(),
+            name: "in_slice".into(),
+            params: vec![("W".into(), Param::Int(lp.beat_bits.into()))],
+            conns: vec![
+                ("clk".into(), clk.clone()),
+                ("rst".into(), rst.clone()),
+                ("in_valid".into(), net_in_valid),
+                ("in_ready".into(), net_in_ready),
+                ("in_data".into(), net_in_data),
+                ("out_valid".into(), v.clone()),
+                ("out_ready".into(), r.clone()),
+                ("out_data".into(), d.clone()),
+            ],
+        });
+        (v, r, d)
+    } else {
+        (net_in_valid, net_in_ready, net_in_data)
+    };
     let (out_valid, out_ready, out_score, out_last, out_pred) = (
         m.wire("out_valid", 1),
         m.wire("out_ready", 1),
