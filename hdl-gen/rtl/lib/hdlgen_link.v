@@ -269,8 +269,8 @@ module hdlgen_link #(
                     end
                 end
             end
-            // The reply writer, outside the state cases (the wants hold the states): an
-            // ACK or INFO for an applied frame first, else a bad frame's NACK.
+            // The reply writer (its decision registered above, serve_*): an ACK or INFO
+            // for an applied frame first, else a bad frame's NACK.
             if (serve_ack) begin
                 reply_req <= 1'b1;
                 reply_type <= ack_type;

@@ -77,6 +77,28 @@ pub fn design_id(g: &Generated) -> u32 {
     })
 }
 
+/// An `hdlgen_skid` register slice named `name`, W = `width`, from the stream
+/// (valid, ready, data) `from` to the stream `to`.
+fn skid(name: &str, width: u32, clk: &Expr, rst: &Expr, from: [Expr; 3], to: [Expr; 3]) -> Item {
+    let [iv, ir, id] = from;
+    let [ov, or, od] = to;
+    Item::Instance {
+        module: "hdlgen_skid".into(),
+        name: name.into(),
+        params: vec![("W".into(), Param::Int(width.into()))],
+        conns: vec![
+            ("clk".into(), clk.clone()),
+            ("rst".into(), rst.clone()),
+            ("in_valid".into(), iv),
+            ("in_ready".into(), ir),
+            ("in_data".into(), id),
+            ("out_valid".into(), ov),
+            ("out_ready".into(), or),
+            ("out_data".into(), od),
+        ],
+    }
+}
+
 fn shell_error(g: &Generated, message: String) -> Error {
     Error::input(g.design.name.clone(), message)
 }
@@ -317,21 +339,14 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
             m.wire("in_slice_ready", 1),
             m.wire("in_slice_data", lp.beat_bits),
         );
-        m.items.push(Item::Instance {
-            module: "hdlgen_skid".into(),
-            name: "in_slice".into(),
-            params: vec![("W".into(), Param::Int(lp.beat_bits.into()))],
-            conns: vec![
-                ("clk".into(), clk.clone()),
-                ("rst".into(), rst.clone()),
-                ("in_valid".into(), net_in_valid),
-                ("in_ready".into(), net_in_ready),
-                ("in_data".into(), net_in_data),
-                ("out_valid".into(), v.clone()),
-                ("out_ready".into(), r.clone()),
-                ("out_data".into(), d.clone()),
-            ],
-        });
+        m.items.push(skid(
+            "in_slice",
+            lp.beat_bits,
+            &clk,
+            &rst,
+            [net_in_valid, net_in_ready, net_in_data],
+            [v.clone(), r.clone(), d.clone()],
+        ));
         (v, r, d)
     } else {
         (net_in_valid, net_in_ready, net_in_data)
@@ -412,21 +427,14 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
         m.assign(out_score.clone(), so.clone().slice(sb - 1, 0));
         m.assign(out_last.clone(), so.clone().bit(sb));
         m.assign(out_pred.clone(), so.clone().slice(w - 1, sb + 1));
-        m.items.push(Item::Instance {
-            module: "hdlgen_skid".into(),
-            name: "out_slice".into(),
-            params: vec![("W".into(), int(w.into()))],
-            conns: vec![
-                ("clk".into(), clk.clone()),
-                ("rst".into(), rst.clone()),
-                ("in_valid".into(), nv.clone()),
-                ("in_ready".into(), nr.clone()),
-                ("in_data".into(), si),
-                ("out_valid".into(), out_valid.clone()),
-                ("out_ready".into(), out_ready.clone()),
-                ("out_data".into(), so),
-            ],
-        });
+        m.items.push(skid(
+            "out_slice",
+            w,
+            &clk,
+            &rst,
+            [nv.clone(), nr.clone(), si],
+            [out_valid.clone(), out_ready.clone(), so],
+        ));
         (nv, nr, ns, nl, np)
     } else {
         (out_valid, out_ready, out_score, out_last, out_pred)
