@@ -385,6 +385,66 @@ fn a_corrupted_weight_bit_is_caught_where_it_bites() {
     eprintln!("caught: {m}");
 }
 
+/// Writes outside every memory (each unit's words past its depth, lanes past its width,
+/// unit numbers past the last) change nothing, in the design `build --board ulx3s-85f`
+/// makes: there the top range-checks the write strobes as it registers them and the
+/// engines leave their own checks out (`CFG_CHECKED`), so a word past the end would
+/// otherwise alias one in range (its high bits dropped).
+#[test]
+fn out_of_range_configuration_writes_change_nothing() {
+    let net = Network::load(&root().join("examples/digits/bnn.yaml")).expect("example loads");
+    let board = hdlgen::flow::Board::by_name("ulx3s-85f").expect("board");
+    let opts = hdlgen::build::board_gen_options(board.device(), None);
+    assert!(opts.cfg_regs && opts.replicate);
+    let g = generate(
+        &net,
+        &GenOptions {
+            taps: true,
+            hex: false,
+            ..opts
+        },
+    )
+    .expect("generates");
+    let top = &g
+        .files
+        .iter()
+        .find(|(n, _)| n.ends_with("_top.v"))
+        .expect("top")
+        .1;
+    assert!(top.contains(".CFG_CHECKED(1)"));
+    let (ub, wb, lb) = g.design.cfg_fields();
+    let addr =
+        |u: usize, w: usize, l: usize| ((u as u64) << (wb + lb)) | ((w as u64) << lb) | l as u64;
+    let mut rng = SplitMix64::new(17);
+    let mut s = build(&g);
+    s.load(&g.images);
+    let mut junk = 0;
+    for (u, unit) in g.design.units.iter().enumerate() {
+        for w in unit.depth..1 << wb {
+            for l in 0..unit.lanes().min(2) {
+                s.write_cfg(addr(u, w, l), rng.next() as u32);
+                junk += 1;
+            }
+        }
+        for w in 0..unit.depth.min(2) {
+            for l in unit.lanes()..1 << lb {
+                s.write_cfg(addr(u, w, l), rng.next() as u32);
+                junk += 1;
+            }
+        }
+    }
+    for u in g.design.units.len()..1 << ub {
+        s.write_cfg(addr(u, 0, 0), rng.next() as u32);
+        junk += 1;
+    }
+    assert!(junk > 100, "{junk} writes");
+    let batch = input::load(&net, &root().join("examples/digits/test.npz")).expect("test set");
+    let rep = s
+        .run(&net, &batch.samples[..60], Drive::default())
+        .expect("runs");
+    assert_eq!((rep.agree, rep.first_mismatch), (60, None));
+}
+
 // ---------------------------------------------------------------------------------
 // Random networks
 // ---------------------------------------------------------------------------------

@@ -41,7 +41,8 @@
 // A write puts cfg_data into lane cfg_lane (bits [32·lane +: 32], the last lane
 // narrower) of word cfg_word. cfg_word/cfg_lane may be any width (zero-extended or
 // truncated to the memory's; CFG_AW ≥ clog2(SF·NF) and CFG_LW ≥ clog2(lanes) to reach
-// everything); a write with address or lane bits set above the memory's is ignored.
+// everything); a write with address or lane bits set above the memory's is ignored
+// (CFG_CHECKED = 0; with 1 the caller guarantees in-range strobes).
 // W_INIT/T_INIT: $readmemh files (one word per line; "" = none). Write while no vector
 // is in flight; streaming may resume the next cycle (the cycle after a weight write
 // the unit takes no input: en is low).
@@ -98,7 +99,11 @@ module hdlgen_mvau #(
     // flip-flops (at most 4 words) strobes and data, landing two cycles later; in block
     // RAM address, data and byte enables, landing a cycle later, while en is low. The
     // threshold memory registers its writes likewise (they happen while idle).
-    parameter integer CFG_REG = 0
+    parameter integer CFG_REG = 0,
+    // CFG_CHECKED = 1: wcfg_we/tcfg_we are only ever set for words and lanes inside their
+    // memory (the top range-checks them in its registered bus copy, so the strobes reach
+    // the memories' write decode straight from flip-flops); the checks here are left out.
+    parameter integer CFG_CHECKED = 0
 ) (
     input  wire                                     clk,
     input  wire                                     rst,
@@ -206,12 +211,12 @@ module hdlgen_mvau #(
     wire [WLW+CFG_LW-1:0] lane_x = {{WLW{1'b0}}, cfg_lane};
     wire w_word_ok, w_lane_ok;
     generate
-        if (CFG_AW > AW) begin : g_wword
+        if (CFG_AW > AW && CFG_CHECKED == 0) begin : g_wword
             assign w_word_ok = ~|cfg_word[CFG_AW-1:AW];
         end else begin : g_wword_all
             assign w_word_ok = 1'b1;
         end
-        if (CFG_LW > WLW) begin : g_wlane
+        if (CFG_LW > WLW && CFG_CHECKED == 0) begin : g_wlane
             assign w_lane_ok = ~|cfg_lane[CFG_LW-1:WLW];
         end else begin : g_wlane_all
             assign w_lane_ok = 1'b1;
@@ -521,12 +526,12 @@ module hdlgen_mvau #(
     generate
         if (ACT == 1) begin : g_thr
             wire t_word_ok, t_lane_ok;
-            if (CFG_AW > NW) begin : g_tword
+            if (CFG_AW > NW && CFG_CHECKED == 0) begin : g_tword
                 assign t_word_ok = ~|cfg_word[CFG_AW-1:NW];
             end else begin : g_tword_all
                 assign t_word_ok = 1'b1;
             end
-            if (CFG_LW > TLW) begin : g_tlane
+            if (CFG_LW > TLW && CFG_CHECKED == 0) begin : g_tlane
                 assign t_lane_ok = ~|cfg_lane[CFG_LW-1:TLW];
             end else begin : g_tlane_all
                 assign t_lane_ok = 1'b1;

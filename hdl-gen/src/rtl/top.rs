@@ -463,6 +463,9 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                     (w, l, dq, body)
                 }
             };
+            // The strobes are range-checked as they are registered (word < depth, lane <
+            // lanes), so a memory's write decode starts at flip-flops (CFG_CHECKED): the
+            // checks had been three LUTs in front of it, the 85F's critical path.
             let mut we_e = unit_we.clone();
             for &u in &mine {
                 let r = cx.net(
@@ -471,7 +474,17 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                     1,
                     Some(Expr::lit(1, 0)),
                 );
-                body.push(Stmt::Assign(r.clone(), unit_we[u].clone()));
+                let un = &d.units[u];
+                let ok = [(&word, wb, un.depth), (&lane, lb, un.lanes())]
+                    .into_iter()
+                    .filter(|&(_, bits, n)| (n as u128) < 1u128 << bits)
+                    .fold(unit_we[u].clone(), |acc, (v, bits, n)| {
+                        acc.bin(
+                            BinOp::LogicAnd,
+                            v.clone().bin(BinOp::Lt, Expr::lit(bits, n as u128)),
+                        )
+                    });
+                body.push(Stmt::Assign(r.clone(), ok));
                 we_e[u] = r;
             }
             cx.m.items.push(Item::Always {
@@ -548,6 +561,7 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                         (opts.cfg_regs && (m.sf() * m.nf() <= 4 || opts.replicate))
                             .then(|| ("CFG_REG", p(1))),
                     )
+                    .chain(opts.cfg_regs.then(|| ("CFG_CHECKED", p(1))))
                     .collect(),
                     conns,
                 );
