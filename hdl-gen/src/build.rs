@@ -184,6 +184,9 @@ pub struct BuildOptions {
     pub allow_timing_fail: bool,
     /// nextpnr placer seed.
     pub seed: Option<u64>,
+    /// Placer seeds to try until one meets the clock (`seed`, then the next numbers);
+    /// with none, the fastest placement is kept. 1: one attempt.
+    pub seeds: u32,
     pub baud: u32,
     /// Always synthesise and place and route, even when only block-RAM weights changed
     /// since the last build in `out_dir` (which is otherwise patched in the bitstream).
@@ -206,6 +209,9 @@ pub struct BuildReport {
     pub estimate: EstimateReport,
     pub resources: Resources,
     pub clock: ClockReport,
+    /// nextpnr's placer seed of this placement (`None`: its default).
+    #[serde(default)]
+    pub seed: Option<u64>,
     pub critical_path: Option<CriticalPath>,
     pub cycles_per_inference: u64,
     pub inferences_per_second: f64,
@@ -492,6 +498,132 @@ fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, Error> {
     Ok(p)
 }
 
+/// The placer seed of attempt `k` of a sweep: `--seed` (or nextpnr's default) first,
+/// then the following numbers.
+fn seed_of(first: Option<u64>, k: u32) -> Option<u64> {
+    match (first, k) {
+        (s, 0) => s,
+        (s, k) => Some(s.unwrap_or(0) + k as u64),
+    }
+}
+
+fn seed_label(seed: Option<u64>) -> String {
+    seed.map_or_else(|| "default".into(), |s| s.to_string())
+}
+
+/// Places and routes with up to `tries` placer seeds, stopping at the first placement
+/// that meets `p.freq_mhz`; with none, the fastest is kept. The files of the other
+/// attempts are renamed `pnr.seed-S.log` / `pnr.seed-S.json` (kept for the record; their
+/// placements are deleted). The report's `seconds` counts every attempt.
+fn place_and_route(
+    nextpnr: &flow::Tool,
+    p: &mut PnrOptions,
+    first: Option<u64>,
+    tries: u32,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<flow::PnrReport, Error> {
+    let dir = p.out_dir.clone();
+    let target = p.freq_mhz.unwrap_or(0.0);
+    let met = |r: &flow::PnrReport| r.timing_met && r.fmax_mhz.unwrap_or(0.0) >= target;
+    let aside = |r: &flow::PnrReport, what: &str, ext: &str| {
+        dir.join(format!("{what}.seed-{}.{ext}", seed_label(r.seed)))
+    };
+    let rename = |from: &Path, to: &Path| {
+        std::fs::rename(from, to).map_err(|source| Error::Write {
+            path: to.to_path_buf(),
+            source,
+        })
+    };
+    let output_ext = |r: &flow::PnrReport| {
+        r.output
+            .extension()
+            .map_or_else(String::new, |e| e.to_string_lossy().into_owned())
+    };
+    // Put attempt r's files under its seed's names, or back.
+    let swap = |r: &flow::PnrReport, back: bool| -> Result<(), Error> {
+        for (file, what, ext) in [
+            (&r.log, "pnr", "log".to_string()),
+            (&r.report, "pnr", "json".to_string()),
+            (&r.output, "top", output_ext(r)),
+        ] {
+            let other = aside(r, what, &ext);
+            if back {
+                rename(&other, file)?;
+            } else {
+                rename(file, &other)?;
+            }
+        }
+        Ok(())
+    };
+    // A previous build's set-aside attempts.
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("pnr.seed-") || name.starts_with("top.seed-") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    let mut seconds = 0.0;
+    let mut best: Option<flow::PnrReport> = None;
+    let mut k = 0;
+    let mut r = loop {
+        p.seed = seed_of(first, k);
+        let r = flow::pnr_with(nextpnr, p)?;
+        seconds += r.seconds;
+        k += 1;
+        if met(&r) || k == tries {
+            break r;
+        }
+        progress(Progress::Note {
+            detail: format!(
+                "placer seed {}: {:.2} MHz, short of {target:.2}; trying seed {} ({} of {tries})",
+                seed_label(r.seed),
+                r.fmax_mhz.unwrap_or(0.0),
+                seed_label(seed_of(first, k)),
+                k + 1
+            ),
+        });
+        swap(&r, false)?;
+        let faster = |a: &flow::PnrReport, b: &flow::PnrReport| {
+            a.fmax_mhz.unwrap_or(0.0) > b.fmax_mhz.unwrap_or(0.0)
+        };
+        match &best {
+            Some(b) if !faster(&r, b) => drop_output(&aside(&r, "top", &output_ext(&r))),
+            _ => {
+                if let Some(b) = &best {
+                    drop_output(&aside(b, "top", &output_ext(b)));
+                }
+                best = Some(r);
+            }
+        }
+    };
+    if let Some(b) = best {
+        if !met(&r) && b.fmax_mhz.unwrap_or(0.0) > r.fmax_mhz.unwrap_or(0.0) {
+            progress(Progress::Note {
+                detail: format!(
+                    "no seed met {target:.2} MHz; keeping seed {} ({:.2} MHz)",
+                    seed_label(b.seed),
+                    b.fmax_mhz.unwrap_or(0.0)
+                ),
+            });
+            swap(&r, false)?;
+            drop_output(&aside(&r, "top", &output_ext(&r)));
+            swap(&b, true)?;
+            r = b;
+        } else {
+            drop_output(&aside(&b, "top", &output_ext(&b)));
+        }
+    }
+    r.seconds = seconds;
+    Ok(r)
+}
+
+/// Deletes a set-aside placement (large; its log and report stay).
+fn drop_output(path: &Path) {
+    let _ = std::fs::remove_file(path);
+}
+
 /// Runs the whole build. `progress` hears about each step as it starts and ends.
 pub fn build(
     net: &Network,
@@ -564,7 +696,7 @@ pub fn build(
         parts.push(n);
         parts.push(t);
     }
-    let clock = format!("{design_mhz} {:?}", opts.seed);
+    let clock = format!("{design_mhz} {:?} {}", opts.seed, opts.seeds);
     let versions = format!(
         "{} {} {}",
         yosys.version(),
@@ -623,10 +755,16 @@ pub fn build(
         seconds: s.seconds,
     });
 
+    let tries = opts.seeds.max(1);
     progress(Progress::Start {
         step: "place and route",
         detail: format!(
-            "{nextpnr} at {design_mhz:.2} MHz; log {}",
+            "{nextpnr} at {design_mhz:.2} MHz{}; log {}",
+            if tries > 1 {
+                format!(", up to {tries} placer seeds")
+            } else {
+                String::new()
+            },
             dir.join(flow::pnr::LOG).display()
         ),
     });
@@ -640,8 +778,7 @@ pub fn build(
     p.freq_mhz = Some(design_mhz);
     // The report is wanted either way; whether a miss fails the build is decided below.
     p.allow_timing_fail = true;
-    p.seed = opts.seed;
-    let r = flow::pnr_with(&nextpnr, &p)?;
+    let r = place_and_route(&nextpnr, &mut p, opts.seed, tries, progress)?;
     seconds.pnr = r.seconds;
     progress(Progress::Done {
         step: "place and route",
@@ -723,6 +860,7 @@ pub fn build(
             achieved_mhz: achieved,
             met,
         },
+        seed: r.seed,
         critical_path: r.critical_paths.first().cloned(),
         cycles_per_inference: interval,
         inferences_per_second: design_mhz * 1e6 / interval as f64,
@@ -954,6 +1092,9 @@ pub fn summary(r: &BuildReport) -> String {
         r.clock.achieved_mhz,
         if r.clock.met { "met" } else { "NOT MET" }
     ));
+    if let Some(s) = r.seed {
+        line(format!("placer seed: {s}"));
+    }
     if let Some(c) = &r.critical_path {
         line(format!(
             "critical path: {:.2} ns ({:.2} logic, {:.2} routing, {} cells) {} → {}",

@@ -122,6 +122,10 @@ enum Cmd {
         /// nextpnr placer seed.
         #[arg(long)]
         seed: Option<u64>,
+        /// Try up to N placer seeds (--seed or nextpnr's default, then the next numbers),
+        /// stopping at the first that meets the clock; with none, keep the fastest.
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+        seeds: u32,
         /// UART baud rate of the board shell.
         #[arg(long, default_value_t = 115_200)]
         baud: u32,
@@ -226,6 +230,7 @@ fn main() -> ExitCode {
             luts,
             allow_timing_fail,
             seed,
+            seeds,
             baud,
             rebuild,
             device,
@@ -269,6 +274,7 @@ fn main() -> ExitCode {
                     luts,
                     allow_timing_fail,
                     seed,
+                    seeds,
                     baud,
                     rebuild,
                 },

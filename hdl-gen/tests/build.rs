@@ -254,6 +254,20 @@ fn digits_bitstream_for_the_hx8k_at_the_default_budget() {
     digits_board_build("hx8k", &[], "iCE40HX8K", "top.bin");
 }
 
+/// The best Fmax in a nextpnr `--report` file.
+fn pnr_fmax(path: &Path) -> f64 {
+    let text = std::fs::read_to_string(path).expect("nextpnr report kept");
+    let j: Value = serde_json::from_str(&text).expect("JSON");
+    j["fmax"]
+        .as_object()
+        .expect("fmax")
+        .values()
+        .map(|c| c["achieved"].as_f64().expect("achieved"))
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Also the seed sweep: two placer seeds tried (neither can reach 120 MHz on a UP5K), the
+/// first attempt's log and report kept under its seed's name, the faster placement kept.
 #[test]
 fn a_missed_clock_fails_with_exit_6_and_no_bitstream() {
     let t = TempDir::new().unwrap();
@@ -264,11 +278,32 @@ fn a_missed_clock_fails_with_exit_6_and_no_bitstream() {
             "examples/digits/bnn.yaml",
             "--freq",
             "120",
+            "--seeds",
+            "2",
             "-o",
             dir.to_str().unwrap(),
         ],
         &[],
     );
+    assert!(
+        o.stderr.contains("placer seed default:") && o.stderr.contains("trying seed 1 (2 of 2)"),
+        "{}",
+        o.stderr
+    );
+    // The attempt not kept is set aside (log and report; its placement deleted).
+    let aside: Vec<&str> = ["default", "1"]
+        .into_iter()
+        .filter(|s| dir.join(format!("pnr.seed-{s}.json")).exists())
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert!(dir.join(format!("pnr.seed-{}.log", aside[0])).exists());
+    assert!(!dir.join(format!("top.seed-{}.asc", aside[0])).exists());
+    let other = pnr_fmax(&dir.join(format!("pnr.seed-{}.json", aside[0])));
+    let kept = pnr_fmax(&dir.join("pnr.json"));
+    assert!(kept >= other, "kept {kept} MHz, set aside {other}");
+    let r0 = report(&dir);
+    assert_eq!(r0["seed"].as_u64(), (aside[0] == "default").then_some(1));
+    assert!((f(&r0, "clock.achieved_mhz") - kept).abs() < 0.01);
     assert_eq!(o.code, Some(6), "{}\n{}", o.stdout, o.stderr);
     let s = o.squashed();
     assert!(s.contains("timingnotmet"), "{}", o.stderr);
