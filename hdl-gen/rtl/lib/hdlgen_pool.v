@@ -13,8 +13,8 @@
 // register the cycle after its last tap is accepted.
 //
 // Structure: a running register holds the reduction of taps 0 .. k-1; the last tap's
-// result goes to the output register. in_ready and out_valid come from registers only:
-// with K >= 2 a window's last tap waits while the output register is full (it has been
+// result goes to the output register. in_ready and out_valid are flip-flops (in_ready
+// is set from the next values of k == K-1 and the output side being full): with K >= 2 a window's last tap waits while the output register is full (it has been
 // on offer for at least K-1 cycles by then, so with out_ready high this never stalls);
 // with K = 1 (every tap is a window) a skid register behind the output register keeps one
 // beat per cycle. Other taps are always accepted.
@@ -72,22 +72,24 @@ module hdlgen_pool #(
     // ---------------------------------------------------------------- output
     reg ov = 1'b0;                        // output register valid
     reg [DW-1:0] od = {DW{1'b0}};
-    wire full;                            // a window's last tap must wait
-    wire fire = in_valid && in_ready;
+    wire full_d;                          // next cycle, a window's last tap must wait
+    reg rdy = 1'b1;                       // = !(klast && full): a flip-flop, for the
+    wire fire = in_valid && rdy;          // window generator's flow control (an 85F path)
     wire push = fire && klast;
     wire take = !ov || out_ready;         // the output register is free at this edge
-    assign in_ready = !(klast && full);
+    assign in_ready = rdy;
+    wire klast_d = rst ? (K == 1) : !fire ? klast : klast ? (K == 1) : (k == K_PEN);
 
     always @(posedge clk) begin
         if (rst) begin
             k <= {KW{1'b0}};
             first <= 1'b1;
-            klast <= K == 1;
         end else if (fire) begin
             k <= klast ? {KW{1'b0}} : k + 1'b1;
             first <= klast;
-            klast <= klast ? (K == 1) : (k == K_PEN);
         end
+        klast <= klast_d;
+        rdy <= !(klast_d && full_d);
         if (fire && !klast) acc <= res;
     end
 
@@ -95,7 +97,7 @@ module hdlgen_pool #(
         if (K == 1) begin : g_skid
             reg sv = 1'b0;                // skid register valid
             reg [DW-1:0] sd = {DW{1'b0}};
-            assign full = sv;
+            assign full_d = !rst && !take && (sv || push);
             always @(posedge clk) begin
                 if (rst) begin
                     ov <= 1'b0;
@@ -110,7 +112,8 @@ module hdlgen_pool #(
                 else if (push) sd <= res;
             end
         end else begin : g_reg
-            assign full = ov;             // push implies take
+            // push implies take
+            assign full_d = !rst && (take ? push : ov);
             always @(posedge clk) begin
                 if (rst) ov <= 1'b0;
                 else if (take) ov <= push;

@@ -148,6 +148,13 @@ module hdlgen_swg #(
     localparam [2**XW-1:0] COL_T0 = col_tab(0);
     localparam [2**XW-1:0] COL_T1 = col_tab(1);
     localparam [2**XW-1:0] COL_TS = col_tab(STRIDE);
+    // The same one step further (the lookups are registered: see n_row).
+    localparam [2**YW-1:0] ROW_T2 = row_tab(2);
+    localparam [2**YW-1:0] ROW_TS1 = row_tab(STRIDE + 1);
+    localparam [2**YW-1:0] ROW_T2S = row_tab(2 * STRIDE);
+    localparam [2**XW-1:0] COL_T2 = col_tab(2);
+    localparam [2**XW-1:0] COL_TS1 = col_tab(STRIDE + 1);
+    localparam [2**XW-1:0] COL_T2S = col_tab(2 * STRIDE);
 
     // Sized constants (part-selects of integers, so every operation is width-exact).
     localparam integer KY_PEN2_I = K_H - 3;
@@ -411,9 +418,18 @@ module hdlgen_swg #(
     assign tc_n = TRIV[0] ? n_b1 : sb0_n;
 
     // Whether the next tap's row (column) is real; n_col only for steps that move xi.
-    wire n_row = !g[1] ? row_in : !g[2] ? ROW_T1[yi] : !g[3] ? ROW_T0[yb]
-               : !g[4] ? ROW_TS[yb] : ROW0;
-    wire n_col = !g[1] ? COL_T1[xi] : !g[2] ? COL_T0[xb] : !g[3] ? COL_TS[xb] : COL0;
+    // The table lookups are flip-flops (r_t1 = ROW_T1[yi], r_b0 = ROW_T0[yb], r_bs =
+    // ROW_TS[yb], c_* likewise), set with their counters from the counters' current
+    // values through the tables one step further: a lookup on the counters was two LUT
+    // levels in front of inb_d and the issue decision (an 85F critical path, 137.1 MHz).
+    reg r_t1 = ROW_T1[0];
+    reg r_b0 = ROW_T0[0];
+    reg r_bs = ROW_TS[0];
+    reg c_t1 = COL_T1[0];
+    reg c_b0 = COL_T0[0];
+    reg c_bs = COL_TS[0];
+    wire n_row = !g[1] ? row_in : !g[2] ? r_t1 : !g[3] ? r_b0 : !g[4] ? r_bs : ROW0;
+    wire n_col = !g[1] ? c_t1 : !g[2] ? c_b0 : !g[3] ? c_bs : COL0;
 
     // Ring address step: a + d mod DEPTH as a + d or a + d - DEPTH, whichever is in range.
     reg [AW-1:0] a_d;
@@ -444,39 +460,21 @@ module hdlgen_swg #(
         end
     end
     // Group 1 when kx moves (tc >= 1): kx, the tap column, and so whether the tap is real.
-    (* keep *) wire inb_d = !ce[1] ? inb : rst ? (ROW0 && COL0) : (n_row && n_col);
-    // The issue decision. WR_SPLIT: for each (issue, wr) a candidate from its own sums'
-    // sign bits, one LUT after each carry chain (kept nets, and so are their other
-    // inputs, inb_d and e_ok: else ABC folds their logic in and makes it a wide LUT),
-    // then issue and wr pick one (the slice's wide-function multiplexers). Three LUT
-    // levels after the chain were the 85F's critical path (digits, 141.9-145.0 MHz over
-    // three placements). Under rst no tap is there either way (D0 < 0, d_go < 0).
-    wire issue_d;
-    generate
-        if (WR_SPLIT == 1) begin : g_isel
-            (* keep *) wire e_ok = !rst && en_d;   // kept as inb_d is: inputs of c*
-            (* keep *) wire c11 = e_ok && (inb_d ? !g_split.wr_k1[LW] : !g_split.go_k1[LW]);
-            (* keep *) wire c10 = e_ok && (inb_d ? !g_split.wr_k0[LW-1] : !g_split.go_k0[LW-1]);
-            (* keep *) wire c01 = e_ok && (inb_d ? !g_split.wr_1[LW-1] : !g_split.go_1[LW-1]);
-            (* keep *) wire c00 = e_ok && (inb_d ? !d_wr[LW-1] : !d_go[LW-1]);
-            assign issue_d = issue ? (wr ? c11 : c10) : (wr ? c01 : c00);
-        end else begin : g_iadd
-            assign issue_d = en_d && (inb_d ? !d_wr_d[LW-1] : !d_go_d[LW-1]);
-        end
-    endgenerate
-    always @(posedge clk) begin
-        inb <= inb_d;
-        issue <= issue_d;
-    end
+    // inb's next value without rst (= ce[1] without rst; rst sets inb through its
+    // flip-flop's reset: the engine's reset, fanned out wide, was the late input of this
+    // LUT tree, 130.3 MHz). The issue decision under rst does not depend on it.
+    (* keep *) wire inb_d = !(issue && g[0]) ? inb : (n_row && n_col);
     always @(posedge clk) if (ce[1]) begin
         if (rst) begin
             kx <= {KXW{1'b0}};
             p_kx <= KX_TWO;
             xi <= {XW{1'b0}};
+            c_t1 <= COL_T1[0];
         end else begin
             kx <= g[1] ? {KXW{1'b0}} : kx + 1'b1;
             p_kx <= g[1] ? KX_TWO : kx == KX_PEN2;
             xi <= !g[1] ? xi + 1'b1 : !g[2] ? xb : !g[3] ? xb + S_X : {XW{1'b0}};
+            c_t1 <= !g[1] ? COL_T2[xi] : !g[2] ? COL_T1[xb] : !g[3] ? COL_TS1[xb] : COL_T1[0];
         end
     end
     // Group 2 when ky moves (tc >= 2): ky and the tap row.
@@ -485,11 +483,13 @@ module hdlgen_swg #(
             ky <= {KYW{1'b0}};
             p_ky <= KY_TWO;
             yi <= {YW{1'b0}};
+            r_t1 <= ROW_T1[0];
             row_in <= ROW0;
         end else begin
             ky <= g[2] ? {KYW{1'b0}} : ky + 1'b1;
             p_ky <= g[2] ? KY_TWO : ky == KY_PEN2;
             yi <= !g[2] ? yi + 1'b1 : !g[3] ? yb : !g[4] ? yb + S_Y : {YW{1'b0}};
+            r_t1 <= !g[2] ? ROW_T2[yi] : !g[3] ? ROW_T1[yb] : !g[4] ? ROW_TS1[yb] : ROW_T1[0];
             row_in <= n_row;
         end
     end
@@ -498,9 +498,13 @@ module hdlgen_swg #(
         if (rst) begin
             xb <= {XW{1'b0}};
             p_ox <= OX_TWO;
+            c_b0 <= COL_T0[0];
+            c_bs <= COL_TS[0];
         end else begin
             xb <= g[3] ? {XW{1'b0}} : xb + S_X;
             p_ox <= g[3] ? OX_TWO : xb == XB_PEN2;
+            c_b0 <= g[3] ? COL_T0[0] : COL_TS[xb];
+            c_bs <= g[3] ? COL_TS[0] : COL_T2S[xb];
         end
     end
     // Group 4 when oy moves (tc >= 4).
@@ -508,9 +512,13 @@ module hdlgen_swg #(
         if (rst) begin
             yb <= {YW{1'b0}};
             p_oy <= OY_TWO;
+            r_b0 <= ROW_T0[0];
+            r_bs <= ROW_TS[0];
         end else begin
             yb <= g[4] ? {YW{1'b0}} : yb + S_Y;
             p_oy <= g[4] ? OY_TWO : yb == YB_PEN2;
+            r_b0 <= g[4] ? ROW_T0[0] : ROW_TS[yb];
+            r_bs <= g[4] ? ROW_TS[0] : ROW_T2S[yb];
         end
     end
 
@@ -596,6 +604,38 @@ module hdlgen_swg #(
             k_pad <= t_pad;
             k_last <= t_last;
         end
+    end
+    // The issue decision. WR_SPLIT: for each (issue, wr) a candidate from its own sums'
+    // sign bits, one LUT after each carry chain (kept nets, and so are their other
+    // inputs, inb_d and e_ok: else ABC folds their logic in and makes it a wide LUT),
+    // then issue and wr pick one (the slice's wide-function multiplexers). Three LUT
+    // levels after the chain were the 85F's critical path (digits, 141.9-145.0 MHz over
+    // three placements). Under rst no tap is there either way (D0 < 0, d_go < 0).
+    // The candidates take en's next value without rst (e_ok: one LUT4 of flip-flops, its
+    // own copy); rst clears issue through the flip-flop's reset (folded into e_ok, it
+    // made that three LUT levels: the 85F's critical path, 142.8 MHz).
+    wire issue_d;
+    wire issue_clr;
+    generate
+        if (WR_SPLIT == 1) begin : g_isel
+            (* keep *) wire e_ok = k_valid ? o_free : !(t_valid && !o_free);   // en_d, no rst
+            (* keep *) wire c11 = e_ok && (inb_d ? !g_split.wr_k1[LW] : !g_split.go_k1[LW]);
+            (* keep *) wire c10 = e_ok && (inb_d ? !g_split.wr_k0[LW-1] : !g_split.go_k0[LW-1]);
+            // (issue low: inb_d is inb)
+            (* keep *) wire c01 = e_ok && (inb ? !g_split.wr_1[LW-1] : !g_split.go_1[LW-1]);
+            (* keep *) wire c00 = e_ok && (inb ? !d_wr[LW-1] : !d_go[LW-1]);
+            assign issue_d = issue ? (wr ? c11 : c10) : (wr ? c01 : c00);
+            assign issue_clr = rst;
+        end else begin : g_iadd
+            assign issue_d = en_d && (inb_d ? !d_wr_d[LW-1] : !d_go_d[LW-1]);
+            assign issue_clr = 1'b0;
+        end
+    endgenerate
+    always @(posedge clk) begin
+        if (rst) inb <= ROW0 && COL0;
+        else inb <= inb_d;
+        if (issue_clr) issue <= 1'b0;
+        else issue <= issue_d;
     end
 
     assign out_valid = o_valid;
