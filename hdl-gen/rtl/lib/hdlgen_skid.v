@@ -23,25 +23,24 @@ module hdlgen_skid #(
     assign out_data = m;
     wire take = in_valid && !sv;
     wire leave = mv && out_ready;
+    // The entries load without regard to rst (only the valid flags reset), so the reset
+    // stays out of their enables (a reset into a register slice's data enables was an
+    // ECP5-85F critical path).
+    always @(posedge clk) begin
+        if (take && mv && !out_ready) s <= in_data;   // the output stalls: skid entry
+        if (take ? !(mv && !out_ready) : (leave && sv))
+            m <= take ? in_data : s;   // the output is empty or leaves; or the skid moves up
+    end
     always @(posedge clk) begin
         if (rst) begin
             mv <= 1'b0;
             sv <= 1'b0;
         end else if (take) begin
-            if (mv && !out_ready) begin
-                s <= in_data;          // the output stalls: into the skid entry
-                sv <= 1'b1;
-            end else begin
-                m <= in_data;          // the output is empty or leaves this cycle
-                mv <= 1'b1;
-            end
+            if (mv && !out_ready) sv <= 1'b1;
+            else mv <= 1'b1;
         end else if (leave) begin
-            if (sv) begin
-                m <= s;
-                sv <= 1'b0;
-            end else begin
-                mv <= 1'b0;
-            end
+            if (sv) sv <= 1'b0;
+            else mv <= 1'b0;
         end
     end
 endmodule

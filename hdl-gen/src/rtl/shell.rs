@@ -244,7 +244,9 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
         });
         r
     };
-    let rst = reset_reg("rst", false);
+    // Both kept: opt_merge spares a pair of identical flip-flops only when both cells
+    // carry keep (with only rst_link kept, the two were one register in the netlists).
+    let rst = reset_reg("rst", true);
     let rst_link = reset_reg("rst_link", true);
 
     let rx_valid = m.wire("rx_valid", 1);
