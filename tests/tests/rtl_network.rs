@@ -90,6 +90,33 @@ fn example(path: &str) -> (Network, Generated) {
     example_at(path, 5280 * 4 / 5)
 }
 
+/// An example as `build --board ulx3s-85f [--luts N]` plans it (its `board_gen_options`),
+/// with taps and without hex files.
+fn example_on_85f(path: &str, luts: Option<u64>) -> (Network, GenOptions, Generated) {
+    let net = Network::load(&root().join(path)).expect("example loads");
+    let board = hdlgen::flow::Board::by_name("ulx3s-85f").expect("board");
+    let opts = hdlgen::build::board_gen_options(board.device(), luts);
+    let g = generate(
+        &net,
+        &GenOptions {
+            taps: true,
+            hex: false,
+            ..opts.clone()
+        },
+    )
+    .expect("generates");
+    (net, opts, g)
+}
+
+/// The generated network top's Verilog.
+fn top_of(g: &Generated) -> &str {
+    &g.files
+        .iter()
+        .find(|(n, _)| n.ends_with("_top.v"))
+        .expect("top")
+        .1
+}
+
 #[test]
 fn digits_bnn_is_bit_exact_on_all_test_images() {
     let (net, g) = example("examples/digits/bnn.yaml");
@@ -145,25 +172,9 @@ fn mnist_bnn_is_bit_exact() {
     // design `build --board ulx3s-85f --luts 66262` makes (80 % of the part, the default
     // before FILL_85K; tree pipelining and per-engine configuration registers), where
     // conv1 (Cin = 1) and conv2 take a whole window per cycle: 784 cycles per image.
-    let net = Network::load(&root().join("examples/mnist_bnn.yaml")).expect("example loads");
-    let board = hdlgen::flow::Board::by_name("ulx3s-85f").expect("board");
-    let opts = hdlgen::build::board_gen_options(board.device(), Some(66_262));
+    let (net, opts, g) = example_on_85f("examples/mnist_bnn.yaml", Some(66_262));
     assert!(opts.cfg_regs && opts.reg_every == 1);
-    let g = generate(
-        &net,
-        &GenOptions {
-            taps: true,
-            hex: false,
-            ..opts
-        },
-    )
-    .expect("generates");
-    let top = &g
-        .files
-        .iter()
-        .find(|(n, _)| n.ends_with("_top.v"))
-        .expect("top")
-        .1;
+    let top = top_of(&g);
     assert!(
         top.contains("_cfg_we_u"),
         "per-engine configuration registers"
@@ -187,18 +198,7 @@ fn mnist_bnn_is_bit_exact() {
 /// cycles per image).
 #[test]
 fn mnist_bnn_with_three_taps_per_beat_is_bit_exact() {
-    let net = Network::load(&root().join("examples/mnist_bnn.yaml")).expect("example loads");
-    let board = hdlgen::flow::Board::by_name("ulx3s-85f").expect("board");
-    let opts = hdlgen::build::board_gen_options(board.device(), None);
-    let g = generate(
-        &net,
-        &GenOptions {
-            taps: true,
-            hex: false,
-            ..opts
-        },
-    )
-    .expect("generates");
+    let (net, _, g) = example_on_85f("examples/mnist_bnn.yaml", None);
     assert_eq!(chunked_engines(&g), ["conv2_bn2"]);
     assert_eq!(g.estimate.interval, 1176);
     let mut rng = Rng(6);
@@ -392,26 +392,9 @@ fn a_corrupted_weight_bit_is_caught_where_it_bites() {
 /// otherwise alias one in range (its high bits dropped).
 #[test]
 fn out_of_range_configuration_writes_change_nothing() {
-    let net = Network::load(&root().join("examples/digits/bnn.yaml")).expect("example loads");
-    let board = hdlgen::flow::Board::by_name("ulx3s-85f").expect("board");
-    let opts = hdlgen::build::board_gen_options(board.device(), None);
+    let (net, opts, g) = example_on_85f("examples/digits/bnn.yaml", None);
     assert!(opts.cfg_regs && opts.replicate);
-    let g = generate(
-        &net,
-        &GenOptions {
-            taps: true,
-            hex: false,
-            ..opts
-        },
-    )
-    .expect("generates");
-    let top = &g
-        .files
-        .iter()
-        .find(|(n, _)| n.ends_with("_top.v"))
-        .expect("top")
-        .1;
-    assert!(top.contains(".CFG_CHECKED(1)"));
+    assert!(top_of(&g).contains(".CFG_CHECKED(1)"));
     let (ub, wb, lb) = g.design.cfg_fields();
     let addr =
         |u: usize, w: usize, l: usize| ((u as u64) << (wb + lb)) | ((w as u64) << lb) | l as u64;
