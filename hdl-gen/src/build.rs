@@ -507,6 +507,15 @@ fn seed_of(first: Option<u64>, k: u32) -> Option<u64> {
     }
 }
 
+/// Whether a placement reached `mhz` (nextpnr's verdict and its Fmax both).
+fn meets(r: &flow::PnrReport, mhz: f64) -> bool {
+    r.timing_met && r.fmax_mhz.unwrap_or(0.0) >= mhz
+}
+
+fn fmax(r: &flow::PnrReport) -> f64 {
+    r.fmax_mhz.unwrap_or(0.0)
+}
+
 fn seed_label(seed: Option<u64>) -> String {
     seed.map_or_else(|| "default".into(), |s| s.to_string())
 }
@@ -524,7 +533,6 @@ fn place_and_route(
 ) -> Result<flow::PnrReport, Error> {
     let dir = p.out_dir.clone();
     let target = p.freq_mhz.unwrap_or(0.0);
-    let met = |r: &flow::PnrReport| r.timing_met && r.fmax_mhz.unwrap_or(0.0) >= target;
     let aside = |r: &flow::PnrReport, what: &str, ext: &str| {
         dir.join(format!("{what}.seed-{}.{ext}", seed_label(r.seed)))
     };
@@ -572,24 +580,21 @@ fn place_and_route(
         let r = flow::pnr_with(nextpnr, p)?;
         seconds += r.seconds;
         k += 1;
-        if met(&r) || k == tries {
+        if meets(&r, target) || k == tries {
             break r;
         }
         progress(Progress::Note {
             detail: format!(
                 "placer seed {}: {:.2} MHz, short of {target:.2}; trying seed {} ({} of {tries})",
                 seed_label(r.seed),
-                r.fmax_mhz.unwrap_or(0.0),
+                fmax(&r),
                 seed_label(seed_of(first, k)),
                 k + 1
             ),
         });
         swap(&r, false)?;
-        let faster = |a: &flow::PnrReport, b: &flow::PnrReport| {
-            a.fmax_mhz.unwrap_or(0.0) > b.fmax_mhz.unwrap_or(0.0)
-        };
         match &best {
-            Some(b) if !faster(&r, b) => drop_output(&aside(&r, "top", &output_ext(&r))),
+            Some(b) if fmax(&r) <= fmax(b) => drop_output(&aside(&r, "top", &output_ext(&r))),
             _ => {
                 if let Some(b) = &best {
                     drop_output(&aside(b, "top", &output_ext(b)));
@@ -599,12 +604,12 @@ fn place_and_route(
         }
     };
     if let Some(b) = best {
-        if !met(&r) && b.fmax_mhz.unwrap_or(0.0) > r.fmax_mhz.unwrap_or(0.0) {
+        if !meets(&r, target) && fmax(&b) > fmax(&r) {
             progress(Progress::Note {
                 detail: format!(
                     "no seed met {target:.2} MHz; keeping seed {} ({:.2} MHz)",
                     seed_label(b.seed),
-                    b.fmax_mhz.unwrap_or(0.0)
+                    fmax(&b)
                 ),
             });
             swap(&r, false)?;
@@ -784,8 +789,8 @@ pub fn build(
         step: "place and route",
         seconds: r.seconds,
     });
-    let achieved = r.fmax_mhz.unwrap_or(0.0);
-    let met = r.timing_met && achieved >= design_mhz;
+    let achieved = fmax(&r);
+    let met = meets(&r, design_mhz);
 
     let mut packed = None;
     let mut bitstream = None;

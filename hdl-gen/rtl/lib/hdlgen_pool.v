@@ -14,8 +14,9 @@
 //
 // Structure: a running register holds the reduction of taps 0 .. k-1; the last tap's
 // result goes to the output register. in_ready and out_valid are flip-flops (in_ready
-// is set from the next values of k == K-1 and the output side being full): with K >= 2 a window's last tap waits while the output register is full (it has been
-// on offer for at least K-1 cycles by then, so with out_ready high this never stalls);
+// is set from the next values of k == K-1 and the output side being full): with K >= 2
+// a window's last tap waits while the output register is full (it has been on offer for
+// at least K-1 cycles by then, so with out_ready high this never stalls);
 // with K = 1 (every tap is a window) a skid register behind the output register keeps one
 // beat per cycle. Other taps are always accepted.
 // rst (synchronous, active high) clears the control state only.

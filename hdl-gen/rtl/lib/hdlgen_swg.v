@@ -610,10 +610,10 @@ module hdlgen_swg #(
     // inputs, inb_d and e_ok: else ABC folds their logic in and makes it a wide LUT),
     // then issue and wr pick one (the slice's wide-function multiplexers). Three LUT
     // levels after the chain were the 85F's critical path (digits, 141.9-145.0 MHz over
-    // three placements). Under rst no tap is there either way (D0 < 0, d_go < 0).
-    // The candidates take en's next value without rst (e_ok: one LUT4 of flip-flops, its
-    // own copy); rst clears issue through the flip-flop's reset (folded into e_ok, it
-    // made that three LUT levels: the 85F's critical path, 142.8 MHz).
+    // three placements). The candidates take en's next value without rst (e_ok: one LUT4
+    // of flip-flops, its own copy); rst clears issue through the flip-flop's reset
+    // (folded into e_ok, it made that three LUT levels: 142.8 MHz). Without WR_SPLIT no
+    // tap is there under rst either way (D0 < 0, d_go < 0).
     wire issue_d;
     wire issue_clr;
     generate

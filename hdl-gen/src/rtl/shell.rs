@@ -222,10 +222,11 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
         keep: false,
     });
     // The reset is a flip-flop: it fans out to every engine, and a gate in front of that
-    // fanout would be the critical path. The link has its own copy, kept apart (yosys
-    // would merge the two): the reset's fanout into the network pulled the link's reset
-    // logic across an ECP5-85F.
-    let mut reset_reg = |name: &str, keep: bool| {
+    // fanout would be the critical path. The link has its own copy, kept apart: the
+    // reset's fanout into the network pulled the link's reset logic across an ECP5-85F.
+    // Both registers are kept: opt_merge spares a pair of identical flip-flops only when
+    // both cells carry keep (with only rst_link kept, the two were one register).
+    let mut reset_reg = |name: &str| {
         m.items.push(Item::Net {
             kind: NetKind::Reg,
             name: name.into(),
@@ -240,14 +241,12 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
                 r.clone(),
                 por.clone().bin(BinOp::Ne, Expr::lit(4, 0)),
             )],
-            keep,
+            keep: true,
         });
         r
     };
-    // Both kept: opt_merge spares a pair of identical flip-flops only when both cells
-    // carry keep (with only rst_link kept, the two were one register in the netlists).
-    let rst = reset_reg("rst", true);
-    let rst_link = reset_reg("rst_link", true);
+    let rst = reset_reg("rst");
+    let rst_link = reset_reg("rst_link");
 
     let rx_valid = m.wire("rx_valid", 1);
     let rx_data = m.wire("rx_data", 8);
