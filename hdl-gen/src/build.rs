@@ -280,6 +280,8 @@ pub struct EstimateReport {
     pub lut4: u64,
     pub ff: u64,
     pub bram: u64,
+    #[serde(default)]
+    pub spram: u64,
 }
 
 /// Used and available resources. `logic`, `bram`, `spram`, `dsp`, `io` come from nextpnr;
@@ -381,6 +383,19 @@ fn over_capacity(est: &Estimate, device: &Device) -> Option<String> {
             device.part,
             device.bram
         ));
+    }
+    if est.spram > device.spram as u64 {
+        over.push(if device.spram == 0 {
+            format!(
+                "{} SPRAM blocks for `store: spram` weights, and the {} has none (only iCE40 UltraPlus parts do)",
+                est.spram, device.part
+            )
+        } else {
+            format!(
+                "{} SPRAM blocks of the {}'s {}",
+                est.spram, device.part, device.spram
+            )
+        });
     }
     (!over.is_empty()).then(|| over.join(" and "))
 }
@@ -846,6 +861,7 @@ pub fn build(
             lut4: est.lut4,
             ff: est.ff,
             bram: est.bram,
+            spram: est.spram,
         },
         resources: Resources {
             logic: r.logic,
@@ -1093,7 +1109,12 @@ pub fn summary(r: &BuildReport) -> String {
         r.estimate.bram
     ));
     if r.resources.spram.available > 0 {
-        line(format!("  {:<12} {}", "SPRAM", pct(&r.resources.spram)));
+        line(format!(
+            "  {:<12} {}   (estimate {})",
+            "SPRAM",
+            pct(&r.resources.spram),
+            r.estimate.spram
+        ));
     }
     line(format!("  {:<12} {}", "DSP", pct(&r.resources.dsp)));
     line(format!("  {:<12} {}", "I/O", pct(&r.resources.io)));
@@ -1133,6 +1154,12 @@ pub fn summary(r: &BuildReport) -> String {
         "bitstream: {}",
         r.bitstream.as_deref().unwrap_or("none (timing not met)")
     ));
+    if !r.link.params.spram_units.is_empty() {
+        line(format!(
+            "SPRAM (no initial contents; a host writes them over the link after configuration): {}",
+            r.link.params.spram_units.join(", ")
+        ));
+    }
     if let Some(p) = &r.patched {
         line(format!(
             "weights patched into the previous bitstream ({}): {}",

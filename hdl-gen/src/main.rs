@@ -638,13 +638,18 @@ fn print_estimate(est: &hdlgen::rtl::estimate::Estimate) {
         );
     }
     out!(
-        "interval {} cycles/image (pipeline efficiency {:.1}%); iCE40 estimate: {} LUT4, {} FF, {} logic cells, {} EBR",
+        "interval {} cycles/image (pipeline efficiency {:.1}%); iCE40 estimate: {} LUT4, {} FF, {} logic cells, {} EBR{}",
         thousands(est.interval),
         100.0 * est.efficiency,
         thousands(est.lut4),
         thousands(est.ff),
         thousands(est.lc),
-        est.bram
+        est.bram,
+        if est.spram > 0 {
+            format!(", {} SPRAM", est.spram)
+        } else {
+            String::new()
+        }
     );
 }
 

@@ -280,6 +280,7 @@ mod tests {
             score_bytes: 2,
             buffer_bytes: 16,
             cfg_addr_bits: 12,
+            spram_units: vec![],
         }
     }
 

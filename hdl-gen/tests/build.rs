@@ -220,6 +220,76 @@ fn digits_bitstream_for_the_icebreaker_and_a_weights_only_patch() {
     assert!(report(&dir)["patched"].is_null());
 }
 
+/// The digits BNN in `dir` with conv2's weights in SPRAM (and, with `seed`, random).
+fn digits_spram(dir: &Path, name: &str, seed: Option<u64>) -> PathBuf {
+    let p = digits_copy(dir, name, seed);
+    let yaml = std::fs::read_to_string(&p).unwrap();
+    let y = yaml.replacen("name: conv2,", "name: conv2, store: spram,", 1);
+    assert_ne!(y, yaml);
+    std::fs::write(&p, y).unwrap();
+    p
+}
+
+/// `store: spram` on the UP5K: conv2's weights become SB_SPRAM256KA blocks (as many as
+/// the estimate counts), the report and summary name the memory a host writes after
+/// configuration, and new conv2 weights need no new bitstream (SPRAM is not in it). On an
+/// ECP5 board the same network is an error before any tool runs.
+#[test]
+fn spram_weights_on_the_icebreaker() {
+    let t = TempDir::new().unwrap();
+    let dir = t.path().join("b");
+    let a = digits_spram(t.path(), "a.yaml", None);
+    let o = hdlgen(
+        &["build", a.to_str().unwrap(), "-o", dir.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(o.code, Some(0), "{}\n{}", o.stdout, o.stderr);
+    let r = report(&dir);
+    check_report(&r, "iCE40UP5K", "top.bin", &dir);
+    let spram = f(&r, "estimate.spram");
+    assert!(spram >= 1.0, "{r}");
+    assert_eq!(f(&r, "resources.spram.used"), spram, "{r}");
+    assert_eq!(r["link"]["spram_units"][0], "conv2_bn2_w.hex", "{r}");
+    assert!(o.stdout.contains("conv2_bn2_w.hex"), "{}", o.stdout);
+    eprintln!("{}", o.stdout);
+    let bin_a = std::fs::read(dir.join("top.bin")).unwrap();
+
+    let b = digits_spram(t.path(), "b.yaml", Some(77));
+    let o = hdlgen(
+        &["build", b.to_str().unwrap(), "-o", dir.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(o.code, Some(0), "{}\n{}", o.stdout, o.stderr);
+    assert!(!o.stderr.contains("synthesis"), "{}", o.stderr);
+    let r = report(&dir);
+    assert_eq!(
+        r["patched"]["memories"].as_array().map(Vec::len),
+        Some(0),
+        "{r}"
+    );
+    assert_eq!(std::fs::read(dir.join("top.bin")).unwrap(), bin_a);
+
+    let e = t.path().join("e");
+    let o = hdlgen(
+        &[
+            "build",
+            a.to_str().unwrap(),
+            "--board",
+            "ulx3s-85f",
+            "-o",
+            e.to_str().unwrap(),
+        ],
+        &[("HDLGEN_YOSYS", "/nonexistent/yosys")],
+    );
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(
+        o.squashed().contains("SPRAMblocksfor`store:spram`weights"),
+        "{}",
+        o.stderr
+    );
+    assert!(!e.exists(), "nothing written");
+}
+
 /// Builds the digits BNN for `board` (with `extra` options) and checks the report.
 fn digits_board_build(board: &str, extra: &[&str], device: &str, bitstream: &str) {
     let t = TempDir::new().unwrap();

@@ -341,6 +341,7 @@ fn ambiguous_missing_and_misshapen_contents_are_typed_errors() {
         kind: UnitKind::Weights,
         width: 16,
         depth: 256,
+        spram: false,
     };
     let img = |seed: u64| UnitImage {
         words: (0..256u64)

@@ -318,6 +318,58 @@ fn logic_stored_weights_are_bit_exact() {
     assert_eq!((rep.agree, rep.first_mismatch), (360, None));
 }
 
+/// `store: spram` on two layers: their weight memories become single-port SPRAM (no
+/// initial contents; the configuration bus writes them, as a host does after
+/// configuration) and the network stays bit-exact, with and without back-pressure.
+#[test]
+fn spram_stored_weights_are_bit_exact() {
+    let net = digits_edited(
+        "spram.yaml",
+        &[
+            ("name: conv2,", "name: conv2, store: spram,"),
+            ("name: fc,", "name: fc, store: spram,"),
+        ],
+    );
+    let opts = GenOptions {
+        lut_budget: Some(5280 * 4 / 5),
+        ..sim_options()
+    };
+    let g = generate(&net, &opts).expect("generates");
+    let spram: Vec<&str> = g
+        .design
+        .units
+        .iter()
+        .filter(|u| u.spram)
+        .map(|u| g.design.engines[u.engine].name.as_str())
+        .collect();
+    assert_eq!(spram, ["conv2_bn2", "fc"]);
+    assert!(g.estimate.spram >= 2, "{:?}", g.estimate);
+    let top = &g
+        .files
+        .iter()
+        .find(|f| f.0 == format!("{}.v", g.top_name))
+        .unwrap()
+        .1;
+    assert_eq!(top.matches(".W_SPRAM(1)").count(), 2);
+    // With hex images, the SPRAM memories still start empty: conv1's weights alone come
+    // from an init file.
+    let hex = generate(&net, &GenOptions { hex: true, ..opts }).expect("generates");
+    let top = &hex
+        .files
+        .iter()
+        .find(|f| f.0 == format!("{}.v", g.top_name))
+        .unwrap()
+        .1;
+    assert_eq!(top.matches(".W_INIT(\"\")").count(), 2, "{top}");
+    let batch = input::load(&net, &root().join("examples/digits/test.npz")).expect("test set");
+    let mut s = build(&g);
+    s.load(&g.images);
+    let rep = s.run(&net, &batch.samples, Drive::default()).expect("runs");
+    assert_eq!((rep.agree, rep.first_mismatch), (360, None));
+    interval_near_estimate(rep.interval, &g);
+    stalls_change_nothing(&mut s, &net, &batch.samples, 13);
+}
+
 /// One flipped weight bit, written over the configuration bus, is reported at the layer,
 /// image and element where the reference with the same flipped weight first differs.
 #[test]

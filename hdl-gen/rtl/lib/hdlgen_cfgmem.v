@@ -23,6 +23,11 @@
 // (the block's byte enables) are registered; the write lands one cycle later (the
 // argmax's scale/bias memory: its word check into the byte enables was an 85F critical
 // path).
+// HUGE = 1 (iCE40 UltraPlus, D > 4): one single-port memory that yosys maps to
+// SB_SPRAM256KA (16 bits × 16K words each, ganged for wider words): a write takes the
+// port (the read register keeps its value that cycle, as the SPRAM's does), so writes
+// must happen while the reader is idle, as they do. No INIT_FILE: an SPRAM has no initial
+// contents in the bitstream, so its words are written over the bus after configuration.
 `default_nettype none
 module hdlgen_cfgmem #(
     parameter integer W = 32,
@@ -32,7 +37,8 @@ module hdlgen_cfgmem #(
     // write port is ignored and yosys folds the table into logic (`store: logic`).
     parameter integer CONST = 0,
     parameter [W*D-1:0] CONST_DATA = {(W*D){1'b0}},
-    parameter integer WREG = 0
+    parameter integer WREG = 0,
+    parameter integer HUGE = 0
 ) (
     input  wire                                   clk,
     input  wire                                   we,
@@ -63,6 +69,43 @@ module hdlgen_cfgmem #(
                 always @(*) rdata = CONST_DATA[ra_q * W +: W];
                 wire _unused_c = &{1'b0, we, waddr, wlane, 1'b0};
             end
+        end else if (D > 4 && HUGE == 1) begin : g_huge
+            (* ram_style = "huge" *) reg [W-1:0] mem [0:N-1];
+            wire [AW-1:0] wa_w;
+            wire [31:0] wd_w;
+            wire [LANES-1:0] lwe;
+            if (WREG == 1) begin : g_wq
+                reg [AW-1:0] a;
+                reg [31:0] d;
+                always @(posedge clk) if (we) begin
+                    a <= waddr;
+                    d <= wdata;
+                end
+                assign wa_w = a;
+                assign wd_w = d;
+            end else begin : g_wd
+                assign wa_w = waddr;
+                assign wd_w = wdata;
+            end
+            // One address for both: the port is shared.
+            wire wr = |lwe;
+            wire [AW-1:0] addr = wr ? wa_w : raddr;
+            for (l = 0; l < LANES; l = l + 1) begin : g_lane
+                localparam integer LO = 32 * l;
+                localparam integer NB = (W - LO) < 32 ? (W - LO) : 32;
+                localparam [LW-1:0] LANE = l;
+                if (WREG == 1) begin : g_lq
+                    reg q = 1'b0;
+                    always @(posedge clk) q <= we && wlane == LANE;
+                    assign lwe[l] = q;
+                end else begin : g_ld
+                    assign lwe[l] = we && wlane == LANE;
+                end
+                always @(posedge clk)
+                    if (lwe[l]) mem[addr][LO +: NB] <= wd_w[NB-1:0];
+            end
+            always @(posedge clk) if (re && !wr) rdata <= mem[addr];
+            wire _unused_h = &{1'b0, wd_w, 1'b0};
         end else if (D > 4) begin : g_block
             // Rows past N are reached by no address (zero-extended below); see the header.
             localparam integer NR = (N < 256) ? 256 : N;

@@ -95,6 +95,9 @@ module hdlgen_mvau #(
     // ignored.
     parameter integer STORE = 0,
     parameter [PE*SIMD*(MW/SIMD)*(MH/PE)-1:0] WCONST = 0,  // unsized: no 8k-bit replication
+    // W_SPRAM = 1 (`store: spram`, iCE40 UltraPlus): the weight memory is single-port
+    // SPRAM (hdlgen_cfgmem HUGE; no W_INIT, the weights are written after configuration).
+    parameter integer W_SPRAM = 0,
     // CFG_REG = 1: the weight memory registers its writes (hdlgen_cfgmem WREG): in
     // flip-flops (at most 4 words) strobes and data, landing two cycles later; in block
     // RAM address, data and byte enables, landing a cycle later, while en is low. The
@@ -230,7 +233,7 @@ module hdlgen_mvau #(
     // cycle after a weight write en is low: the next read is the written word.
     wire [WW-1:0] w_m;
     hdlgen_cfgmem #(.W(WW), .D(DEPTH), .INIT_FILE(W_INIT), .CONST(STORE), .CONST_DATA(WCONST),
-                    .WREG(CFG_REG)) u_wmem (
+                    .WREG(CFG_REG), .HUGE(W_SPRAM)) u_wmem (
         .clk(clk), .we(wcfg_we && w_word_ok && w_lane_ok), .waddr(word_x[AW-1:0]),
         .wlane(lane_x[WLW-1:0]), .wdata(cfg_data), .re(en), .raddr(addr), .rdata(w_m)
     );

@@ -118,7 +118,8 @@ pub fn plan(old: &Generated, new: &Generated) -> Result<Vec<usize>> {
     let mut changed = vec![];
     if reasons.is_empty() {
         for (u, unit) in new.design.units.iter().enumerate() {
-            if old.images.get(u) == new.images.get(u) {
+            // SPRAM contents are not in the bitstream (a host writes them).
+            if old.images.get(u) == new.images.get(u) || unit.spram {
                 continue;
             }
             if block_rows(unit).is_some() {
@@ -832,6 +833,7 @@ mod tests {
                 kind: UnitKind::Thresholds,
                 width,
                 depth,
+                spram: false,
             };
             let mut x = 7u32;
             let img = UnitImage {

@@ -12,15 +12,30 @@ pub struct Fixed {
     pub span: Span,
 }
 
+/// Where a compute layer's weights live (`store`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Store {
+    /// Block RAM (or flip-flops for at most 4 words), in the bitstream and loadable at
+    /// run time.
+    #[default]
+    Bram,
+    /// Constants folded into LUT logic (fused thresholds stay loadable); not reloadable.
+    Logic,
+    /// iCE40 UltraPlus single-port RAM (`SB_SPRAM256KA`, 16 bits × 16K words): large
+    /// layers on a UP5K. An SPRAM has no initial contents in the bitstream, so the weights
+    /// are written over the configuration bus after configuration.
+    Spram,
+}
+
 /// `pe` and `simd` as written (absent: the folding search picks them), and where the
 /// weights live.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FoldKeys {
     pub pe: Option<Fixed>,
     pub simd: Option<Fixed>,
-    /// `store: logic`: weights (and fused thresholds stay loadable) folded into LUT logic as
-    /// constants, not reloadable; default `bram` (block RAM, loadable at run time).
-    pub logic: bool,
+    pub store: Store,
+    /// Where `store` was written (for errors about it).
+    pub store_span: Option<Span>,
 }
 
 impl FoldKeys {
@@ -35,22 +50,28 @@ impl FoldKeys {
                 })
                 .transpose()
         };
-        let logic = match o.get("store") {
-            None => false,
+        let (store, store_span) = match o.get("store") {
+            None => (Store::Bram, None),
             Some(n) => {
-                choice(
+                let s = match choice(
                     o.cx,
                     n,
                     "store",
-                    &["bram", "logic"],
-                    "`bram`: block RAM, loadable at run time; `logic`: constants in LUTs",
-                )? == "logic"
+                    &["bram", "logic", "spram"],
+                    "`bram`: block RAM, loadable at run time; `logic`: constants in LUTs; `spram`: iCE40 UltraPlus SPRAM, written after configuration",
+                )? {
+                    "logic" => Store::Logic,
+                    "spram" => Store::Spram,
+                    _ => Store::Bram,
+                };
+                (s, Some(n.span))
             }
         };
         Ok(FoldKeys {
             pe: get("pe")?,
             simd: get("simd")?,
-            logic,
+            store,
+            store_span,
         })
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::lower::{compute_layers, divisors, lower, Design, Engine, Fold, Kind, Mvau, Swg};
 use crate::error::Error;
-use crate::layers::fold::FoldKeys;
+use crate::layers::fold::{FoldKeys, Store};
 use crate::network::Network;
 
 /// Per-engine estimate.
@@ -27,6 +27,8 @@ pub struct EngineEstimate {
     pub ff: u64,
     /// iCE40 `SB_RAM40_4K` blocks (256 × 16 bit).
     pub bram: u64,
+    /// iCE40 UltraPlus `SB_SPRAM256KA` blocks (`store: spram` weights).
+    pub spram: u64,
     /// iCE40 logic cells (see [`logic_cells`]).
     pub lc: u64,
 }
@@ -39,6 +41,7 @@ pub struct Estimate {
     pub lut4: u64,
     pub ff: u64,
     pub bram: u64,
+    pub spram: u64,
     /// iCE40 logic cells, the figure the folding budget bounds.
     pub lc: u64,
     /// Ideal cycles (MACs / (pe·simd)) of the slowest compute engine over the interval.
@@ -65,6 +68,15 @@ pub fn ebr_blocks(width: usize, depth: usize) -> u64 {
         .min()
         .expect("modes")
 }
+
+/// iCE40 UltraPlus `SB_SPRAM256KA` blocks (16 bits × 16,384 words) for a `width` ×
+/// `depth` memory (yosys gangs them for width and cascades them for depth).
+pub fn spram_blocks(width: usize, depth: usize) -> u64 {
+    (width.div_ceil(16) * depth.div_ceil(16384)) as u64
+}
+
+/// SPRAM blocks of the largest iCE40 UltraPlus (UP5K).
+const MAX_SPRAM: u64 = 4;
 
 /// Window-generator write side and ring memory: (cycles to accept an image, bram, lut, ff).
 fn swg_cost(s: &Swg) -> (u64, u64, u64, u64) {
@@ -141,7 +153,7 @@ fn chunk_cost(s: &Swg) -> (u64, u64) {
 /// docs/bnn-hardware.md.
 fn weight_regs(m: &Mvau) -> (u64, u64) {
     let words = (m.sf() * m.nf()) as u64;
-    if m.logic || words > 4 {
+    if m.logic() || words > 4 {
         return (0, 0);
     }
     let bits = (m.pe * m.simd) as u64;
@@ -183,7 +195,7 @@ fn mvau_cost(m: &Mvau, reg_every: usize) -> (u64, u64, u64) {
     } else {
         lanes * 2
     };
-    if m.logic {
+    if m.logic() {
         // Constant weights: smaller leaves; more than one word adds a ROM of about a
         // LUT4 per 4 words per bit.
         let words = (m.sf() * m.nf()) as u64;
@@ -232,14 +244,18 @@ fn mvau_cost(m: &Mvau, reg_every: usize) -> (u64, u64, u64) {
     // read and write paths yosys muxes in logic: ~11 LUT4 per 1,024 words per bit of
     // width below 16 (PE = SIMD = 1 over 73,728 words: 936 LUT4 where the rest is ~120).
     let width = m.pe * m.simd;
-    let deep = if m.logic || width >= 16 {
+    // SPRAM (16K words) needs no cascade; its shared port multiplexes the write address
+    // in front of the read address (a LUT4 per address bit).
+    let deep = if m.spram() {
+        clog2(m.sf() * m.nf())
+    } else if m.logic() || width >= 16 {
         0
     } else {
         (11 * m.sf() * m.nf() / 1024 / width) as u64
     };
     let lut = lane_lut + pe * per_pe_lut + mux + t_mux + pe_out + deep + 105;
     let ff = lane_ff + pe * per_pe_ff + 2 * out + pe_out + small_t + 2 * simd * m.in_w as u64 + 60;
-    let mut bram = if m.logic {
+    let mut bram = if m.logic() || m.spram() {
         0
     } else {
         ebr_blocks(m.pe * m.simd, m.sf() * m.nf())
@@ -359,6 +375,10 @@ pub fn engine(e: &Engine, reg_every: usize) -> EngineEstimate {
         lut4,
         ff,
         bram,
+        spram: match &e.kind {
+            Kind::Mvau { mvau: m, .. } if m.spram() => spram_blocks(m.pe * m.simd, m.sf() * m.nf()),
+            _ => 0,
+        },
         lc: logic_cells(lut4, ff),
     }
 }
@@ -403,6 +423,7 @@ pub fn estimate(d: &Design, replicate: bool) -> Estimate {
         lut4: engines.iter().map(|e| e.lut4).sum::<u64>() + 40,
         ff: engines.iter().map(|e| e.ff).sum::<u64>() + 40,
         bram: engines.iter().map(|e| e.bram).sum(),
+        spram: engines.iter().map(|e| e.spram).sum(),
         lc: engines.iter().map(|e| e.lc).sum::<u64>() + 80,
         efficiency: ideal as f64 / interval as f64,
         engines,
@@ -501,6 +522,15 @@ pub fn choose_folding(
                 };
                 v.push((d.cycles(f), lc, f));
             }
+        }
+        // SPRAM weights wider than the 4 blocks of a UP5K (the most any part has) cannot
+        // be built; if nothing else is left (fixed keys), the capacity check reports it.
+        let depth = |f: &Fold| m.mw / f.simd * (m.mh / f.pe);
+        if m.store == Store::Spram
+            && v.iter()
+                .any(|o| spram_blocks(o.2.pe * o.2.simd, depth(&o.2)) <= MAX_SPRAM)
+        {
+            v.retain(|o| spram_blocks(o.2.pe * o.2.simd, depth(&o.2)) <= MAX_SPRAM);
         }
         options.push(v);
     }

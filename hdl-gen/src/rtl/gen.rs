@@ -168,7 +168,7 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<Generated, Error> {
                 .engines
                 .iter()
                 .map(|e| match &e.kind {
-                    super::lower::Kind::Mvau { mvau, layer, .. } if mvau.logic => {
+                    super::lower::Kind::Mvau { mvau, layer, .. } if mvau.logic() => {
                         Some(super::params::weight_constant(net, *layer, mvau))
                     }
                     _ => None,

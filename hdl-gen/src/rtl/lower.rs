@@ -21,7 +21,7 @@
 use crate::arith::signed_bits;
 use crate::error::{Error, SpecError, SpecErrorExt};
 use crate::layers::binary_conv2d::Padding;
-use crate::layers::fold::FoldKeys;
+use crate::layers::fold::{FoldKeys, Store};
 use crate::layers::geom::Window;
 use crate::layers::Op;
 use crate::network::Network;
@@ -122,11 +122,20 @@ pub struct Mvau {
     /// Range of the dot product (clamps thresholds).
     pub lo: i64,
     pub hi: i64,
-    /// Weights are constants in logic (`store: logic`), not a loadable memory.
-    pub logic: bool,
+    /// Where the weights live (`store`).
+    pub store: Store,
 }
 
 impl Mvau {
+    /// Weights are constants in logic (`store: logic`), not a loadable memory.
+    pub fn logic(&self) -> bool {
+        self.store == Store::Logic
+    }
+    /// The weight memory is SPRAM (`store: spram`; memories of at most 4 words stay in
+    /// flip-flops whatever the store).
+    pub fn spram(&self) -> bool {
+        self.store == Store::Spram && self.sf() * self.nf() > 4
+    }
     pub fn sf(&self) -> usize {
         self.mw / self.simd
     }
@@ -196,6 +205,9 @@ pub struct Unit {
     pub kind: UnitKind,
     pub width: usize,
     pub depth: usize,
+    /// In SPRAM (`store: spram`): not in the bitstream; a host writes it after
+    /// configuration.
+    pub spram: bool,
 }
 
 impl Unit {
@@ -483,9 +495,9 @@ pub fn lower(net: &Network, folds: &[Fold], reg_every: usize) -> Result<Design, 
         let (kind, out_bits, last) = match &l.op {
             Op::BinaryConv2d(_) | Op::BinaryDense(_) => {
                 let f = *folds.next().expect("one folding per compute layer");
-                let logic = match &l.op {
-                    Op::BinaryConv2d(c) => c.fold.logic,
-                    Op::BinaryDense(d) => d.fold.logic,
+                let store = match &l.op {
+                    Op::BinaryConv2d(c) => c.fold.store,
+                    Op::BinaryDense(d) => d.fold.store,
                     _ => unreachable!(),
                 };
                 let (win, cin, mh, pad, pad_value, int) = match &l.op {
@@ -566,10 +578,10 @@ pub fn lower(net: &Network, folds: &[Fold], reg_every: usize) -> Result<Design, 
                     tw: signed_bits(lo - 1, hi + 2),
                     lo,
                     hi,
-                    logic,
+                    store,
                 };
                 let e = engines.len();
-                if logic {
+                if mvau.logic() {
                     let bits = mvau.mw * mvau.mh;
                     if bits > MAX_LOGIC_BITS {
                         return Err(unsupported(
@@ -585,6 +597,7 @@ pub fn lower(net: &Network, folds: &[Fold], reg_every: usize) -> Result<Design, 
                         kind: UnitKind::Weights,
                         width: f.pe * f.simd,
                         depth: mvau.sf() * mvau.nf(),
+                        spram: mvau.spram(),
                     });
                 }
                 if thr_layer.is_some() {
@@ -593,6 +606,7 @@ pub fn lower(net: &Network, folds: &[Fold], reg_every: usize) -> Result<Design, 
                         kind: UnitKind::Thresholds,
                         width: f.pe * (mvau.tw as usize + 1),
                         depth: mvau.nf(),
+                        spram: false,
                     });
                 }
                 (
@@ -616,6 +630,7 @@ pub fn lower(net: &Network, folds: &[Fold], reg_every: usize) -> Result<Design, 
                     kind: UnitKind::Thresholds,
                     width: map.c * (tw as usize + 1),
                     depth: 1,
+                    spram: false,
                 });
                 (
                     Kind::Thresh {
@@ -665,6 +680,7 @@ pub fn lower(net: &Network, folds: &[Fold], reg_every: usize) -> Result<Design, 
                     kind: UnitKind::ScaleBias,
                     width: 64,
                     depth: o.classes,
+                    spram: false,
                 });
                 (
                     Kind::Argmax {

@@ -188,9 +188,11 @@ pub fn cfg_writes(design: &Design, images: &[UnitImage]) -> Vec<(u64, u32)> {
 pub const REGISTER_DEPTH: usize = 4;
 
 /// Rows of block RAM `hdlgen_cfgmem` declares for `unit` (`max(2^clog2(D), 256)`), or
-/// `None` when the unit lives in flip-flops. Keep in step with `NR` in hdlgen_cfgmem.v.
+/// `None` when the unit lives in flip-flops or SPRAM. Keep in step with `NR` in
+/// hdlgen_cfgmem.v.
 pub fn block_rows(unit: &Unit) -> Option<usize> {
-    (unit.depth > REGISTER_DEPTH).then(|| unit.depth.next_power_of_two().max(256))
+    // SPRAM is not in the bitstream: its image is what a host writes, without filler.
+    (unit.depth > REGISTER_DEPTH && !unit.spram).then(|| unit.depth.next_power_of_two().max(256))
 }
 
 /// The words a unit's memory is initialised with: the image, then (block RAM) filler

@@ -52,6 +52,11 @@ pub struct LinkParams {
     /// Frame buffer bytes: the most a configuration frame may carry.
     pub buffer_bytes: usize,
     pub cfg_addr_bits: u32,
+    /// Memories in SPRAM (`store: spram`), by image file: the bitstream cannot hold their
+    /// contents, so a host writes them after configuration (all other memories boot
+    /// with the parameters they were built with).
+    #[serde(default)]
+    pub spram_units: Vec<String>,
 }
 
 /// A generated board top.
@@ -158,6 +163,10 @@ pub fn link_params(g: &Generated, opts: &ShellOptions) -> Result<LinkParams, Err
         score_bytes: score_bits.div_ceil(8),
         buffer_bytes,
         cfg_addr_bits: ub + wb + lb,
+        spram_units: (0..d.units.len())
+            .filter(|&u| d.units[u].spram)
+            .map(|u| super::top::unit_file(d, u))
+            .collect(),
     })
 }
 

@@ -541,7 +541,8 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                         ("ACC_W", p(m.acc_w as usize)),
                         ("TW", p(m.tw as usize)),
                         ("REG_EVERY", p(d.reg_every)),
-                        ("W_INIT", init(wu)),
+                        // SPRAM has no initial contents.
+                        ("W_INIT", init(wu.filter(|_| !m.spram()))),
                         ("T_INIT", init(tu)),
                         ("CFG_AW", cfg_aw.clone()),
                         ("CFG_LW", cfg_lw.clone()),
@@ -562,6 +563,7 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                             .then(|| ("CFG_REG", p(1))),
                     )
                     .chain(opts.cfg_regs.then(|| ("CFG_CHECKED", p(1))))
+                    .chain(m.spram().then(|| ("W_SPRAM", p(1))))
                     .collect(),
                     conns,
                 );
