@@ -1,4 +1,5 @@
-//! The streaming engines `hdlgen_pool`, `hdlgen_thresh` and `hdlgen_argmax` in Verilator
+//! The streaming engines `hdlgen_pool`, `hdlgen_rowpool`, `hdlgen_thresh` and
+//! `hdlgen_argmax` in Verilator
 //! against their defining formulas, computed here with plain i64/i128 (the independent
 //! reference): every output beat in order under random input gaps and output
 //! back-pressure, parameters reloaded over the config bus in the same build, the exact
@@ -15,6 +16,10 @@ const CFGMEM: (&str, &str) = (
 const POOL: (&str, &str) = (
     "hdlgen_pool.v",
     include_str!("../../hdl-gen/rtl/lib/hdlgen_pool.v"),
+);
+const ROWPOOL: (&str, &str) = (
+    "hdlgen_rowpool.v",
+    include_str!("../../hdl-gen/rtl/lib/hdlgen_rowpool.v"),
 );
 const THRESH: (&str, &str) = (
     "hdlgen_thresh.v",
@@ -420,6 +425,184 @@ mod pool {
                 for k in [1, 2, 4, 9] {
                     let p = params(c, ew, mode, k);
                     lint_clean(&d, &p, &format!("{p:?}"));
+                }
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------ hdlgen_rowpool
+
+mod rowpool {
+    use super::*;
+
+    /// (IN_H, IN_W, C, EW, MODE, K): remainder rows and columns, one output column, a
+    /// one-pixel output map, signed lanes.
+    const CASES: &[(usize, usize, usize, usize, usize, usize)] = &[
+        (4, 4, 1, 1, 0, 2),
+        (7, 9, 5, 1, 0, 2),
+        (9, 8, 16, 1, 0, 3),
+        (8, 3, 3, 1, 0, 2),
+        (2, 2, 4, 1, 0, 2),
+        (6, 6, 3, 4, 1, 2),
+        (5, 7, 2, 9, 1, 3),
+    ];
+
+    fn params(p: (usize, usize, usize, usize, usize, usize)) -> Vec<String> {
+        let (h, w, c, ew, mode, k) = p;
+        vec![
+            format!("-GIN_H={h}"),
+            format!("-GIN_W={w}"),
+            format!("-GC={c}"),
+            format!("-GEW={ew}"),
+            format!("-GMODE={mode}"),
+            format!("-GK={k}"),
+        ]
+    }
+
+    /// Random images (pixels in raster order), binary lanes of varying density so the ORs
+    /// are not all ones, signed lanes with their extremes often.
+    fn images(
+        g: &mut SplitMix64,
+        p: (usize, usize, usize, usize, usize, usize),
+        n: usize,
+    ) -> Vec<Vec<i64>> {
+        let (h, w, c, ew, mode, _) = p;
+        (0..n * h * w)
+            .map(|j| {
+                (0..c)
+                    .map(|_| {
+                        if mode == 0 {
+                            i64::from(g.next().is_multiple_of(if j % 3 == 0 { 2 } else { 7 }))
+                        } else {
+                            let (lo, hi) = range(ew);
+                            value(g, lo, hi)
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The reference: per image, per output pixel of the floor(H/K)×floor(W/K) map, per
+    /// lane the OR (MODE 0) or signed max (MODE 1) of its K×K window.
+    fn expected(px: &[Vec<i64>], p: (usize, usize, usize, usize, usize, usize)) -> Vec<Vec<i64>> {
+        let (h, w, c, _, mode, k) = p;
+        let mut out = vec![];
+        for img in px.chunks(h * w) {
+            for oy in 0..h / k {
+                for ox in 0..w / k {
+                    out.push(
+                        (0..c)
+                            .map(|ch| {
+                                let lane = (0..k * k)
+                                    .map(|t| img[(oy * k + t / k) * w + ox * k + t % k][ch]);
+                                if mode == 0 {
+                                    lane.fold(0, |a, b| a | b)
+                                } else {
+                                    lane.max().unwrap()
+                                }
+                            })
+                            .collect(),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    fn pack(px: &[i64], ew: usize) -> Vec<u32> {
+        let mut w = words(px.len() * ew);
+        for (c, &v) in px.iter().enumerate() {
+            put(&mut w, c * ew, ew, v);
+        }
+        w
+    }
+
+    fn check(seen: &Seen, want: &[Vec<i64>], c: usize, ew: usize, mode: usize, what: &str) {
+        assert_eq!(seen.beats.len(), want.len(), "{what}");
+        for (n, (got, w)) in seen.beats.iter().zip(want).enumerate() {
+            let got: Vec<i64> = (0..c)
+                .map(|ch| {
+                    let v = get_signed(&got[0], ch * ew, ew);
+                    if mode == 0 {
+                        v & ((1 << ew) - 1)
+                    } else {
+                        v
+                    }
+                })
+                .collect();
+            assert_eq!(&got, w, "{what}: output pixel {n}");
+        }
+    }
+
+    #[test]
+    fn rowpool_matches_or_and_max_over_images_under_back_pressure_one_beat_a_cycle() {
+        let d = design("hdlgen_rowpool", &[ROWPOOL]);
+        for &pc in CASES {
+            let (h, w, c, ew, mode, k) = pc;
+            let what = format!("rowpool {pc:?}");
+            let mut sim = instance(&d, &params(pc), &what);
+            let io = Io::new(&sim, &["out_data"]);
+            let mut g = SplitMix64::new((h * 1000 + w * 100 + c * 10 + k) as u64);
+            io.reset(&mut sim);
+            for (r, &flow) in FLOWS.iter().enumerate() {
+                let px = images(&mut g, pc, 3);
+                let ins: Vec<Vec<u32>> = px.iter().map(|p| pack(p, ew)).collect();
+                let want = expected(&px, pc);
+                let seen = stream(&mut sim, &io, &ins, want.len(), flow, &mut g, &what);
+                check(
+                    &seen,
+                    &want,
+                    c,
+                    ew,
+                    mode,
+                    &format!("{what} run {r} {flow:?}"),
+                );
+                if r == 1 {
+                    // Reset inside an image (after its first window row has partial
+                    // results): the partial image is dropped.
+                    let part = images(&mut g, pc, 1);
+                    let n = (k * w + 1).min(h * w - 1);
+                    let ins: Vec<Vec<u32>> = part[..n].iter().map(|p| pack(p, ew)).collect();
+                    let out = if k * w < n { w / k } else { 0 };
+                    stream(&mut sim, &io, &ins, out, FREE, &mut g, &what);
+                    io.reset(&mut sim);
+                }
+            }
+            // Free flow: every beat taken back to back (an image in H·W cycles), each
+            // window's result two cycles after its last pixel.
+            let px = images(&mut g, pc, 2);
+            let ins: Vec<Vec<u32>> = px.iter().map(|p| pack(p, ew)).collect();
+            let want = expected(&px, pc);
+            let seen = stream(&mut sim, &io, &ins, want.len(), FREE, &mut g, &what);
+            check(&seen, &want, c, ew, mode, &format!("{what} free"));
+            assert!(
+                gaps(&seen.taken).iter().all(|&d| d == 1),
+                "{what}: beats {:?}",
+                gaps(&seen.taken)
+            );
+            let last_of_first = (k - 1) * w + k - 1;
+            assert_eq!(
+                seen.left[0],
+                seen.taken[last_of_first] + 2,
+                "{what}: latency"
+            );
+        }
+    }
+
+    #[test]
+    fn rowpool_is_lint_clean() {
+        let d = design("hdlgen_rowpool", &[ROWPOOL]);
+        for (h, w) in [(2, 2), (7, 9), (28, 28)] {
+            for c in [1, 5, 32] {
+                for (ew, mode) in [(1, 0), (3, 0), (1, 1), (4, 1), (9, 1)] {
+                    for k in [2, 3] {
+                        if k <= h && k <= w {
+                            let p = params((h, w, c, ew, mode, k));
+                            lint_clean(&d, &p, &format!("{p:?}"));
+                        }
+                    }
                 }
             }
         }
