@@ -113,7 +113,7 @@ enum Cmd {
         /// Ignore pe/simd in the YAML and pick the fastest folding that fits the device.
         #[arg(long)]
         fit: bool,
-        /// Logic-cell budget of the folding search (default: 80% of the device, 70% of an HX8K, 60% of an ECP5-85F).
+        /// Logic-cell budget of the folding search (default: 80% of the device, 75% of a UP5K, 70% of an HX8K, 60% of an ECP5-85F).
         #[arg(long)]
         luts: Option<u64>,
         /// Write the bitstream even when the clock target is missed.
@@ -164,7 +164,7 @@ enum Cmd {
 #[derive(clap::Args)]
 struct HwArgs {
     /// Board whose logic bounds the automatic folding (as `hdlgen build --board` plans it:
-    /// 80 % of the device's logic cells, 70 % of an HX8K's, 60 % of an ECP5-85F's, less the board shell's).
+    /// 80 % of the device's logic cells, 75 % of a UP5K's, 70 % of an HX8K's, 60 % of an ECP5-85F's, less the board shell's).
     #[arg(long, default_value = "icebreaker", value_parser = board_names())]
     board: String,
     /// Logic-cell budget for the automatic folding instead of the board's.

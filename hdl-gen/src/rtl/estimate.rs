@@ -234,7 +234,14 @@ fn mvau_cost(m: &Mvau, reg_every: usize) -> (u64, u64, u64) {
     // Thresholds of up to 4 words live in the MVAU's flip-flops (read multiplexer ~1 LUT4
     // per bit at 2 words, 2 at 3–4).
     let t_bits = pe * if pop_domain { clog2(m.mw + 2) + 1 } else { tw };
-    let small_t = if m.thr && nf <= 4 { t_bits * nf } else { 0 };
+    // Plus the threshold read register t_q, and at NF = 4 the split multiplexer's t_a.
+    let small_t = if m.thr {
+        t_bits * (if nf <= 4 { nf } else { 0 } + 1 + (nf == 4) as u64)
+    } else {
+        0
+    };
+    // The weight word register behind the memory.
+    let w_q = if m.logic() { 0 } else { lanes };
     let t_mux = match nf {
         2 => t_bits,
         3 | 4 => 2 * t_bits,
@@ -254,7 +261,8 @@ fn mvau_cost(m: &Mvau, reg_every: usize) -> (u64, u64, u64) {
         (11 * m.sf() * m.nf() / 1024 / width) as u64
     };
     let lut = lane_lut + pe * per_pe_lut + mux + t_mux + pe_out + deep + 105;
-    let ff = lane_ff + pe * per_pe_ff + 2 * out + pe_out + small_t + 2 * simd * m.in_w as u64 + 60;
+    let ff =
+        lane_ff + pe * per_pe_ff + 2 * out + pe_out + small_t + w_q + 2 * simd * m.in_w as u64 + 60;
     let mut bram = if m.logic() || m.spram() {
         0
     } else {
@@ -322,6 +330,38 @@ pub fn engine(e: &Engine, reg_every: usize) -> EngineEstimate {
                 ml + sl,
                 mf + sf_,
                 mb + sb,
+            )
+        }
+        Kind::Pool {
+            swg,
+            c,
+            ew,
+            max,
+            row: true,
+        } => {
+            // hdlgen_rowpool: the window row's running reduction, the combine stage's
+            // row-buffer word, a two-entry FIFO; one multiplexer or compare per bit per
+            // stage; the row buffer (OUT_W words) in block RAM, or at most 4 words in
+            // flip-flops with a read multiplexer (yosys synth_ice40, digits: C = 16 over
+            // 4 words 129 LUT4 / 147 FF, C = 32 over 2 words 155 / 207).
+            let w = &swg.win;
+            let width = (*c * *ew as usize) as u64;
+            let per = if *max { 5 } else { 3 };
+            let bram = ebr_blocks(*c * *ew as usize, w.out_w);
+            let (row_lut, row_ff) = if bram == 0 {
+                (width * (w.out_w as u64 - 1) / 2, width * w.out_w as u64)
+            } else {
+                (0, 0)
+            };
+            (
+                "pool",
+                None,
+                None,
+                (w.in_h * w.in_w) as u64,
+                0,
+                per * width + row_lut + 45,
+                4 * width + row_ff + 20,
+                bram,
             )
         }
         Kind::Pool { swg, c, ew, .. } => {
@@ -439,6 +479,7 @@ pub fn choose_folding(
     fabric: Fabric,
     reg_every: usize,
     replicate: bool,
+    row_pool: bool,
 ) -> Result<Vec<Fold>, Error> {
     let layers = compute_layers(net);
     for (d, keys) in &layers {
@@ -453,7 +494,7 @@ pub fn choose_folding(
             simd: k.simd.map_or(1, |s| s.value),
         })
         .collect();
-    let base = lower(net, &base_folds, reg_every)?;
+    let base = lower(net, &base_folds, reg_every, row_pool)?;
     let compute: Vec<(&Swg, &Mvau)> = base
         .engines
         .iter()

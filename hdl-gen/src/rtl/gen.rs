@@ -37,6 +37,10 @@ pub struct GenOptions {
     pub replicate: bool,
     /// The logic the budget counts (iCE40 logic cells or ECP5 LUT4 slots).
     pub fabric: Fabric,
+    /// Non-overlapping max-pooling on the stream itself (`hdlgen_rowpool`) instead of a
+    /// window generator and `hdlgen_pool`: about a third of the logic. iCE40 plans; ECP5
+    /// plans keep the generator, whose every decision is a flip-flop (150 MHz).
+    pub row_pool: bool,
 }
 
 impl Default for GenOptions {
@@ -50,6 +54,7 @@ impl Default for GenOptions {
             cfg_regs: false,
             replicate: false,
             fabric: Fabric::Ice40,
+            row_pool: true,
         }
     }
 }
@@ -141,9 +146,10 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<Generated, Error> {
             opts.fabric,
             opts.reg_every,
             opts.replicate,
+            opts.row_pool,
         )?,
     };
-    let design = lower(net, &folds, opts.reg_every)?;
+    let design = lower(net, &folds, opts.reg_every, opts.row_pool)?;
     let est = estimate(&design, opts.replicate);
     let images = encode(net, &design);
     let name = top_name(&design);

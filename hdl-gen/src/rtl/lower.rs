@@ -158,6 +158,9 @@ pub enum Kind {
         c: usize,
         ew: u32,
         max: bool,
+        /// Non-overlapping windows pooled on the stream itself (`hdlgen_rowpool`, no
+        /// window generator); `swg` then only describes the geometry.
+        row: bool,
     },
     Thresh {
         c: usize,
@@ -451,7 +454,12 @@ fn unsupported(net: &Network, span: Span, msg: String, help: &str) -> Error {
 }
 
 /// Lowers a checked BNN with one folding per compute layer (in [`compute_layers`] order).
-pub fn lower(net: &Network, folds: &[Fold], reg_every: usize) -> Result<Design, Error> {
+pub fn lower(
+    net: &Network,
+    folds: &[Fold],
+    reg_every: usize,
+    row_pool: bool,
+) -> Result<Design, Error> {
     if net.temporal.is_some() {
         return Err(unsupported(
             net,
@@ -654,12 +662,15 @@ pub fn lower(net: &Network, folds: &[Fold], reg_every: usize) -> Result<Design, 
                     pad_value: 0,
                     pad_mask: true,
                 };
+                let w = &p.win;
+                let row = row_pool && w.kh >= 2 && w.kh == w.kw && w.stride == w.kh;
                 (
                     Kind::Pool {
                         swg,
                         c: p.channels,
                         ew: fmt.bits,
                         max: !fmt.binary(),
+                        row,
                     },
                     fmt.bits,
                     i,

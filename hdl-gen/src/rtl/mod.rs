@@ -66,6 +66,13 @@ pub mod lib {
     /// `hdlgen_pool`: OR / signed-max reducer over the windows of a window generator.
     pub const POOL: (&str, &str) = ("hdlgen_pool.v", include_str!("../../rtl/lib/hdlgen_pool.v"));
 
+    /// `hdlgen_rowpool`: non-overlapping max-pooling on the raster stream (no window
+    /// generator; iCE40 plans).
+    pub const ROWPOOL: (&str, &str) = (
+        "hdlgen_rowpool.v",
+        include_str!("../../rtl/lib/hdlgen_rowpool.v"),
+    );
+
     /// `hdlgen_thresh`: per-channel threshold unit (folded BatchNorm + sign).
     pub const THRESH: (&str, &str) = (
         "hdlgen_thresh.v",
@@ -83,7 +90,7 @@ pub mod lib {
 
     /// The primitives a generated network top instantiates.
     pub const NETWORK: &[(&str, &str)] = &[
-        POPCOUNT, ADDTREE, CFGMEM, SWG, WINBUF, CHUNK, MVAU, POOL, THRESH, ARGMAX, SKID,
+        POPCOUNT, ADDTREE, CFGMEM, SWG, WINBUF, CHUNK, MVAU, POOL, ROWPOOL, THRESH, ARGMAX, SKID,
     ];
 
     /// Every primitive, in dependency order.

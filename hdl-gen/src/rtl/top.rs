@@ -573,6 +573,30 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                 c,
                 ew,
                 max,
+                row: true,
+            } => {
+                let mut conns = base(&s, &out);
+                conns.push(("out_data", out.data.clone()));
+                cx.inst(
+                    "hdlgen_rowpool",
+                    &format!("{name}_pool"),
+                    vec![
+                        ("IN_H", p(sw.win.in_h)),
+                        ("IN_W", p(sw.win.in_w)),
+                        ("C", p(*c)),
+                        ("EW", p(*ew as usize)),
+                        ("MODE", p(*max as usize)),
+                        ("K", p(sw.win.kh)),
+                    ],
+                    conns,
+                );
+            }
+            Kind::Pool {
+                swg: sw,
+                c,
+                ew,
+                max,
+                row: false,
             } => {
                 let (win, mask) = swg(&mut cx, &name, sw, &s, &rst_e, opts.replicate);
                 cx.unused.push(mask);
