@@ -145,18 +145,25 @@ fn digits_copy(dir: &Path, name: &str, new_conv2: Option<u64>) -> PathBuf {
     p
 }
 
+/// `hdlgen build YAML -o DIR` for the default board (iCEBreaker): succeeds, and its
+/// report has every field.
+fn icebreaker_build(yaml: &Path, dir: &Path) -> (Out, Value) {
+    let o = hdlgen(
+        &["build", yaml.to_str().unwrap(), "-o", dir.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(o.code, Some(0), "{}\n{}", o.stdout, o.stderr);
+    let r = report(dir);
+    check_report(&r, "iCE40UP5K", "top.bin", dir);
+    (o, r)
+}
+
 #[test]
 fn digits_bitstream_for_the_icebreaker_and_a_weights_only_patch() {
     let t = TempDir::new().unwrap();
     let dir = t.path().join("b");
     let a = digits_copy(t.path(), "a.yaml", None);
-    let o = hdlgen(
-        &["build", a.to_str().unwrap(), "-o", dir.to_str().unwrap()],
-        &[],
-    );
-    assert_eq!(o.code, Some(0), "{}\n{}", o.stdout, o.stderr);
-    let r = report(&dir);
-    check_report(&r, "iCE40UP5K", "top.bin", &dir);
+    let (o, r) = icebreaker_build(&a, &dir);
     assert_eq!(r["board"], "icebreaker");
     assert_eq!(
         r["clock"]["pll"], true,
@@ -239,13 +246,7 @@ fn spram_weights_on_the_icebreaker() {
     let t = TempDir::new().unwrap();
     let dir = t.path().join("b");
     let a = digits_spram(t.path(), "a.yaml", None);
-    let o = hdlgen(
-        &["build", a.to_str().unwrap(), "-o", dir.to_str().unwrap()],
-        &[],
-    );
-    assert_eq!(o.code, Some(0), "{}\n{}", o.stdout, o.stderr);
-    let r = report(&dir);
-    check_report(&r, "iCE40UP5K", "top.bin", &dir);
+    let (o, r) = icebreaker_build(&a, &dir);
     let spram = f(&r, "estimate.spram");
     assert!(spram >= 1.0, "{r}");
     assert_eq!(f(&r, "resources.spram.used"), spram, "{r}");

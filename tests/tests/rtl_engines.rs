@@ -279,6 +279,34 @@ fn cfg_write(sim: &mut Instance, clk: PortHandle, (word, lane): (u64, u64), data
     sim.set(d, 0);
 }
 
+/// A pixel's lanes (EW bits each, lane c at bits [c·EW +: EW]) as port words.
+fn pack_pixel(px: &[i64], ew: usize) -> Vec<u32> {
+    let mut w = words(px.len() * ew);
+    for (c, &v) in px.iter().enumerate() {
+        put(&mut w, c * ew, ew, v);
+    }
+    w
+}
+
+/// Every output beat (one pixel of C lanes: unsigned bit fields in MODE 0, signed in
+/// MODE 1) equals the reference, in order.
+fn check_pixels(seen: &Seen, want: &[Vec<i64>], c: usize, ew: usize, mode: usize, what: &str) {
+    assert_eq!(seen.beats.len(), want.len(), "{what}");
+    for (n, (got, w)) in seen.beats.iter().zip(want).enumerate() {
+        let got: Vec<i64> = (0..c)
+            .map(|ch| {
+                let v = get_signed(&got[0], ch * ew, ew);
+                if mode == 0 {
+                    v & ((1 << ew) - 1)
+                } else {
+                    v
+                }
+            })
+            .collect();
+        assert_eq!(&got, w, "{what}: output {n}");
+    }
+}
+
 // ------------------------------------------------------------------ hdlgen_pool
 
 mod pool {
@@ -323,14 +351,6 @@ mod pool {
             .collect()
     }
 
-    fn pack(px: &[i64], ew: usize) -> Vec<u32> {
-        let mut w = words(px.len() * ew);
-        for (c, &v) in px.iter().enumerate() {
-            put(&mut w, c * ew, ew, v);
-        }
-        w
-    }
-
     /// The reference: per window of K taps, per lane OR (MODE 0) or signed max (MODE 1).
     fn expected(px: &[Vec<i64>], k: usize, mode: usize) -> Vec<Vec<i64>> {
         px.chunks(k)
@@ -349,23 +369,6 @@ mod pool {
             .collect()
     }
 
-    fn check(seen: &Seen, want: &[Vec<i64>], c: usize, ew: usize, mode: usize, what: &str) {
-        assert_eq!(seen.beats.len(), want.len(), "{what}");
-        for (n, (got, w)) in seen.beats.iter().zip(want).enumerate() {
-            let got: Vec<i64> = (0..c)
-                .map(|ch| {
-                    let v = get_signed(&got[0], ch * ew, ew);
-                    if mode == 0 {
-                        v & ((1 << ew) - 1)
-                    } else {
-                        v
-                    }
-                })
-                .collect();
-            assert_eq!(&got, w, "{what}: window {n}");
-        }
-    }
-
     #[test]
     fn pool_matches_or_and_max_under_back_pressure_and_runs_k_cycles_per_window() {
         let d = design("hdlgen_pool", &[POOL]);
@@ -377,10 +380,10 @@ mod pool {
             io.reset(&mut sim);
             for (r, &flow) in FLOWS.iter().enumerate() {
                 let px = taps(&mut g, c, ew, mode, 40 * k);
-                let ins: Vec<Vec<u32>> = px.iter().map(|p| pack(p, ew)).collect();
+                let ins: Vec<Vec<u32>> = px.iter().map(|p| pack_pixel(p, ew)).collect();
                 let want = expected(&px, k, mode);
                 let seen = stream(&mut sim, &io, &ins, want.len(), flow, &mut g, &what);
-                check(
+                check_pixels(
                     &seen,
                     &want,
                     c,
@@ -391,7 +394,7 @@ mod pool {
                 if r == 1 && k > 1 {
                     // Reset inside a window: the partial window is dropped.
                     let part = taps(&mut g, c, ew, mode, k - 1);
-                    let ins: Vec<Vec<u32>> = part.iter().map(|p| pack(p, ew)).collect();
+                    let ins: Vec<Vec<u32>> = part.iter().map(|p| pack_pixel(p, ew)).collect();
                     stream(&mut sim, &io, &ins, 0, FREE, &mut g, &what);
                     io.reset(&mut sim);
                 }
@@ -399,10 +402,10 @@ mod pool {
             // Free flow: one tap per cycle, one window every K cycles, result the cycle
             // after the window's last tap.
             let px = taps(&mut g, c, ew, mode, 30 * k);
-            let ins: Vec<Vec<u32>> = px.iter().map(|p| pack(p, ew)).collect();
+            let ins: Vec<Vec<u32>> = px.iter().map(|p| pack_pixel(p, ew)).collect();
             let want = expected(&px, k, mode);
             let seen = stream(&mut sim, &io, &ins, want.len(), FREE, &mut g, &what);
-            check(&seen, &want, c, ew, mode, &format!("{what} free"));
+            check_pixels(&seen, &want, c, ew, mode, &format!("{what} free"));
             assert!(
                 gaps(&seen.taken).iter().all(|&d| d == 1),
                 "{what}: taps {:?}",
@@ -511,31 +514,6 @@ mod rowpool {
         out
     }
 
-    fn pack(px: &[i64], ew: usize) -> Vec<u32> {
-        let mut w = words(px.len() * ew);
-        for (c, &v) in px.iter().enumerate() {
-            put(&mut w, c * ew, ew, v);
-        }
-        w
-    }
-
-    fn check(seen: &Seen, want: &[Vec<i64>], c: usize, ew: usize, mode: usize, what: &str) {
-        assert_eq!(seen.beats.len(), want.len(), "{what}");
-        for (n, (got, w)) in seen.beats.iter().zip(want).enumerate() {
-            let got: Vec<i64> = (0..c)
-                .map(|ch| {
-                    let v = get_signed(&got[0], ch * ew, ew);
-                    if mode == 0 {
-                        v & ((1 << ew) - 1)
-                    } else {
-                        v
-                    }
-                })
-                .collect();
-            assert_eq!(&got, w, "{what}: output pixel {n}");
-        }
-    }
-
     #[test]
     fn rowpool_matches_or_and_max_over_images_under_back_pressure_one_beat_a_cycle() {
         let d = design("hdlgen_rowpool", &[ROWPOOL]);
@@ -548,10 +526,10 @@ mod rowpool {
             io.reset(&mut sim);
             for (r, &flow) in FLOWS.iter().enumerate() {
                 let px = images(&mut g, pc, 3);
-                let ins: Vec<Vec<u32>> = px.iter().map(|p| pack(p, ew)).collect();
+                let ins: Vec<Vec<u32>> = px.iter().map(|p| pack_pixel(p, ew)).collect();
                 let want = expected(&px, pc);
                 let seen = stream(&mut sim, &io, &ins, want.len(), flow, &mut g, &what);
-                check(
+                check_pixels(
                     &seen,
                     &want,
                     c,
@@ -564,7 +542,7 @@ mod rowpool {
                     // results): the partial image is dropped.
                     let part = images(&mut g, pc, 1);
                     let n = (k * w + 1).min(h * w - 1);
-                    let ins: Vec<Vec<u32>> = part[..n].iter().map(|p| pack(p, ew)).collect();
+                    let ins: Vec<Vec<u32>> = part[..n].iter().map(|p| pack_pixel(p, ew)).collect();
                     let out = if k * w < n { w / k } else { 0 };
                     stream(&mut sim, &io, &ins, out, FREE, &mut g, &what);
                     io.reset(&mut sim);
@@ -573,10 +551,10 @@ mod rowpool {
             // Free flow: every beat taken back to back (an image in H·W cycles), each
             // window's result two cycles after its last pixel.
             let px = images(&mut g, pc, 2);
-            let ins: Vec<Vec<u32>> = px.iter().map(|p| pack(p, ew)).collect();
+            let ins: Vec<Vec<u32>> = px.iter().map(|p| pack_pixel(p, ew)).collect();
             let want = expected(&px, pc);
             let seen = stream(&mut sim, &io, &ins, want.len(), FREE, &mut g, &what);
-            check(&seen, &want, c, ew, mode, &format!("{what} free"));
+            check_pixels(&seen, &want, c, ew, mode, &format!("{what} free"));
             assert!(
                 gaps(&seen.taken).iter().all(|&d| d == 1),
                 "{what}: beats {:?}",

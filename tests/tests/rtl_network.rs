@@ -279,25 +279,41 @@ fn digits_bnn_with_several_taps_per_beat_is_bit_exact() {
     stalls_change_nothing(&mut s, &net, &batch.samples, 11);
 }
 
+/// The digits BNN with `edits` to its YAML, at a UP5K's default budget as the simulator
+/// builds it.
+fn digits_edited_up5k(file: &str, edits: &[(&str, &str)]) -> (Network, GenOptions, Generated) {
+    let net = digits_edited(file, edits);
+    let opts = GenOptions {
+        lut_budget: Some(5280 * 4 / 5),
+        ..sim_options()
+    };
+    let g = generate(&net, &opts).expect("generates");
+    (net, opts, g)
+}
+
+/// Loads `g`'s parameters over the configuration bus and checks all 360 digits test
+/// images bit-exact; returns the simulator for more runs.
+fn exact_on_digits_test_set(net: &Network, g: &Generated) -> (NetSim, Vec<Sample>) {
+    let batch = input::load(net, &root().join("examples/digits/test.npz")).expect("test set");
+    let mut s = build(g);
+    s.load(&g.images);
+    let rep = s.run(net, &batch.samples, Drive::default()).expect("runs");
+    assert_eq!((rep.agree, rep.first_mismatch), (360, None));
+    interval_near_estimate(rep.interval, g);
+    (s, batch.samples)
+}
+
 /// `store: logic` on two layers: their weights become constants in the Verilog (no
 /// configuration unit, no block RAM) and the network stays bit-exact.
 #[test]
 fn logic_stored_weights_are_bit_exact() {
-    let net = digits_edited(
+    let (net, _, g) = digits_edited_up5k(
         "logic.yaml",
         &[
             ("name: conv1,", "name: conv1, store: logic,"),
             ("name: fc,", "name: fc, store: logic,"),
         ],
     );
-    let g = generate(
-        &net,
-        &GenOptions {
-            lut_budget: Some(5280 * 4 / 5),
-            ..sim_options()
-        },
-    )
-    .expect("generates");
     let names: Vec<&str> = g
         .design
         .units
@@ -306,18 +322,8 @@ fn logic_stored_weights_are_bit_exact() {
         .map(|u| g.design.engines[u.engine].name.as_str())
         .collect();
     assert_eq!(names, ["conv2_bn2"], "only conv2's weights stay loadable");
-    let top = &g
-        .files
-        .iter()
-        .find(|f| f.0 == format!("{}.v", g.top_name))
-        .unwrap()
-        .1;
-    assert_eq!(top.matches(".STORE(1)").count(), 2);
-    let batch = input::load(&net, &root().join("examples/digits/test.npz")).expect("test set");
-    let mut s = build(&g);
-    s.load(&g.images);
-    let rep = s.run(&net, &batch.samples, Drive::default()).expect("runs");
-    assert_eq!((rep.agree, rep.first_mismatch), (360, None));
+    assert_eq!(top_of(&g).matches(".STORE(1)").count(), 2);
+    exact_on_digits_test_set(&net, &g);
 }
 
 /// `store: spram` on two layers: their weight memories become single-port SPRAM (no
@@ -325,18 +331,13 @@ fn logic_stored_weights_are_bit_exact() {
 /// configuration) and the network stays bit-exact, with and without back-pressure.
 #[test]
 fn spram_stored_weights_are_bit_exact() {
-    let net = digits_edited(
+    let (net, opts, g) = digits_edited_up5k(
         "spram.yaml",
         &[
             ("name: conv2,", "name: conv2, store: spram,"),
             ("name: fc,", "name: fc, store: spram,"),
         ],
     );
-    let opts = GenOptions {
-        lut_budget: Some(5280 * 4 / 5),
-        ..sim_options()
-    };
-    let g = generate(&net, &opts).expect("generates");
     let spram: Vec<&str> = g
         .design
         .units
@@ -346,30 +347,14 @@ fn spram_stored_weights_are_bit_exact() {
         .collect();
     assert_eq!(spram, ["conv2_bn2", "fc"]);
     assert!(g.estimate.spram >= 2, "{:?}", g.estimate);
-    let top = &g
-        .files
-        .iter()
-        .find(|f| f.0 == format!("{}.v", g.top_name))
-        .unwrap()
-        .1;
-    assert_eq!(top.matches(".W_SPRAM(1)").count(), 2);
+    assert_eq!(top_of(&g).matches(".W_SPRAM(1)").count(), 2);
     // With hex images, the SPRAM memories still start empty: conv1's weights alone come
     // from an init file.
     let hex = generate(&net, &GenOptions { hex: true, ..opts }).expect("generates");
-    let top = &hex
-        .files
-        .iter()
-        .find(|f| f.0 == format!("{}.v", g.top_name))
-        .unwrap()
-        .1;
+    let top = top_of(&hex);
     assert_eq!(top.matches(".W_INIT(\"\")").count(), 2, "{top}");
-    let batch = input::load(&net, &root().join("examples/digits/test.npz")).expect("test set");
-    let mut s = build(&g);
-    s.load(&g.images);
-    let rep = s.run(&net, &batch.samples, Drive::default()).expect("runs");
-    assert_eq!((rep.agree, rep.first_mismatch), (360, None));
-    interval_near_estimate(rep.interval, &g);
-    stalls_change_nothing(&mut s, &net, &batch.samples, 13);
+    let (mut s, samples) = exact_on_digits_test_set(&net, &g);
+    stalls_change_nothing(&mut s, &net, &samples, 13);
 }
 
 /// One flipped weight bit, written over the configuration bus, is reported at the layer,
