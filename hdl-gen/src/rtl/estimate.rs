@@ -565,13 +565,14 @@ pub fn choose_folding(
             }
         }
         // SPRAM weights wider than the 4 blocks of a UP5K (the most any part has) cannot
-        // be built; if nothing else is left (fixed keys), the capacity check reports it.
-        let depth = |f: &Fold| m.mw / f.simd * (m.mh / f.pe);
-        if m.store == Store::Spram
-            && v.iter()
-                .any(|o| spram_blocks(o.2.pe * o.2.simd, depth(&o.2)) <= MAX_SPRAM)
-        {
-            v.retain(|o| spram_blocks(o.2.pe * o.2.simd, depth(&o.2)) <= MAX_SPRAM);
+        // be built (at most 4 words stay in flip-flops, whatever the store); if nothing
+        // else is left (fixed keys), the capacity check reports it.
+        let buildable = |f: &Fold| {
+            let depth = m.mw / f.simd * (m.mh / f.pe);
+            depth <= 4 || spram_blocks(f.pe * f.simd, depth) <= MAX_SPRAM
+        };
+        if m.store == Store::Spram && v.iter().any(|o| buildable(&o.2)) {
+            v.retain(|o| buildable(&o.2));
         }
         options.push(v);
     }
@@ -625,5 +626,36 @@ pub fn choose_folding(
                 ),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::source::Source;
+
+    /// The folding search keeps `store: spram` weights within a UP5K's 4 SPRAM blocks at
+    /// every budget, and does not hold a folding whose weights are at most 4 words (in
+    /// flip-flops) to that: unbounded, it picks the whole layer in one word.
+    #[test]
+    fn spram_weights_stay_within_four_blocks() {
+        let yaml = "version: 1\nname: t\ninput: {shape: [1024], bits: 1, signed: false}\nlayers:\n  - binary_dense: {name: fc, units: 64, store: spram, weights: {random: 1}}\n  - output: {name: o}\n";
+        let net = Network::parse(Source::new("t.yaml", yaml.into(), "")).expect("parses");
+        let mut spram_used = false;
+        for budget in [3_000, 4_000, 6_000, 10_000, 20_000] {
+            let folds = choose_folding(&net, Some(budget), Fabric::Ice40, 2, false, true)
+                .expect("a folding");
+            let d = lower(&net, &folds, 2, true).expect("lowers");
+            let est = estimate(&d, false);
+            assert!(est.spram <= MAX_SPRAM, "budget {budget}: {folds:?} {est:?}");
+            spram_used |= est.spram > 0;
+        }
+        assert!(spram_used, "some budget keeps the weights in SPRAM");
+        let folds = choose_folding(&net, None, Fabric::Ice40, 2, false, true).expect("a folding");
+        assert_eq!(
+            folds[0].pe * folds[0].simd,
+            64 * 1024,
+            "unbounded: one word, in flip-flops"
+        );
     }
 }
