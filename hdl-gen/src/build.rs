@@ -12,12 +12,15 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::error::{Error, SpecError, SpecErrorExt};
 use crate::flow::{
     self, board::constrained_pins, Board, CriticalPath, Device, Family, PnrOptions, SynthOptions,
     Usage,
 };
-use crate::layers::{fold::FoldKeys, Op};
+use crate::layers::{
+    fold::{FoldKeys, Store},
+    Op,
+};
 use crate::network::Network;
 use crate::rtl::estimate::{Estimate, Fabric};
 use crate::rtl::gen::{generate, GenOptions, Generated};
@@ -391,18 +394,12 @@ fn over_capacity(est: &Estimate, device: &Device) -> Option<String> {
             device.bram
         ));
     }
+    // (`plan` has already refused `store: spram` on a part without SPRAM.)
     if est.spram > device.spram as u64 {
-        over.push(if device.spram == 0 {
-            format!(
-                "{} SPRAM blocks for `store: spram` weights, and the {} has none (only iCE40 UltraPlus parts do)",
-                est.spram, device.part
-            )
-        } else {
-            format!(
-                "{} SPRAM blocks of the {}'s {}",
-                est.spram, device.part, device.spram
-            )
-        });
+        over.push(format!(
+            "{} SPRAM blocks of the {}'s {}",
+            est.spram, device.part, device.spram
+        ));
     }
     (!over.is_empty()).then(|| over.join(" and "))
 }
@@ -460,6 +457,28 @@ fn gen_options(family: Family, budget: u64) -> GenOptions {
 /// Picks the folding and generates the design, or explains why it cannot fit.
 pub fn plan(net: &Network, opts: &BuildOptions) -> Result<Generated, Error> {
     let device = opts.target.device;
+    if device.spram == 0 {
+        // At the YAML key, whatever the folding (one of at most 4 words would quietly
+        // stay in flip-flops).
+        let spram = net.layers.iter().find_map(|l| match &l.op {
+            Op::BinaryConv2d(c) if c.fold.store == Store::Spram => c.fold.store_span,
+            Op::BinaryDense(d) if d.fold.store == Store::Spram => d.fold.store_span,
+            _ => None,
+        });
+        if let Some(span) = spram {
+            return Err(SpecError::new(
+                &net.src,
+                span,
+                format!(
+                    "`store: spram` needs SPRAM, and the {} ({}) has none (only iCE40 UltraPlus parts do)",
+                    opts.target.name(),
+                    device.part
+                ),
+            )
+            .with_help("use `store: bram` (the default) on this board, or an iCE40 UltraPlus board (`--board icebreaker`)")
+            .into());
+        }
+    }
     let gopts = board_gen_options(&device, opts.luts);
     let net_used = if opts.fit { unfixed(net) } else { net.clone() };
     let why = match generate(&net_used, &gopts) {

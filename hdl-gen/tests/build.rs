@@ -240,7 +240,7 @@ fn digits_spram(dir: &Path, name: &str, seed: Option<u64>) -> PathBuf {
 /// `store: spram` on the UP5K: conv2's weights become SB_SPRAM256KA blocks (as many as
 /// the estimate counts), the report and summary name the memory a host writes after
 /// configuration, and new conv2 weights need no new bitstream (SPRAM is not in it). On an
-/// ECP5 board the same network is an error before any tool runs.
+/// ECP5 board the same network is an error at the `store` key before any tool runs.
 #[test]
 fn spram_weights_on_the_icebreaker() {
     let t = TempDir::new().unwrap();
@@ -283,9 +283,15 @@ fn spram_weights_on_the_icebreaker() {
         &[("HDLGEN_YOSYS", "/nonexistent/yosys")],
     );
     assert_eq!(o.code, Some(1), "{}", o.stderr);
+    let s = o.squashed();
     assert!(
-        o.squashed().contains("SPRAMblocksfor`store:spram`weights"),
+        s.contains("`store:spram`needsSPRAM,andtheulx3s-85f"),
         "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr.contains("a.yaml:"),
+        "points at the key: {}",
         o.stderr
     );
     assert!(!e.exists(), "nothing written");
