@@ -454,31 +454,37 @@ fn gen_options(family: Family, budget: u64) -> GenOptions {
     }
 }
 
+/// `store: spram` needs a part with SPRAM: on any other, an error at the YAML key,
+/// whatever the folding (one of at most 4 words would quietly stay in flip-flops).
+/// `build` checks it first; `gen` and `sim` for a board too.
+pub fn spram_available(net: &Network, device: &Device, board: &str) -> Result<(), Error> {
+    if device.spram > 0 {
+        return Ok(());
+    }
+    let spram = net.layers.iter().find_map(|l| match &l.op {
+        Op::BinaryConv2d(c) if c.fold.store == Store::Spram => c.fold.store_span,
+        Op::BinaryDense(d) if d.fold.store == Store::Spram => d.fold.store_span,
+        _ => None,
+    });
+    match spram {
+        None => Ok(()),
+        Some(span) => Err(SpecError::new(
+            &net.src,
+            span,
+            format!(
+                "`store: spram` needs SPRAM, and the {board} ({}) has none (only iCE40 UltraPlus parts do)",
+                device.part
+            ),
+        )
+        .with_help("use `store: bram` (the default) on this board, or an iCE40 UltraPlus board (`--board icebreaker`)")
+        .into()),
+    }
+}
+
 /// Picks the folding and generates the design, or explains why it cannot fit.
 pub fn plan(net: &Network, opts: &BuildOptions) -> Result<Generated, Error> {
     let device = opts.target.device;
-    if device.spram == 0 {
-        // At the YAML key, whatever the folding (one of at most 4 words would quietly
-        // stay in flip-flops).
-        let spram = net.layers.iter().find_map(|l| match &l.op {
-            Op::BinaryConv2d(c) if c.fold.store == Store::Spram => c.fold.store_span,
-            Op::BinaryDense(d) if d.fold.store == Store::Spram => d.fold.store_span,
-            _ => None,
-        });
-        if let Some(span) = spram {
-            return Err(SpecError::new(
-                &net.src,
-                span,
-                format!(
-                    "`store: spram` needs SPRAM, and the {} ({}) has none (only iCE40 UltraPlus parts do)",
-                    opts.target.name(),
-                    device.part
-                ),
-            )
-            .with_help("use `store: bram` (the default) on this board, or an iCE40 UltraPlus board (`--board icebreaker`)")
-            .into());
-        }
-    }
+    spram_available(net, &device, &opts.target.name())?;
     let gopts = board_gen_options(&device, opts.luts);
     let net_used = if opts.fit { unfixed(net) } else { net.clone() };
     let why = match generate(&net_used, &gopts) {

@@ -605,6 +605,8 @@ fn generate(
     taps: bool,
 ) -> Result<(Network, hdlgen::rtl::gen::Generated), Error> {
     let net = Network::load(path)?;
+    let board = hdlgen::flow::Board::by_name(&hw.board).expect("clap checked the name");
+    hdlgen::build::spram_available(&net, board.device(), board.name)?;
     let g = hdlgen::rtl::gen::generate(&net, &hw.options(taps))?;
     Ok((net, g))
 }

@@ -1986,6 +1986,26 @@ fn simd_that_does_not_divide_the_channels() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
 }
 
+/// `store: spram` for a board without SPRAM: an error at the key from `gen` (as from
+/// `build`), whatever the folding; the default board (a UP5K) takes it.
+#[test]
+fn spram_store_on_a_board_without_spram() {
+    let n = hw_net("store: spram, ", "");
+    let out = n.run(&["gen", "net.yaml", "-o", "out", "--board", "hx8k"]);
+    spec_error(
+        &out,
+        &[
+            "`store: spram` needs SPRAM, and the hx8k (iCE40HX8K) has none",
+            "use `store: bram`",
+        ],
+        5,
+        74,
+    );
+    assert!(!n.path("out").exists(), "nothing written before the error");
+    let out = n.run(&["gen", "net.yaml", "-o", "out"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
 #[test]
 fn budget_that_no_folding_meets() {
     let n = hw_net("", "");
