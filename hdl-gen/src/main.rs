@@ -181,9 +181,12 @@ fn board_names() -> clap::builder::PossibleValuesParser {
 }
 
 impl HwArgs {
+    fn board(&self) -> &'static hdlgen::flow::Board {
+        hdlgen::flow::Board::by_name(&self.board).expect("clap checked the name")
+    }
+
     fn options(&self, taps: bool) -> hdlgen::rtl::gen::GenOptions {
-        let board = hdlgen::flow::Board::by_name(&self.board).expect("clap checked the name");
-        let mut o = hdlgen::build::board_gen_options(board.device(), self.luts);
+        let mut o = hdlgen::build::board_gen_options(self.board().device(), self.luts);
         o.taps = taps;
         o.hex = !taps;
         if let Some(r) = self.reg_every {
@@ -605,7 +608,7 @@ fn generate(
     taps: bool,
 ) -> Result<(Network, hdlgen::rtl::gen::Generated), Error> {
     let net = Network::load(path)?;
-    let board = hdlgen::flow::Board::by_name(&hw.board).expect("clap checked the name");
+    let board = hw.board();
     hdlgen::build::spram_available(&net, board.device(), board.name)?;
     let g = hdlgen::rtl::gen::generate(&net, &hw.options(taps))?;
     Ok((net, g))

@@ -76,7 +76,6 @@ fn setup() -> &'static Setup {
                 pll: false,
                 // The ECP5 variant: the network's results reach the link through a slice.
                 out_slice: true,
-                in_slice: true,
             },
         )
         .expect("board top");

@@ -1,7 +1,7 @@
 // hdlgen_rowpool: non-overlapping max-pooling (size = stride = K ≥ 2, no padding) on the
-// raster stream itself, without a window generator: what iCE40 plans use, where a line
-// buffer (hdlgen_swg) in front of hdlgen_pool costs three times the logic (MNIST pool1:
-// 320 LUT4 and 285 flip-flops; bench/engine_cells.sh).
+// raster stream itself, without a window generator: what iCE40 plans use (MNIST pool1:
+// 174 LUT4 and 193 flip-flops against 320 and 285 for hdlgen_swg + hdlgen_pool, pool2
+// 295 / 348 against 401 / 437; bench/engine_cells.sh).
 //
 // Input: an IN_H×IN_W×C map, one pixel (lane c at bits [c*EW +: EW]) per beat in HWC
 // raster order; images may follow each other back to back. Output: the OUT_H×OUT_W map

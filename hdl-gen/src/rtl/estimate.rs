@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::lower::{compute_layers, divisors, lower, Design, Engine, Fold, Kind, Mvau, Swg};
 use crate::error::Error;
-use crate::layers::fold::{FoldKeys, Store};
+use crate::layers::fold::FoldKeys;
 use crate::network::Network;
 
 /// Per-engine estimate.
@@ -69,10 +69,14 @@ pub fn ebr_blocks(width: usize, depth: usize) -> u64 {
         .expect("modes")
 }
 
-/// iCE40 UltraPlus `SB_SPRAM256KA` blocks (16 bits × 16,384 words) for a `width` ×
-/// `depth` memory (yosys gangs them for width and cascades them for depth).
-pub fn spram_blocks(width: usize, depth: usize) -> u64 {
-    (width.div_ceil(16) * depth.div_ceil(16384)) as u64
+/// iCE40 UltraPlus `SB_SPRAM256KA` blocks (16 bits × 16,384 words each; yosys gangs
+/// them for width and cascades them for depth) of an MVAU's weights: none unless they
+/// are in SPRAM.
+pub fn spram_blocks(m: &Mvau) -> u64 {
+    if !m.spram() {
+        return 0;
+    }
+    ((m.pe * m.simd).div_ceil(16) * (m.sf() * m.nf()).div_ceil(16384)) as u64
 }
 
 /// SPRAM blocks of the largest iCE40 UltraPlus (UP5K).
@@ -416,7 +420,7 @@ pub fn engine(e: &Engine, reg_every: usize) -> EngineEstimate {
         ff,
         bram,
         spram: match &e.kind {
-            Kind::Mvau { mvau: m, .. } if m.spram() => spram_blocks(m.pe * m.simd, m.sf() * m.nf()),
+            Kind::Mvau { mvau: m, .. } => spram_blocks(m),
             _ => 0,
         },
         lc: logic_cells(lut4, ff),
@@ -565,13 +569,14 @@ pub fn choose_folding(
             }
         }
         // SPRAM weights wider than the 4 blocks of a UP5K (the most any part has) cannot
-        // be built (at most 4 words stay in flip-flops, whatever the store); if nothing
-        // else is left (fixed keys), the capacity check reports it.
+        // be built; if nothing else is left (fixed keys), the capacity check reports it.
         let buildable = |f: &Fold| {
-            let depth = m.mw / f.simd * (m.mh / f.pe);
-            depth <= 4 || spram_blocks(f.pe * f.simd, depth) <= MAX_SPRAM
+            let mut mm = **m;
+            mm.pe = f.pe;
+            mm.simd = f.simd;
+            spram_blocks(&mm) <= MAX_SPRAM
         };
-        if m.store == Store::Spram && v.iter().any(|o| buildable(&o.2)) {
+        if v.iter().any(|o| buildable(&o.2)) {
             v.retain(|o| buildable(&o.2));
         }
         options.push(v);

@@ -38,7 +38,7 @@ pub struct GenOptions {
     /// The logic the budget counts (iCE40 logic cells or ECP5 LUT4 slots).
     pub fabric: Fabric,
     /// Non-overlapping max-pooling on the stream itself (`hdlgen_rowpool`) instead of a
-    /// window generator and `hdlgen_pool`: about a third of the logic. iCE40 plans; ECP5
+    /// window generator and `hdlgen_pool`: 54–80 % of the logic. iCE40 plans; ECP5
     /// plans keep the generator, whose every decision is a flip-flop (150 MHz).
     pub row_pool: bool,
 }

@@ -18,6 +18,7 @@
 //! one window per beat and the MVAU takes it in one, SF = 1), also for a dense layer
 //! after `flatten` (the window is the whole map).
 
+use super::params::REGISTER_DEPTH;
 use crate::arith::signed_bits;
 use crate::error::{Error, SpecError, SpecErrorExt};
 use crate::layers::binary_conv2d::Padding;
@@ -134,7 +135,7 @@ impl Mvau {
     /// The weight memory is SPRAM (`store: spram`; memories of at most 4 words stay in
     /// flip-flops whatever the store).
     pub fn spram(&self) -> bool {
-        self.store == Store::Spram && self.sf() * self.nf() > 4
+        self.store == Store::Spram && self.sf() * self.nf() > REGISTER_DEPTH
     }
     pub fn sf(&self) -> usize {
         self.mw / self.simd

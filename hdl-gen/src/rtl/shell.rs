@@ -35,10 +35,6 @@ pub struct ShellOptions {
     /// stream (ECP5: the link's transmit logic was pulled toward the network and spread
     /// out).
     pub out_slice: bool,
-    /// A register slice after the input beats' one-entry slice too (the input valid
-    /// crossed the chip into conv1's window generator: 3.9 ns on an 85F, 5.0 ns of a
-    /// 22.5 ns path on a UP5K).
-    pub in_slice: bool,
 }
 
 /// What the host must know to talk to a board top (also sent in the INFO reply).
@@ -344,10 +340,10 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
         }],
         keep: false,
     });
-    // `in_slice`: a two-entry slice after it as well, so the beat crosses the chip in two
-    // hops (the one-entry slice sat by the link and its valid ran 3.9 ns into conv1's
-    // window generator on an 85F, 128.2 MHz; 5.0 ns on a UP5K, 44.4 MHz).
-    let (net_in_valid, net_in_ready, net_in_data) = if opts.in_slice {
+    // A two-entry slice after it as well, so the beat crosses the chip in two hops (the
+    // one-entry slice sat by the link and its valid ran 3.9 ns into conv1's window
+    // generator on an 85F, 128.2 MHz; 5.0 ns on a UP5K, 44.4 MHz).
+    let (net_in_valid, net_in_ready, net_in_data) = {
         let (v, r, d) = (
             m.wire("in_slice_valid", 1),
             m.wire("in_slice_ready", 1),
@@ -362,8 +358,6 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
             [v.clone(), r.clone(), d.clone()],
         ));
         (v, r, d)
-    } else {
-        (net_in_valid, net_in_ready, net_in_data)
     };
     let (out_valid, out_ready, out_score, out_last, out_pred) = (
         m.wire("out_valid", 1),
