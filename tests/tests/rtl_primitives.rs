@@ -562,3 +562,313 @@ fn chunk_is_lint_clean() {
         assert!(warnings.is_empty(), "{p:?}: {warnings:?}");
     }
 }
+
+// ------------------------------------------------------------------ hdlgen_xcore
+
+mod xcore {
+    use hdlgen::arith::{binary_dot, xnor_popcount, SplitMix64};
+    use hdlgen::rtl::lib::{xcore_latency, POPCOUNT, XCORE};
+    use hdlgen_sim::{build, lint, BuildOptions, Design};
+
+    fn design() -> Design {
+        Design::new("hdlgen_xcore")
+            .text(POPCOUNT.0, POPCOUNT.1)
+            .text(XCORE.0, XCORE.1)
+    }
+
+    /// (PE, SIMD, PIX, REG_EVERY): the UP5K shapes (2×32×8, 4×16×4), odd sizes, one lane.
+    const CASES: &[(usize, usize, usize, usize)] = &[
+        (2, 32, 8, 2),
+        (4, 16, 4, 2),
+        (3, 5, 2, 1),
+        (1, 1, 1, 1),
+        (2, 9, 3, 3),
+        (1, 64, 2, 2),
+    ];
+    const MAX_BEATS: usize = 6;
+
+    fn widths(simd: usize) -> (usize, usize) {
+        // AW holds ±MAX_BEATS·SIMD; TW one bit more so thresholds reach past it.
+        let aw = (usize::BITS - (MAX_BEATS * simd).leading_zeros()) as usize + 1;
+        (aw, aw + 1)
+    }
+
+    fn params(c: (usize, usize, usize, usize)) -> Vec<String> {
+        let (pe, simd, pix, r) = c;
+        let (aw, tw) = widths(simd);
+        vec![
+            format!("-GPE={pe}"),
+            format!("-GSIMD={simd}"),
+            format!("-GPIX={pix}"),
+            format!("-GAW={aw}"),
+            format!("-GTW={tw}"),
+            format!("-GREG_EVERY={r}"),
+            "-GTAG_W=7".into(),
+        ]
+    }
+
+    fn random_bits(g: &mut SplitMix64, n: usize, density: u64) -> Vec<bool> {
+        (0..n).map(|_| g.next() % 8 < density).collect()
+    }
+
+    fn pack(bits: &[bool]) -> Vec<u32> {
+        let mut w = vec![0u32; bits.len().div_ceil(32).max(1)];
+        for (i, &b) in bits.iter().enumerate() {
+            if b {
+                w[i / 32] |= 1 << (i % 32);
+            }
+        }
+        w
+    }
+
+    fn put(w: &mut [u32], lo: usize, n: usize, v: i64) {
+        for i in 0..n {
+            if (v >> i) & 1 == 1 {
+                w[(lo + i) / 32] |= 1 << ((lo + i) % 32);
+            }
+        }
+    }
+
+    fn field(w: &[u32], lo: usize, n: usize) -> i64 {
+        let u = (0..n).fold(0u64, |a, i| {
+            a | (u64::from((w[(lo + i) / 32] >> ((lo + i) % 32)) & 1) << i)
+        });
+        ((u << (64 - n)) as i64) >> (64 - n)
+    }
+
+    fn to_u64(bits: &[bool]) -> Vec<u64> {
+        let mut w = vec![0u64; bits.len().div_ceil(64).max(1)];
+        for (i, &b) in bits.iter().enumerate() {
+            if b {
+                w[i / 64] |= 1 << (i % 64);
+            }
+        }
+        w
+    }
+
+    struct Beat {
+        w: Vec<bool>,
+        x: Vec<bool>,
+        m: Vec<bool>,
+    }
+
+    /// A group's expected sums (pixel-major) and bits, from arith's XNOR-popcount.
+    fn reference(
+        beats: &[Beat],
+        thr: &[(i64, bool)],
+        (pe, simd, pix): (usize, usize, usize),
+    ) -> (Vec<i64>, Vec<bool>) {
+        let mut acc = vec![0i64; pix * pe];
+        for b in beats {
+            for j in 0..pix {
+                if !b.m[j] {
+                    continue;
+                }
+                let x = to_u64(&b.x[j * simd..(j + 1) * simd]);
+                for p in 0..pe {
+                    let w = to_u64(&b.w[p * simd..(p + 1) * simd]);
+                    acc[j * pe + p] += binary_dot(xnor_popcount(&w, &x, simd), simd);
+                }
+            }
+        }
+        let bits = (0..pix * pe)
+            .map(|k| (acc[k] >= thr[k % pe].0) ^ thr[k % pe].1)
+            .collect();
+        (acc, bits)
+    }
+
+    type Thr = Vec<(i64, bool)>;
+
+    /// One instance with its ports, the results it owes (by cycle) and a cycle count.
+    struct Run {
+        sim: hdlgen_sim::Instance,
+        ports: Vec<hdlgen_sim::PortHandle>,
+        shape: (usize, usize, usize, usize, usize),
+        want: std::collections::VecDeque<(u64, Vec<i64>, Vec<bool>, u64)>,
+        cycle: u64,
+        checked: usize,
+        what: String,
+    }
+
+    impl Run {
+        /// One cycle: drives a beat (or a bubble with random inputs), checks the outputs
+        /// against the result owed this cycle (or none), ticks.
+        fn step(
+            &mut self,
+            g: &mut SplitMix64,
+            drive: Option<(&Beat, bool, bool, &Thr, u64)>,
+            reset: bool,
+        ) {
+            let (pe, simd, pix, aw, tw) = self.shape;
+            let junk = Beat {
+                w: random_bits(g, pe * simd, 4),
+                x: random_bits(g, pix * simd, 4),
+                m: random_bits(g, pix, 4),
+            };
+            let junk_thr: Thr = (0..pe)
+                .map(|_| ((g.next() % 64) as i64 - 32, g.next().is_multiple_of(2)))
+                .collect();
+            let (b, first, last, thr, tag) = drive.unwrap_or((
+                &junk,
+                g.next().is_multiple_of(2),
+                g.next().is_multiple_of(2),
+                &junk_thr,
+                g.next() % 128,
+            ));
+            let p = &self.ports;
+            let (clk, rst, iv, fi, la, iw, ix, im, it, ifl, itag) = (
+                p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10],
+            );
+            let (ov, oacc, obits, otag) = (p[11], p[12], p[13], p[14]);
+            let sim = &mut self.sim;
+            sim.set(rst, reset as u64);
+            sim.set(iv, drive.is_some() as u64);
+            sim.set(fi, first as u64);
+            sim.set(la, last as u64);
+            sim.set_wide(iw, &pack(&b.w));
+            sim.set_wide(ix, &pack(&b.x));
+            sim.set_wide(im, &pack(&b.m));
+            let mut tw_words = vec![0u32; (pe * tw).div_ceil(32)];
+            for (k, &(t, _)) in thr.iter().enumerate() {
+                put(&mut tw_words, k * tw, tw, t);
+            }
+            sim.set_wide(it, &tw_words);
+            sim.set_wide(ifl, &pack(&thr.iter().map(|t| t.1).collect::<Vec<_>>()));
+            sim.set(itag, tag);
+            sim.eval();
+            let (what, cycle) = (&self.what, self.cycle);
+            let valid = sim.get(ov) == 1;
+            if self.want.front().is_some_and(|w| w.0 == cycle) {
+                let (_, acc, bits, tag) = self.want.pop_front().expect("owed");
+                assert!(valid, "{what}: no result at cycle {cycle}");
+                let a = sim.get_words(oacc);
+                let got: Vec<i64> = (0..pix * pe).map(|k| field(&a, k * aw, aw)).collect();
+                assert_eq!(got, acc, "{what}: sums at cycle {cycle}");
+                let ob = sim.get_words(obits);
+                let gb: Vec<bool> = (0..pix * pe)
+                    .map(|k| (ob[k / 32] >> (k % 32)) & 1 == 1)
+                    .collect();
+                assert_eq!(gb, bits, "{what}: bits at cycle {cycle} (sums {acc:?})");
+                assert_eq!(sim.get(otag), tag, "{what}: tag at cycle {cycle}");
+                self.checked += 1;
+            } else {
+                assert!(!valid, "{what}: unexpected result at cycle {cycle}");
+            }
+            sim.tick(clk);
+            self.cycle += 1;
+        }
+    }
+
+    #[test]
+    fn xcore_matches_arith_with_bubbles_masks_and_back_to_back_groups() {
+        for &c in CASES {
+            let (pe, simd, pix, r) = c;
+            let (aw, tw) = widths(simd);
+            let lat = xcore_latency(simd, r) as u64;
+            let what = format!("xcore PE={pe} SIMD={simd} PIX={pix} REG_EVERY={r}");
+            let opts = BuildOptions {
+                verilator_args: params(c),
+                ..BuildOptions::default()
+            };
+            let model = build(&design(), &opts).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let sim = model.instance().expect("instance");
+            let names = [
+                "clk",
+                "rst",
+                "in_valid",
+                "in_first",
+                "in_last",
+                "in_w",
+                "in_x",
+                "in_m",
+                "in_thr",
+                "in_flip",
+                "in_tag",
+                "out_valid",
+                "out_acc",
+                "out_bits",
+                "out_tag",
+            ];
+            let ports = names
+                .iter()
+                .map(|n| sim.port(n).unwrap_or_else(|e| panic!("{e}")))
+                .collect();
+            let mut run = Run {
+                sim,
+                ports,
+                shape: (pe, simd, pix, aw, tw),
+                want: Default::default(),
+                cycle: 0,
+                checked: 0,
+                what: what.clone(),
+            };
+            let mut g = SplitMix64::new((pe * 10_000 + simd * 100 + pix) as u64);
+            let mut groups = 0;
+            for round in 0..400 {
+                // A reset now and then, with groups in flight: their results are dropped.
+                if round % 97 == 50 {
+                    run.step(&mut g, None, true);
+                    run.want.clear();
+                    for _ in 0..70 {
+                        run.step(&mut g, None, false);
+                    }
+                }
+                let n = 1 + (g.next() % MAX_BEATS as u64) as usize;
+                let beats: Vec<Beat> = (0..n)
+                    .map(|_| {
+                        let d = g.next() % 9;
+                        Beat {
+                            w: random_bits(&mut g, pe * simd, d),
+                            x: random_bits(&mut g, pix * simd, 8 - d),
+                            m: random_bits(&mut g, pix, 6),
+                        }
+                    })
+                    .collect();
+                let span = (n * simd) as u64;
+                let thr: Thr = (0..pe)
+                    .map(|_| {
+                        let t = (g.next() % (2 * span + 3)) as i64 - span as i64 - 1;
+                        (t, g.next().is_multiple_of(2))
+                    })
+                    .collect();
+                let tag = g.next() % 128;
+                let (acc, bits) = reference(&beats, &thr, (pe, simd, pix));
+                for (i, b) in beats.iter().enumerate() {
+                    // Bubbles between beats in a third of the rounds; otherwise groups
+                    // follow each other back to back.
+                    if round % 3 == 0 {
+                        for _ in 0..g.next() % 3 {
+                            run.step(&mut g, None, false);
+                        }
+                    }
+                    let last = i + 1 == n;
+                    if last {
+                        run.want
+                            .push_back((run.cycle + lat, acc.clone(), bits.clone(), tag));
+                    }
+                    run.step(&mut g, Some((b, i == 0, last, &thr, tag)), false);
+                }
+                groups += 1;
+            }
+            for _ in 0..lat + 4 {
+                run.step(&mut g, None, false);
+            }
+            assert!(run.want.is_empty(), "{what}: results missing");
+            assert!(
+                run.checked > groups * 9 / 10,
+                "{what}: {} of {groups} checked",
+                run.checked
+            );
+        }
+    }
+
+    #[test]
+    fn xcore_is_lint_clean() {
+        for &c in CASES {
+            let p = params(c);
+            let flags: Vec<&str> = p.iter().map(String::as_str).collect();
+            let warnings = lint(&design(), &flags).unwrap_or_else(|e| panic!("lint {p:?}: {e}"));
+            assert!(warnings.is_empty(), "lint {p:?}: {warnings:?}");
+        }
+    }
+}

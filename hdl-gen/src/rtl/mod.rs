@@ -11,6 +11,7 @@ pub mod pll;
 pub mod print;
 pub mod shell;
 pub mod top;
+pub mod xseq;
 
 /// Hand-written Verilog-2005 primitives, embedded so generated designs are self-contained.
 pub mod lib {
@@ -85,6 +86,19 @@ pub mod lib {
         include_str!("../../rtl/lib/hdlgen_argmax.v"),
     );
 
+    /// `hdlgen_xcore`: compute core of a layer-sequential engine: PIX pixels × PE outputs ×
+    /// SIMD inputs of XNOR-popcount a cycle, one weight word for all PIX pixels,
+    /// thresholds applied to each group's sums. Not yet instantiated by generated designs.
+    pub const XCORE: (&str, &str) = (
+        "hdlgen_xcore.v",
+        include_str!("../../rtl/lib/hdlgen_xcore.v"),
+    );
+
+    /// `hdlgen_xseq`: layer sequencer of the layer-sequential engine: one binary
+    /// convolution (+ threshold, + 2×2 pool, or sums) per start, between feature maps in
+    /// four block-RAM banks, on one `hdlgen_xcore` of 2×2 pixels (`rtl::xseq`).
+    pub const XSEQ: (&str, &str) = ("hdlgen_xseq.v", include_str!("../../rtl/lib/hdlgen_xseq.v"));
+
     /// `hdlgen_skid`: two-entry register slice on a stream.
     pub const SKID: (&str, &str) = ("hdlgen_skid.v", include_str!("../../rtl/lib/hdlgen_skid.v"));
 
@@ -108,6 +122,11 @@ pub mod lib {
     /// (Operands twice registered, the trees, accumulate, result, activation, FIFO.)
     pub fn mvau_latency(simd: usize, reg_every: usize) -> usize {
         6 + popcount_latency(simd, reg_every)
+    }
+
+    /// Cycles from a group's last beat entering `hdlgen_xcore` to its results (out_valid).
+    pub fn xcore_latency(simd: usize, reg_every: usize) -> usize {
+        1 + popcount_latency(simd, reg_every)
     }
 
     /// Register stages of `hdlgen_addtree` (the same LATENCY as `hdlgen_popcount`).

@@ -1,0 +1,157 @@
+// hdlgen_xcore: the compute core of a layer-sequential BNN engine for small parts: PIX
+// pixels × PE outputs × SIMD inputs of XNOR-popcount per cycle, where one weight word
+// serves all PIX pixels (the weight memory delivers PE·SIMD bits a cycle; the pixels
+// multiply the work done per weight bit read: an iCE40 UltraPlus's four SPRAMs give 64).
+//
+// A group is a run of beats from one with in_first to one with in_last (the same beat
+// when a group has one beat). For pixel j and output p of a group:
+//     acc_jp = Σ_beats m_j · (2·popcount(~(w_p ^ x_j)) − SIMD)
+// with w_p = in_w[p·SIMD +: SIMD], x_j = in_x[j·SIMD +: SIMD], m_j = in_m[j] (a beat with
+// m_j = 0 counts 0 for pixel j: a tap in zero padding, or a pixel outside the map); bit 1
+// = +1 (hdlgen::arith::xnor_popcount_masked and binary_dot, per SIMD-bit beat).
+//     bit_jp = (acc_jp ≥ t_p) ^ f_p      t_p = in_thr[p·TW +: TW] signed, f_p = in_flip[p]
+// (a layer's `ge` threshold t is (t, 0); `le` is (t + 1, 1)); in_thr and in_flip are read
+// with the in_last beat only.
+//
+// Timing: one beat a cycle, no back-pressure (the engine's controller schedules every
+// beat; a cycle with in_valid low is a bubble). A group's results are on out_acc / out_bits
+// with out_valid for exactly one cycle, LAT = popcount_latency(SIMD, REG_EVERY) + 1 cycles
+// after the cycle its last beat entered (hdlgen::rtl::lib::xcore_latency), with out_tag =
+// the in_tag of that last beat. Groups may follow each other back to back.
+// out_acc lane j·PE + p at bits [(j·PE + p)·AW +: AW], signed: AW must hold every acc
+// (clog2(beats·SIMD + 1) + 1 bits do); out_bits bit j·PE + p.
+// The inputs feed the popcount leaves directly: drive them from flip-flops or block-RAM
+// outputs. rst (synchronous) drops the beats in flight (the valid pipeline).
+`default_nettype none
+module hdlgen_xcore #(
+    parameter integer PE = 2,
+    parameter integer SIMD = 32,
+    parameter integer PIX = 8,
+    parameter integer AW = 13,
+    parameter integer TW = 13,
+    parameter integer TAG_W = 1,
+    parameter integer REG_EVERY = 2
+) (
+    input  wire                   clk,
+    input  wire                   rst,
+    input  wire                   in_valid,
+    input  wire                   in_first,
+    input  wire                   in_last,
+    input  wire [PE*SIMD-1:0]     in_w,
+    input  wire [PIX*SIMD-1:0]    in_x,
+    input  wire [PIX-1:0]         in_m,
+    input  wire [PE*TW-1:0]       in_thr,
+    input  wire [PE-1:0]          in_flip,
+    input  wire [TAG_W-1:0]       in_tag,
+    output wire                   out_valid,
+    output wire [PIX*PE*AW-1:0]   out_acc,
+    output wire [PIX*PE-1:0]      out_bits,
+    output wire [TAG_W-1:0]       out_tag
+);
+    localparam integer CW = $clog2(SIMD + 1);                 // popcount width
+    localparam integer N = PIX * PE;
+    localparam integer XW = ((AW > TW) ? AW : TW) + 1;        // compare width
+    // What rides along the popcount pipeline: first, last, the masks, the
+    // thresholds and flips, the caller's tag. Identical copies in the N trees are one
+    // set of flip-flops after yosys's opt_merge.
+    localparam integer RW = 2 + PIX + PE * (TW + 1) + TAG_W;
+
+    wire [RW-1:0] ride_in = {in_tag, in_flip, in_thr, in_m, in_last, in_first};
+    wire [N*CW-1:0] cnt;
+    wire [N*RW-1:0] rides;                                    // the copies; [RW-1:0] used
+    wire [N-1:0] pc_valid;
+    wire [RW-1:0] ride = rides[RW-1:0];
+    genvar j, p;
+    generate
+        for (j = 0; j < PIX; j = j + 1) begin : g_pix
+            for (p = 0; p < PE; p = p + 1) begin : g_pe
+                hdlgen_popcount #(
+                    .N(SIMD),
+                    .REG_EVERY(REG_EVERY),
+                    .TAG_W(RW)
+                ) u_pc (
+                    .clk(clk),
+                    .en(1'b1),
+                    .in_valid(1'b1),
+                    .in_tag(ride_in),
+                    .in_bits(~(in_w[p*SIMD +: SIMD] ^ in_x[j*SIMD +: SIMD])),
+                    .out_valid(pc_valid[j*PE+p]),
+                    .out_tag(rides[(j*PE+p)*RW +: RW]),
+                    .count(cnt[(j*PE+p)*CW +: CW])
+                );
+            end
+        end
+    endgenerate
+
+    // The popcount pipeline has no reset: beats in flight at a reset are dropped by a
+    // valid pipeline of its length that has one (PL: hdlgen_popcount's LATENCY, the
+    // formula of hdlgen::rtl::lib::popcount_latency).
+    function integer pc_latency;
+        input integer n;
+        input integer r;
+        integer lv, k, c;
+        begin
+            lv = (n <= 1) ? 0 : $clog2(n);
+            c = 0;
+            for (k = 1; k <= lv; k = k + 1)
+                if ((k % r) == 0 || k == lv) c = c + 1;
+            pc_latency = (lv == 0) ? 1 : c;
+        end
+    endfunction
+    localparam integer PL = pc_latency(SIMD, REG_EVERY);
+    reg [PL-1:0] vq = {PL{1'b0}};
+    wire [PL:0] vchain = {vq, in_valid};
+    always @(posedge clk) begin
+        if (rst) vq <= {PL{1'b0}};
+        else vq <= vchain[PL-1:0];
+    end
+
+    wire r_valid = vq[PL-1];
+    wire r_first = ride[0];
+    wire r_last = ride[1];
+    wire [PIX-1:0] r_m = ride[2 +: PIX];
+    wire [PE*TW-1:0] r_thr = ride[2 + PIX +: PE*TW];
+    wire [PE-1:0] r_flip = ride[2 + PIX + PE*TW +: PE];
+    wire [TAG_W-1:0] r_tag = ride[2 + PIX + PE*(TW+1) +: TAG_W];
+
+    // Accumulators: a group's first beat starts from 0; after its last beat the sums
+    // stand for one cycle (out_valid), and a following group's first beat overwrites them.
+    reg [N*AW-1:0] acc = {N*AW{1'b0}};
+    reg ov = 1'b0;
+    reg [PE*TW-1:0] thr = {PE*TW{1'b0}};
+    reg [PE-1:0] flip = {PE{1'b0}};
+    reg [TAG_W-1:0] tag = {TAG_W{1'b0}};
+    integer k;
+    always @(posedge clk) begin
+        ov <= r_valid && r_last && !rst;
+        if (r_valid && r_last) begin
+            thr <= r_thr;
+            flip <= r_flip;
+            tag <= r_tag;
+        end
+        for (k = 0; k < N; k = k + 1) begin
+            if (r_valid) begin
+                acc[k*AW +: AW] <= (r_first ? {AW{1'b0}} : acc[k*AW +: AW])
+                    + (r_m[k / PE] ? ({{(AW-CW-1){1'b0}}, cnt[k*CW +: CW], 1'b0}
+                                      - SIMD[AW-1:0]) : {AW{1'b0}});
+            end
+        end
+    end
+
+    generate
+        for (j = 0; j < PIX; j = j + 1) begin : g_cmp_pix
+            for (p = 0; p < PE; p = p + 1) begin : g_cmp_pe
+                wire signed [XW-1:0] a = {{(XW-AW){acc[(j*PE+p)*AW + AW - 1]}},
+                                          acc[(j*PE+p)*AW +: AW]};
+                wire signed [XW-1:0] t = {{(XW-TW){thr[p*TW + TW - 1]}}, thr[p*TW +: TW]};
+                assign out_bits[j*PE+p] = (a >= t) ^ flip[p];
+            end
+        end
+    endgenerate
+
+    assign out_valid = ov;
+    assign out_acc = acc;
+    assign out_tag = tag;
+    wire _unused_ok = &{1'b0, pc_valid, rides, vchain[PL], 1'b0};
+endmodule
+`default_nettype wire

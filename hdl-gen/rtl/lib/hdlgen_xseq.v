@@ -1,0 +1,430 @@
+// hdlgen_xseq: layer sequencer of a layer-sequential BNN engine for small parts. It runs
+// one binary convolution (+ threshold, + optional 2×2 max-pool, or its plain sums) per
+// `start`, from a feature map in its block RAM banks to another, on one hdlgen_xcore of
+// 4 pixels × PE outputs × SIMD inputs: every weight word read serves a 2×2 block of
+// output pixels. A dense layer after `flatten` is the convolution whose kernel is the
+// whole map (one output pixel).
+//
+// Feature maps: H×W pixels of C bits in four banks, bank (y mod 2)·2 + (x mod 2), each
+// 2^BA words of SIMD bits: pixel (y, x) chunk k (bits [k·SIMD +: SIMD], k < C/SIMD) is at
+// word base + (y>>1)·RS + (x>>1)·CH + k of its bank, with CH = C/SIMD and RS = ceil(W/2)·CH.
+// For one tap, the input pixels of a 2×2 output block lie in four different banks, so
+// one read of every bank feeds all four pixels (the data is swapped into place).
+//
+// Descriptor (inputs, stable from `start` until `done`):
+//   d_ih, d_iw, d_ich, d_irs, d_ibase   input map: height, width, CH, RS, base
+//   d_k, d_p, d_pone                    kernel K×K, stride 1, P rows/columns of padding on
+//                                       the top/left (output (oy, ox) reads input
+//                                       (oy + ky − P, ox + kx − P)); outside the map a tap
+//                                       counts 0 (d_pone = 0: zero padding, masked) or is
+//                                       all +1 (d_pone = 1)
+//   d_row0, d_col0                      the incremental address origin, from the generator:
+//                                       d_row0[r] = floor(i_r / 2)·RS mod 2^BA, i_r the
+//                                       input row of parity r among −P and −P + 1
+//                                       (d_col0 the same over columns with CH)
+//   d_oh, d_ow, d_ng                    output map height, width; groups = C_out / PE
+//   d_pool                              2×2 max-pool (OR of the four thresholded pixels;
+//                                       a block reaching past the map writes nothing: floor)
+//   d_och, d_ors, d_obase               output (or pooled) map CH, RS, base
+//   d_final                             no threshold, no write: the sums leave on acc_*
+//   d_wbase, d_tbase                    weight and threshold memory bases
+// Weights: the word of group g, tap (ky, kx), chunk k is at d_wbase + ((g·K + ky)·K + kx)·ICH
+// + k (PE·SIMD bits, output p at bits [p·SIMD +: SIMD]), read again for every block;
+// w_data must show the word at w_addr one cycle later (block RAM or SPRAM read register).
+// Thresholds: word d_tbase + g = PE fields {flip, t} of TW + 1 bits (hdlgen_xcore's
+// in_thr/in_flip), same latency. Written maps: C_out must be a multiple of SIMD.
+// Loop order: blocks in raster order, groups, ky, kx, chunks; one beat a cycle, so a layer
+// takes ceil(OH/2)·ceil(OW/2)·NG·K·K·ICH cycles plus the pipeline (XSEQ_FILL +
+// xcore latency + 2 cycles to `done`; hdlgen::rtl::lib::xseq_cycles).
+// External write port (ext_*): preloads a map (the engine's front end, or a test); it waits
+// while the sequencer writes (ext_ready from a flip-flop). tap_*: every sequencer write.
+`default_nettype none
+module hdlgen_xseq #(
+    parameter integer PE = 2,
+    parameter integer SIMD = 32,
+    parameter integer AW = 13,
+    parameter integer TW = 13,
+    parameter integer REG_EVERY = 2,
+    parameter integer BA = 8,
+    parameter integer WA = 14,
+    parameter integer TA = 8,
+    parameter integer DW = 6
+) (
+    input  wire                 clk,
+    input  wire                 rst,
+    input  wire                 start,
+    output wire                 busy,
+    output reg                  done,
+    input  wire [DW-1:0]        d_ih,
+    input  wire [DW-1:0]        d_iw,
+    input  wire [DW-1:0]        d_ich,
+    input  wire [BA-1:0]        d_irs,
+    input  wire [BA-1:0]        d_ibase,
+    input  wire [2:0]           d_k,
+    input  wire [2:0]           d_p,
+    input  wire                 d_pone,
+    input  wire [2*BA-1:0]      d_row0,
+    input  wire [2*BA-1:0]      d_col0,
+    input  wire [DW-1:0]        d_oh,
+    input  wire [DW-1:0]        d_ow,
+    input  wire [DW-1:0]        d_ng,
+    input  wire                 d_pool,
+    input  wire [DW-1:0]        d_och,
+    input  wire [BA-1:0]        d_ors,
+    input  wire [BA-1:0]        d_obase,
+    input  wire                 d_final,
+    input  wire [WA-1:0]        d_wbase,
+    input  wire [TA-1:0]        d_tbase,
+    output reg  [WA-1:0]        w_addr,
+    input  wire [PE*SIMD-1:0]   w_data,
+    output reg  [TA-1:0]        t_addr,
+    input  wire [PE*(TW+1)-1:0] t_data,
+    input  wire                 ext_we,
+    input  wire [1:0]           ext_bank,
+    input  wire [BA-1:0]        ext_addr,
+    input  wire [SIMD-1:0]      ext_data,
+    output wire                 ext_ready,
+    output wire                 tap_valid,
+    output wire [3:0]           tap_banks,
+    output wire [BA-1:0]        tap_addr,
+    output wire [4*SIMD-1:0]    tap_data,
+    output wire                 acc_valid,
+    output wire [4*PE*AW-1:0]   acc_data,
+    output wire [DW-1:0]        acc_group
+);
+    localparam integer SW = DW + 2;                 // signed input coordinates
+    localparam integer GPW = SIMD / PE;             // groups per written word
+    localparam integer GB = (GPW > 1) ? $clog2(GPW) : 1;
+    localparam integer GPW_L = GPW - 1;
+    // Tag through the core: final, chunk end, end of layer, bank mask, write address, g.
+    localparam integer TGW = 3 + 4 + BA + DW;
+
+    // ---------------------------------------------------------------- loop state
+    reg run = 1'b0;
+    reg [DW-1:0] by = 0, bx = 0, g = 0, ch = 0;
+    reg [2:0] ky = 3'd0, kx = 3'd0;
+    reg signed [SW-1:0] uy0 = 0, ux0 = 0;           // 2·by − P, 2·bx − P
+    reg signed [SW-1:0] u = 0, ux = 0;              // uy0 + ky, ux0 + kx
+    reg [DW-1:0] oy = 0, ox = 0;                    // 2·by, 2·bx
+    reg [BA-1:0] rb0 = 0, rb1 = 0, cb0 = 0, cb1 = 0;   // block address bases per parity
+    reg [BA-1:0] tr0 = 0, tr1 = 0, tc0 = 0, tc1 = 0;   // tap address offsets per parity
+    reg [WA-1:0] widx = 0;                          // weight word within the block
+    reg [BA-1:0] orow = 0, ocol = 0;                // output address parts of the block
+    reg [DW-1:0] chunk = 0;                         // output word of group g
+    reg [GB-1:0] gpos = 0;                          // g mod GPW
+
+    wire [DW-1:0] nby = (d_oh + 1'b1) >> 1;
+    wire [DW-1:0] nbx = (d_ow + 1'b1) >> 1;
+    wire l_ch = ch == d_ich - 1'b1;
+    wire l_kx = {3'd0, kx} == {3'd0, d_k} - 1'b1;
+    wire l_ky = {3'd0, ky} == {3'd0, d_k} - 1'b1;
+    wire l_g = g == d_ng - 1'b1;
+    wire l_bx = bx == nbx - 1'b1;
+    wire l_by = by == nby - 1'b1;
+    wire b_first = ch == 0 && kx == 3'd0 && ky == 3'd0;
+    wire b_last = l_ch && l_kx && l_ky;
+    wire finish = run && b_last && l_g && l_bx && l_by;
+    wire signed [SW-1:0] p_s = {{(SW-3){1'b0}}, d_p};
+    wire signed [SW-1:0] two = 2;
+    wire [DW-1:0] two_u = 2;
+    wire [GB-1:0] gpos_l = GPW_L[GB-1:0];
+    // Counters as address terms (BA >= DW).
+    wire [BA+DW-1:0] ich_x = {{BA{1'b0}}, d_ich};
+    wire [BA+DW-1:0] och_x = {{BA{1'b0}}, d_och};
+    wire [BA+DW-1:0] ch_x = {{BA{1'b0}}, ch};
+    wire [BA+DW-1:0] chunk_x = {{BA{1'b0}}, chunk};
+    wire [TA+DW-1:0] g_x = {{TA{1'b0}}, g};
+    wire [BA-1:0] ich_a = ich_x[BA-1:0];
+    wire [BA-1:0] och_a = och_x[BA-1:0];
+
+    always @(posedge clk) begin
+        if (rst) begin
+            run <= 1'b0;
+        end else if (start && !run) begin
+            run <= 1'b1;
+            by <= 0; bx <= 0; g <= 0; ch <= 0; ky <= 3'd0; kx <= 3'd0;
+            uy0 <= -p_s; ux0 <= -p_s; u <= -p_s; ux <= -p_s;
+            oy <= 0; ox <= 0;
+            rb0 <= d_row0[0 +: BA]; rb1 <= d_row0[BA +: BA];
+            tr0 <= d_row0[0 +: BA]; tr1 <= d_row0[BA +: BA];
+            cb0 <= d_col0[0 +: BA]; cb1 <= d_col0[BA +: BA];
+            tc0 <= d_col0[0 +: BA]; tc1 <= d_col0[BA +: BA];
+            widx <= 0; orow <= 0; ocol <= 0; chunk <= 0; gpos <= 0;
+        end else if (run) begin
+            if (finish) run <= 1'b0;
+            widx <= widx + 1'b1;
+            if (!l_ch) begin
+                ch <= ch + 1'b1;
+            end else begin
+                ch <= 0;
+                if (!l_kx) begin
+                    kx <= kx + 1'b1;
+                    ux <= ux + 1'b1;
+                    if (ux[0]) tc1 <= tc1 + ich_a;   // the column of u's parity moves on
+                    else tc0 <= tc0 + ich_a;
+                end else begin
+                    kx <= 3'd0;
+                    ux <= ux0;
+                    tc0 <= cb0;
+                    tc1 <= cb1;
+                    if (!l_ky) begin
+                        ky <= ky + 1'b1;
+                        u <= u + 1'b1;
+                        if (u[0]) tr1 <= tr1 + d_irs;
+                        else tr0 <= tr0 + d_irs;
+                    end else begin
+                        ky <= 3'd0;
+                        u <= uy0;
+                        tr0 <= rb0;
+                        tr1 <= rb1;
+                        if (gpos == gpos_l || l_g) begin
+                            gpos <= 0;
+                            chunk <= l_g ? {DW{1'b0}} : chunk + 1'b1;
+                        end else begin
+                            gpos <= gpos + 1'b1;
+                        end
+                        if (!l_g) begin
+                            g <= g + 1'b1;
+                        end else begin
+                            g <= 0;
+                            widx <= 0;
+                            if (!l_bx) begin
+                                bx <= bx + 1'b1;
+                                ox <= ox + two_u;
+                                ux0 <= ux0 + two;
+                                ux <= ux0 + two;
+                                cb0 <= cb0 + ich_a;
+                                cb1 <= cb1 + ich_a;
+                                tc0 <= cb0 + ich_a;
+                                tc1 <= cb1 + ich_a;
+                                if (!d_pool || bx[0]) ocol <= ocol + och_a;
+                            end else begin
+                                bx <= 0;
+                                ox <= 0;
+                                ux0 <= -p_s;
+                                ux <= -p_s;
+                                cb0 <= d_col0[0 +: BA];
+                                cb1 <= d_col0[BA +: BA];
+                                tc0 <= d_col0[0 +: BA];
+                                tc1 <= d_col0[BA +: BA];
+                                ocol <= 0;
+                                by <= by + 1'b1;
+                                oy <= oy + two_u;
+                                uy0 <= uy0 + two;
+                                u <= uy0 + two;
+                                rb0 <= rb0 + d_irs;
+                                rb1 <= rb1 + d_irs;
+                                tr0 <= rb0 + d_irs;
+                                tr1 <= rb1 + d_irs;
+                                if (!d_pool || by[0]) orow <= orow + d_ors;
+                            end
+                        end
+                    end
+                end
+            end
+        end
+    end
+    assign busy = run || pend;
+
+    // ---------------------------------------------------------------- issue (S0 -> S1)
+    // Input rows u, u + 1 (columns ux, ux + 1): bank row r holds the one of parity r, and
+    // feeds output slot row dy = r ^ u[0].
+    wire signed [SW-1:0] iy0 = u[0] ? u + 1'b1 : u;       // the even row
+    wire signed [SW-1:0] iy1 = u[0] ? u : u + 1'b1;       // the odd row
+    wire signed [SW-1:0] ix0 = ux[0] ? ux + 1'b1 : ux;
+    wire signed [SW-1:0] ix1 = ux[0] ? ux : ux + 1'b1;
+    wire signed [SW-1:0] ih_s = {2'b00, d_ih};
+    wire signed [SW-1:0] iw_s = {2'b00, d_iw};
+    wire [1:0] vr = {iy1 >= 0 && iy1 < ih_s, iy0 >= 0 && iy0 < ih_s};   // per bank row
+    wire [1:0] vc = {ix1 >= 0 && ix1 < iw_s, ix0 >= 0 && ix0 < iw_s};   // per bank column
+    wire [1:0] vy = {oy + 1'b1 < d_oh, oy < d_oh};                      // per slot row
+    wire [1:0] vx = {ox + 1'b1 < d_ow, ox < d_ow};
+
+    // S1: bank read addresses and what the swap needs.
+    reg s1_v = 1'b0, s1_first = 1'b0, s1_last = 1'b0;
+    reg [4*BA-1:0] s1_addr = 0;
+    reg s1_sy = 1'b0, s1_sx = 1'b0;
+    reg [3:0] s1_in = 4'd0;                 // per bank: its pixel is inside the input map
+    reg [3:0] s1_out = 4'd0;                // per slot: its output pixel is inside the map
+    reg [WA-1:0] s1_w = 0;
+    reg [TA-1:0] s1_t = 0;
+    reg [TGW-1:0] s1_tag = 0;
+    wire [BA-1:0] a00 = d_ibase + tr0 + tc0 + ch_x[BA-1:0];
+    wire [BA-1:0] a01 = d_ibase + tr0 + tc1 + ch_x[BA-1:0];
+    wire [BA-1:0] a10 = d_ibase + tr1 + tc0 + ch_x[BA-1:0];
+    wire [BA-1:0] a11 = d_ibase + tr1 + tc1 + ch_x[BA-1:0];
+    // Where this group's results go: no pool, pixel (oy + dy, ox + dx) in bank (dy, dx)
+    // at one address; pooled, pixel (by, bx) in bank (by, bx) mod 2 when the block is
+    // whole.
+    wire [BA-1:0] wa = d_obase + orow + ocol + chunk_x[BA-1:0];
+    wire [3:0] slots = {vy[1] & vx[1], vy[1] & vx[0], vy[0] & vx[1], vy[0] & vx[0]};
+    wire [3:0] pbank = (4'd1 << {by[0], bx[0]}) & {4{&slots}};
+    wire [3:0] wmask = d_final ? 4'd0 : d_pool ? pbank : slots;
+    wire chunk_end = gpos == gpos_l || l_g;
+    always @(posedge clk) begin
+        s1_v <= run && !rst;
+        s1_first <= b_first;
+        s1_last <= b_last;
+        s1_addr <= {a11, a10, a01, a00};
+        s1_sy <= u[0];
+        s1_sx <= ux[0];
+        s1_in <= {vr[1] & vc[1], vr[1] & vc[0], vr[0] & vc[1], vr[0] & vc[0]};
+        s1_out <= slots;
+        s1_w <= d_wbase + widx;
+        s1_t <= d_tbase + g_x[TA-1:0];
+        s1_tag <= {g, wa, wmask, finish, chunk_end, d_final};
+    end
+
+    // ---------------------------------------------------------------- banks
+    reg [3:0] wr_q = 4'd0;                  // sequencer writes, registered
+    reg [BA-1:0] wr_addr = 0;
+    reg [4*SIMD-1:0] wr_data = 0;
+    assign ext_ready = wr_q == 4'd0;
+    wire ext_go = ext_we && ext_ready;
+    wire [4*SIMD-1:0] rdata;
+    genvar b;
+    generate
+        for (b = 0; b < 4; b = b + 1) begin : g_bank
+            reg [SIMD-1:0] mem [0:(1<<BA)-1];
+            reg [SIMD-1:0] q = {SIMD{1'b0}};
+            always @(posedge clk) begin
+                if (wr_q[b])
+                    mem[wr_addr] <= wr_data[b*SIMD +: SIMD];
+                else if (ext_go && ext_bank == b)
+                    mem[ext_addr] <= ext_data;
+                q <= mem[s1_addr[b*BA +: BA]];
+            end
+            assign rdata[b*SIMD +: SIMD] = q;
+        end
+    endgenerate
+
+    // S2: bank data; weight and threshold addresses out (their data arrive with S3).
+    reg s2_v = 1'b0, s2_first = 1'b0, s2_last = 1'b0;
+    reg s2_sy = 1'b0, s2_sx = 1'b0;
+    reg [3:0] s2_in = 4'd0, s2_out = 4'd0;
+    reg [TGW-1:0] s2_tag = 0;
+    always @(posedge clk) begin
+        s2_v <= s1_v && !rst;
+        s2_first <= s1_first;
+        s2_last <= s1_last;
+        s2_sy <= s1_sy;
+        s2_sx <= s1_sx;
+        s2_in <= s1_in;
+        s2_out <= s1_out;
+        s2_tag <= s1_tag;
+        w_addr <= s1_w;
+        t_addr <= s1_t;
+    end
+
+    // S3: slot (dy, dx) takes bank (dy ^ sy, dx ^ sx); outside the input map its data is
+    // all ones (d_pone) or masked.
+    reg s3_v = 1'b0, s3_first = 1'b0, s3_last = 1'b0;
+    reg [4*SIMD-1:0] s3_x = 0;
+    reg [3:0] s3_m = 4'd0;
+    reg [TGW-1:0] s3_tag = 0;
+    always @(posedge clk) begin
+        s3_v <= s2_v && !rst;
+        s3_first <= s2_first;
+        s3_last <= s2_last;
+        s3_tag <= s2_tag;
+    end
+    generate
+        for (b = 0; b < 4; b = b + 1) begin : g_slot
+            localparam [1:0] SL = b;
+            wire [1:0] bk = SL ^ {s2_sy, s2_sx};       // bank {dy ^ sy, dx ^ sx}
+            always @(posedge clk) begin
+                s3_x[b*SIMD +: SIMD] <= s2_in[bk] ? rdata[bk*SIMD +: SIMD] : {SIMD{1'b1}};
+                s3_m[b] <= s2_out[b] && (s2_in[bk] || d_pone);
+            end
+        end
+    endgenerate
+
+    // ---------------------------------------------------------------- core
+    wire c_v;
+    wire [4*PE*AW-1:0] c_acc;
+    wire [4*PE-1:0] c_bits;
+    wire [TGW-1:0] c_tag;
+    wire [PE*TW-1:0] thr;
+    wire [PE-1:0] flip;
+    genvar p;
+    generate
+        for (p = 0; p < PE; p = p + 1) begin : g_thr
+            assign thr[p*TW +: TW] = t_data[p*(TW+1) +: TW];
+            assign flip[p] = t_data[p*(TW+1) + TW];
+        end
+    endgenerate
+    hdlgen_xcore #(
+        .PE(PE),
+        .SIMD(SIMD),
+        .PIX(4),
+        .AW(AW),
+        .TW(TW),
+        .TAG_W(TGW),
+        .REG_EVERY(REG_EVERY)
+    ) u_core (
+        .clk(clk),
+        .rst(rst),
+        .in_valid(s3_v),
+        .in_first(s3_first),
+        .in_last(s3_last),
+        .in_w(w_data),
+        .in_x(s3_x),
+        .in_m(s3_m),
+        .in_thr(thr),
+        .in_flip(flip),
+        .in_tag(s3_tag),
+        .out_valid(c_v),
+        .out_acc(c_acc),
+        .out_bits(c_bits),
+        .out_tag(c_tag)
+    );
+
+    // ---------------------------------------------------------------- write back
+    // Per slot, the thresholded bits of successive groups shift in from the top, so group
+    // g's PE bits land at [(g mod GPW)·PE +: PE] of its word; pooled, the OR of the slots.
+    wire o_final = c_tag[0];
+    wire o_end = c_tag[1];
+    wire o_eol = c_tag[2];
+    wire [3:0] o_mask = c_tag[3 +: 4];
+    wire [BA-1:0] o_addr = c_tag[7 +: BA];
+    reg [4*SIMD-1:0] col = 0;
+    wire [PE-1:0] por = c_bits[0 +: PE] | c_bits[PE +: PE] | c_bits[2*PE +: PE]
+                        | c_bits[3*PE +: PE];
+    wire [4*SIMD-1:0] col_nx;
+    generate
+        for (b = 0; b < 4; b = b + 1) begin : g_col
+            wire [PE-1:0] in_b = d_pool ? por : c_bits[b*PE +: PE];
+            if (SIMD > PE) begin : g_sh
+                assign col_nx[b*SIMD +: SIMD] = {in_b, col[b*SIMD + PE +: SIMD - PE]};
+            end else begin : g_one
+                assign col_nx[b*SIMD +: SIMD] = in_b;
+            end
+        end
+    endgenerate
+    always @(posedge clk) begin
+        if (c_v && !o_final) col <= col_nx;
+        wr_q <= (c_v && !o_final && o_end && !rst) ? o_mask : 4'd0;
+        wr_addr <= o_addr;
+        wr_data <= col_nx;
+    end
+    assign tap_valid = wr_q != 4'd0;
+    assign tap_banks = wr_q;
+    assign tap_addr = wr_addr;
+    assign tap_data = wr_data;
+    assign acc_valid = c_v && o_final;
+    assign acc_data = c_acc;
+    assign acc_group = c_tag[7 + BA +: DW];
+
+    // ---------------------------------------------------------------- done
+    // The layer's last group leaves the core: its write (if any) lands at the end of the
+    // cycle `done` is high, so a next layer started then reads the finished map.
+    reg pend = 1'b0;
+    always @(posedge clk) begin
+        done <= c_v && o_eol && !rst;
+        if (rst || (c_v && o_eol)) pend <= 1'b0;
+        else if (finish) pend <= 1'b1;
+    end
+    wire _unused_ok = &{1'b0, col, ich_x[BA+DW-1:BA], och_x[BA+DW-1:BA], ch_x[BA+DW-1:BA],
+                        chunk_x[BA+DW-1:BA], g_x[TA+DW-1:TA], 1'b0};
+endmodule
+`default_nettype wire

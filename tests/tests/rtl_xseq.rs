@@ -1,0 +1,646 @@
+//! `hdlgen_xseq` (the layer-sequential engine's sequencer on `hdlgen_xcore`) in
+//! Verilator against the independent naive reference (`hdlgen_tests::naive`): binary
+//! convolutions with zero, one and no padding, thresholds in both directions, fused 2×2
+//! max-pooling (floor on odd maps), a dense layer after flatten as a whole-map
+//! convolution whose sums leave the engine, and the MNIST chain conv2 → conv3 → fc run
+//! layer after layer through the banks. Every map word written is decoded from its bank
+//! and address here (not with `rtl::xseq::MapLayout`), checked, and must be written once;
+//! `done` comes exactly `xseq_cycles` after `start`.
+
+use hdlgen::arith::SplitMix64;
+use hdlgen::rtl::lib::{POPCOUNT, XCORE, XSEQ};
+use hdlgen::rtl::xseq::{xseq_cycles, Desc, MapLayout};
+use hdlgen_sim::{build, lint, BuildOptions, Design, Instance, PortHandle};
+use hdlgen_tests::naive::{self, BinPad, Dims};
+use std::collections::HashMap;
+
+const TB: &str = r#"
+`default_nettype none
+module xseq_tb #(
+    parameter integer PE = 2, parameter integer SIMD = 32, parameter integer AW = 13,
+    parameter integer TW = 13, parameter integer REG_EVERY = 2, parameter integer BA = 8,
+    parameter integer WA = 12, parameter integer TA = 7, parameter integer DW = 8
+) (
+    input wire clk, input wire rst, input wire start, output wire busy, output wire done,
+    input wire [DW-1:0] d_ih, input wire [DW-1:0] d_iw, input wire [DW-1:0] d_ich,
+    input wire [BA-1:0] d_irs, input wire [BA-1:0] d_ibase,
+    input wire [2:0] d_k, input wire [2:0] d_p, input wire d_pone,
+    input wire [2*BA-1:0] d_row0, input wire [2*BA-1:0] d_col0,
+    input wire [DW-1:0] d_oh, input wire [DW-1:0] d_ow, input wire [DW-1:0] d_ng,
+    input wire d_pool, input wire [DW-1:0] d_och, input wire [BA-1:0] d_ors,
+    input wire [BA-1:0] d_obase, input wire d_final,
+    input wire [WA-1:0] d_wbase, input wire [TA-1:0] d_tbase,
+    input wire wl_we, input wire [WA-1:0] wl_addr, input wire [PE*SIMD-1:0] wl_data,
+    input wire tl_we, input wire [TA-1:0] tl_addr, input wire [PE*(TW+1)-1:0] tl_data,
+    input wire ext_we, input wire [1:0] ext_bank, input wire [BA-1:0] ext_addr,
+    input wire [SIMD-1:0] ext_data, output wire ext_ready,
+    output wire tap_valid, output wire [3:0] tap_banks, output wire [BA-1:0] tap_addr,
+    output wire [4*SIMD-1:0] tap_data,
+    output wire acc_valid, output wire [4*PE*AW-1:0] acc_data, output wire [DW-1:0] acc_group
+);
+    reg [PE*SIMD-1:0] wmem [0:(1<<WA)-1];
+    reg [PE*SIMD-1:0] wq;
+    reg [PE*(TW+1)-1:0] tmem [0:(1<<TA)-1];
+    reg [PE*(TW+1)-1:0] tq;
+    wire [WA-1:0] w_addr;
+    wire [TA-1:0] t_addr;
+    always @(posedge clk) begin
+        if (wl_we) wmem[wl_addr] <= wl_data;
+        wq <= wmem[w_addr];
+        if (tl_we) tmem[tl_addr] <= tl_data;
+        tq <= tmem[t_addr];
+    end
+    hdlgen_xseq #(.PE(PE), .SIMD(SIMD), .AW(AW), .TW(TW), .REG_EVERY(REG_EVERY), .BA(BA),
+                  .WA(WA), .TA(TA), .DW(DW)) u_seq (
+        .clk(clk), .rst(rst), .start(start), .busy(busy), .done(done),
+        .d_ih(d_ih), .d_iw(d_iw), .d_ich(d_ich), .d_irs(d_irs), .d_ibase(d_ibase),
+        .d_k(d_k), .d_p(d_p), .d_pone(d_pone), .d_row0(d_row0), .d_col0(d_col0),
+        .d_oh(d_oh), .d_ow(d_ow), .d_ng(d_ng), .d_pool(d_pool), .d_och(d_och),
+        .d_ors(d_ors), .d_obase(d_obase), .d_final(d_final), .d_wbase(d_wbase),
+        .d_tbase(d_tbase), .w_addr(w_addr), .w_data(wq), .t_addr(t_addr), .t_data(tq),
+        .ext_we(ext_we), .ext_bank(ext_bank), .ext_addr(ext_addr), .ext_data(ext_data),
+        .ext_ready(ext_ready), .tap_valid(tap_valid), .tap_banks(tap_banks),
+        .tap_addr(tap_addr), .tap_data(tap_data), .acc_valid(acc_valid),
+        .acc_data(acc_data), .acc_group(acc_group));
+endmodule
+`default_nettype wire
+"#;
+
+const AW: usize = 13;
+const TW: usize = 13;
+const BA: u32 = 8;
+
+fn design() -> Design {
+    Design::new("xseq_tb")
+        .text(POPCOUNT.0, POPCOUNT.1)
+        .text(XCORE.0, XCORE.1)
+        .text(XSEQ.0, XSEQ.1)
+        .text("xseq_tb.v", TB)
+}
+
+fn params(pe: usize, simd: usize, r: usize) -> Vec<String> {
+    vec![
+        format!("-GPE={pe}"),
+        format!("-GSIMD={simd}"),
+        format!("-GAW={AW}"),
+        format!("-GTW={TW}"),
+        format!("-GREG_EVERY={r}"),
+        format!("-GBA={BA}"),
+    ]
+}
+
+/// Sets `n` bits at `lo` of a word vector.
+fn put(w: &mut [u32], lo: usize, n: usize, v: i64) {
+    for i in 0..n {
+        if (v >> i) & 1 == 1 {
+            w[(lo + i) / 32] |= 1 << ((lo + i) % 32);
+        }
+    }
+}
+
+fn bit(w: &[u32], i: usize) -> bool {
+    (w[i / 32] >> (i % 32)) & 1 == 1
+}
+
+fn field(w: &[u32], lo: usize, n: usize) -> i64 {
+    let u = (0..n).fold(0u64, |a, i| a | (u64::from(bit(w, lo + i)) << i));
+    ((u << (64 - n)) as i64) >> (64 - n)
+}
+
+fn pm1(g: &mut SplitMix64, n: usize, density: u64) -> Vec<i64> {
+    (0..n)
+        .map(|_| if g.next() % 8 < density { 1 } else { -1 })
+        .collect()
+}
+
+struct Tb {
+    sim: Instance,
+    port: HashMap<&'static str, PortHandle>,
+    pe: usize,
+    simd: usize,
+}
+
+const PORTS: &[&str] = &[
+    "clk",
+    "rst",
+    "start",
+    "busy",
+    "done",
+    "d_ih",
+    "d_iw",
+    "d_ich",
+    "d_irs",
+    "d_ibase",
+    "d_k",
+    "d_p",
+    "d_pone",
+    "d_row0",
+    "d_col0",
+    "d_oh",
+    "d_ow",
+    "d_ng",
+    "d_pool",
+    "d_och",
+    "d_ors",
+    "d_obase",
+    "d_final",
+    "d_wbase",
+    "d_tbase",
+    "wl_we",
+    "wl_addr",
+    "wl_data",
+    "tl_we",
+    "tl_addr",
+    "tl_data",
+    "ext_we",
+    "ext_bank",
+    "ext_addr",
+    "ext_data",
+    "ext_ready",
+    "tap_valid",
+    "tap_banks",
+    "tap_addr",
+    "tap_data",
+    "acc_valid",
+    "acc_data",
+    "acc_group",
+];
+
+/// What one layer run produced: written words by (bank, address), sums by group.
+struct Out {
+    words: HashMap<(usize, usize), Vec<u32>>,
+    sums: HashMap<usize, Vec<i64>>,
+    cycles: u64,
+}
+
+impl Tb {
+    fn new(pe: usize, simd: usize, r: usize) -> Tb {
+        let what = format!("xseq PE={pe} SIMD={simd}");
+        let opts = BuildOptions {
+            verilator_args: params(pe, simd, r),
+            ..BuildOptions::default()
+        };
+        let model = build(&design(), &opts).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let sim = model.instance().expect("instance");
+        let port = PORTS
+            .iter()
+            .map(|&n| (n, sim.port(n).unwrap_or_else(|e| panic!("{e}"))))
+            .collect();
+        let mut tb = Tb {
+            sim,
+            port,
+            pe,
+            simd,
+        };
+        for n in ["rst", "start", "wl_we", "tl_we", "ext_we"] {
+            tb.set(n, 0);
+        }
+        tb.set("rst", 1);
+        tb.tick();
+        tb.set("rst", 0);
+        tb
+    }
+
+    fn set(&mut self, n: &str, v: u64) {
+        self.sim.set(self.port[n], v);
+    }
+
+    fn set_wide(&mut self, n: &str, w: &[u32]) {
+        self.sim.set_wide(self.port[n], w);
+    }
+
+    fn get(&self, n: &str) -> u64 {
+        self.sim.get(self.port[n])
+    }
+
+    fn tick(&mut self) {
+        let clk = self.port["clk"];
+        self.sim.tick(clk);
+    }
+
+    /// Writes a ±1 map (HWC) into the banks through the external port, laid out here
+    /// independently of `MapLayout`.
+    fn load_map(&mut self, x: &[i64], d: Dims, base: usize) {
+        let ch = d.c / self.simd;
+        let rs = d.w.div_ceil(2) * ch;
+        for y in 0..d.h {
+            for xx in 0..d.w {
+                for k in 0..ch {
+                    let mut w = vec![0u32; self.simd.div_ceil(32)];
+                    for i in 0..self.simd {
+                        if x[d.at(y, xx, k * self.simd + i)] > 0 {
+                            w[i / 32] |= 1 << (i % 32);
+                        }
+                    }
+                    self.set("ext_we", 1);
+                    self.set("ext_bank", ((y % 2) * 2 + xx % 2) as u64);
+                    self.set("ext_addr", (base + (y / 2) * rs + (xx / 2) * ch + k) as u64);
+                    self.set_wide("ext_data", &w);
+                    self.sim.eval();
+                    assert_eq!(self.get("ext_ready"), 1, "ext_ready low while idle");
+                    self.tick();
+                }
+            }
+        }
+        self.set("ext_we", 0);
+    }
+
+    /// Weights `(cout, k, k, cin)` as words of group g, tap, chunk from `wbase`.
+    fn load_weights(&mut self, w: &[i64], cout: usize, k: usize, cin: usize, wbase: usize) {
+        let (pe, simd) = (self.pe, self.simd);
+        let ich = cin / simd;
+        for g in 0..cout / pe {
+            for t in 0..k * k {
+                for c in 0..ich {
+                    let mut word = vec![0u32; (pe * simd).div_ceil(32)];
+                    for p in 0..pe {
+                        for i in 0..simd {
+                            let idx = ((g * pe + p) * k * k + t) * cin + c * simd + i;
+                            if w[idx] >= 0 {
+                                word[(p * simd + i) / 32] |= 1 << ((p * simd + i) % 32);
+                            }
+                        }
+                    }
+                    self.set("wl_we", 1);
+                    self.set("wl_addr", (wbase + (g * k * k + t) * ich + c) as u64);
+                    self.set_wide("wl_data", &word);
+                    self.tick();
+                }
+            }
+        }
+        self.set("wl_we", 0);
+    }
+
+    /// Thresholds per output channel, `ge` or `le`, as {flip, t'} fields.
+    fn load_thresholds(&mut self, t: &[i64], ge: &[bool], tbase: usize) {
+        let pe = self.pe;
+        for g in 0..t.len() / pe {
+            let mut word = vec![0u32; (pe * (TW + 1)).div_ceil(32)];
+            for p in 0..pe {
+                let c = g * pe + p;
+                let (tv, flip) = if ge[c] { (t[c], 0) } else { (t[c] + 1, 1) };
+                put(&mut word, p * (TW + 1), TW, tv);
+                put(&mut word, p * (TW + 1) + TW, 1, flip);
+            }
+            self.set("tl_we", 1);
+            self.set("tl_addr", (tbase + g) as u64);
+            self.set_wide("tl_data", &word);
+            self.tick();
+        }
+        self.set("tl_we", 0);
+    }
+
+    /// Runs one layer: descriptor on the ports, a start pulse, until done.
+    fn run(&mut self, d: &Desc, what: &str) -> Out {
+        let i = d.input;
+        let o = d.output.unwrap_or(MapLayout {
+            h: 0,
+            w: 0,
+            ch: 0,
+            base: 0,
+        });
+        let row0 = d.row0(BA);
+        let col0 = d.col0(BA);
+        for (n, v) in [
+            ("d_ih", i.h),
+            ("d_iw", i.w),
+            ("d_ich", i.ch),
+            ("d_irs", i.rs()),
+            ("d_ibase", i.base),
+            ("d_k", d.k),
+            ("d_p", d.p),
+            ("d_pone", d.pad_one as usize),
+            ("d_oh", d.oh),
+            ("d_ow", d.ow),
+            ("d_ng", d.groups),
+            ("d_pool", d.pool as usize),
+            ("d_och", o.ch),
+            ("d_ors", o.rs()),
+            ("d_obase", o.base),
+            ("d_final", d.output.is_none() as usize),
+            ("d_wbase", d.wbase),
+            ("d_tbase", d.tbase),
+        ] {
+            self.set(n, v as u64);
+        }
+        self.set("d_row0", row0[0] | row0[1] << BA);
+        self.set("d_col0", col0[0] | col0[1] << BA);
+        self.set("start", 1);
+        self.tick();
+        self.set("start", 0);
+        let mut out = Out {
+            words: HashMap::new(),
+            sums: HashMap::new(),
+            cycles: 0,
+        };
+        let limit = 2 * d.beats() as u64 + 200;
+        loop {
+            out.cycles += 1;
+            assert!(out.cycles < limit, "{what}: no done");
+            self.sim.eval();
+            let done = self.get("done") == 1;
+            assert_eq!(
+                self.get("busy"),
+                !done as u64,
+                "{what}: busy, cycle {}",
+                out.cycles
+            );
+            if self.get("tap_valid") == 1 {
+                let banks = self.get("tap_banks");
+                let addr = self.get("tap_addr") as usize;
+                let data = self.sim.get_words(self.port["tap_data"]);
+                for b in 0..4 {
+                    if banks >> b & 1 == 1 {
+                        let w: Vec<u32> = (0..self.simd.div_ceil(32))
+                            .map(|j| {
+                                let lo = b * self.simd + 32 * j;
+                                let n = (self.simd - 32 * j).min(32);
+                                (0..n).fold(0u32, |a, i| a | (u32::from(bit(&data, lo + i)) << i))
+                            })
+                            .collect();
+                        let prev = out.words.insert((b, addr), w);
+                        assert!(prev.is_none(), "{what}: bank {b} word {addr} written twice");
+                    }
+                }
+            }
+            if self.get("acc_valid") == 1 {
+                let g = self.get("acc_group") as usize;
+                let a = self.sim.get_words(self.port["acc_data"]);
+                let s = (0..4 * self.pe).map(|k| field(&a, k * AW, AW)).collect();
+                assert!(out.sums.insert(g, s).is_none(), "{what}: group {g} twice");
+            }
+            self.tick();
+            if done {
+                break;
+            }
+        }
+        out
+    }
+}
+
+/// Checks a written map against ±1 values (HWC), decoding banks and addresses here.
+fn check_map(out: &Out, want: &[i64], d: Dims, base: usize, simd: usize, what: &str) {
+    let ch = d.c / simd;
+    let rs = d.w.div_ceil(2) * ch;
+    let mut seen = 0;
+    for y in 0..d.h {
+        for x in 0..d.w {
+            for k in 0..ch {
+                let key = ((y % 2) * 2 + x % 2, base + (y / 2) * rs + (x / 2) * ch + k);
+                let w = out.words.get(&key).unwrap_or_else(|| {
+                    panic!(
+                        "{what}: pixel ({y}, {x}) word {k} not written; written {:?}",
+                        out.words.keys().collect::<Vec<_>>()
+                    )
+                });
+                for i in 0..simd {
+                    let c = k * simd + i;
+                    assert_eq!(
+                        bit(w, i),
+                        want[d.at(y, x, c)] > 0,
+                        "{what}: pixel ({y}, {x}) channel {c}"
+                    );
+                }
+                seen += 1;
+            }
+        }
+    }
+    assert_eq!(
+        out.words.len(),
+        seen,
+        "{what}: words written outside the map"
+    );
+}
+
+/// One binary conv layer case.
+#[derive(Clone, Copy, Debug)]
+struct Conv {
+    h: usize,
+    w: usize,
+    cin: usize,
+    cout: usize,
+    k: usize,
+    pad: BinPad,
+    pool: bool,
+    /// Dense after flatten: the whole-map convolution whose sums leave.
+    dense: bool,
+}
+
+/// The naive reference of a case: the sums (HWC) and, for a written map, its ±1 values
+/// and dims after threshold (and pool).
+struct Want {
+    sums: Vec<i64>,
+    sd: Dims,
+    map: Vec<i64>,
+    md: Dims,
+}
+
+fn reference(c: &Conv, x: &[i64], w: &[i64], t: &[i64], ge: &[bool]) -> Want {
+    let inp = Dims::map(c.h, c.w, c.cin);
+    if c.dense {
+        let sums = naive::binary_dense(x, false, w, c.cout);
+        let sd = Dims::vec(c.cout);
+        return Want {
+            sums,
+            sd,
+            map: vec![],
+            md: sd,
+        };
+    }
+    let (sums, sd) = naive::binary_conv2d(x, inp, false, w, c.cout, c.k, c.k, 1, c.pad, 0);
+    let th = naive::threshold(&sums, c.cout, t, ge);
+    let (map, md) = if c.pool {
+        naive::pool(&th, sd, (2, 2), 2, false)
+    } else {
+        (th, sd)
+    };
+    Want { sums, sd, map, md }
+}
+
+/// Runs case `c` with the input map at `ibase` and the output at `obase`; returns the
+/// output map (for chaining).
+#[allow(clippy::too_many_arguments)]
+fn run_case(
+    tb: &mut Tb,
+    c: &Conv,
+    x: &[i64],
+    g: &mut SplitMix64,
+    ibase: usize,
+    obase: usize,
+    reg_every: usize,
+    what: &str,
+) -> (Vec<i64>, Dims) {
+    let (pe, simd) = (tb.pe, tb.simd);
+    let density = 1 + g.next() % 7;
+    let w = pm1(g, c.cout * c.k * c.k * c.cin, density);
+    let span = (c.k * c.k * c.cin) as i64;
+    let t: Vec<i64> = (0..c.cout)
+        .map(|_| (g.next() % (span as u64 / 2 + 3)) as i64 - span / 4 - 1)
+        .collect();
+    let ge: Vec<bool> = (0..c.cout).map(|_| !g.next().is_multiple_of(3)).collect();
+    let want = reference(c, x, &w, &t, &ge);
+    let (wbase, tbase) = (16 + g.next() as usize % 64, 3 + g.next() as usize % 16);
+    tb.load_weights(&w, c.cout, c.k, c.cin, wbase);
+    tb.load_thresholds(&t, &ge, tbase);
+    let p = match c.pad {
+        BinPad::None => 0,
+        _ => (c.k - 1) / 2,
+    };
+    let (oh, ow) = if c.dense {
+        (1, 1)
+    } else {
+        (want.sd.h, want.sd.w)
+    };
+    let d = Desc {
+        input: MapLayout {
+            h: c.h,
+            w: c.w,
+            ch: c.cin / simd,
+            base: ibase,
+        },
+        k: c.k,
+        p,
+        pad_one: c.pad == BinPad::One,
+        oh,
+        ow,
+        groups: c.cout / pe,
+        pool: c.pool,
+        output: (!c.dense).then_some(MapLayout {
+            h: want.md.h,
+            w: want.md.w,
+            ch: c.cout / simd,
+            base: obase,
+        }),
+        wbase,
+        tbase,
+    };
+    let out = tb.run(&d, what);
+    assert_eq!(
+        out.cycles,
+        xseq_cycles(&d, simd, reg_every) as u64,
+        "{what}: cycles from start to done"
+    );
+    if c.dense {
+        assert!(out.words.is_empty(), "{what}: a dense layer wrote its map");
+        assert_eq!(out.sums.len(), c.cout / pe, "{what}: groups of sums");
+        for (&g, s) in &out.sums {
+            for (p, &v) in s.iter().take(pe).enumerate() {
+                assert_eq!(v, want.sums[g * pe + p], "{what}: unit {}", g * pe + p);
+            }
+        }
+    } else {
+        assert!(out.sums.is_empty(), "{what}: sums from a thresholded layer");
+        check_map(&out, &want.map, want.md, obase, simd, what);
+    }
+    (want.map, want.md)
+}
+
+const fn conv(
+    h: usize,
+    w: usize,
+    cin: usize,
+    cout: usize,
+    k: usize,
+    pad: BinPad,
+    pool: bool,
+) -> Conv {
+    Conv {
+        h,
+        w,
+        cin,
+        cout,
+        k,
+        pad,
+        pool,
+        dense: false,
+    }
+}
+
+#[test]
+fn xseq_runs_convolutions_pools_and_dense_layers_like_the_naive_reference() {
+    // (PE, SIMD, REG_EVERY) and the cases: even and odd maps, zero / one / no padding,
+    // pooled (with a floor), a 5×5 kernel, dense layers, several words per pixel.
+    type Shape = (usize, usize, usize);
+    let shapes: &[(Shape, &[Conv])] = &[
+        (
+            (2, 8, 2),
+            &[
+                conv(6, 6, 8, 16, 3, BinPad::Zero, false),
+                conv(6, 6, 16, 8, 3, BinPad::One, true),
+                conv(7, 7, 16, 8, 3, BinPad::None, false),
+                conv(5, 5, 8, 16, 3, BinPad::Zero, true),
+                conv(7, 5, 8, 8, 5, BinPad::One, false),
+                conv(1, 1, 8, 8, 1, BinPad::None, false),
+                Conv {
+                    dense: true,
+                    ..conv(3, 3, 16, 6, 3, BinPad::None, false)
+                },
+            ],
+        ),
+        (
+            (4, 4, 1),
+            &[
+                conv(4, 6, 4, 8, 3, BinPad::Zero, true),
+                conv(3, 3, 8, 4, 3, BinPad::One, false),
+                Conv {
+                    dense: true,
+                    ..conv(3, 3, 8, 12, 0, BinPad::None, false)
+                },
+            ],
+        ),
+    ];
+    for &((pe, simd, r), cases) in shapes {
+        let mut tb = Tb::new(pe, simd, r);
+        let mut g = SplitMix64::new((pe * 100 + simd) as u64);
+        for (n, c0) in cases.iter().enumerate() {
+            // A dense layer's kernel is its whole input map.
+            let c = if c0.dense {
+                Conv {
+                    k: c0.h.max(c0.w),
+                    ..*c0
+                }
+            } else {
+                *c0
+            };
+            if c.dense && c.h != c.w {
+                continue; // square kernels only (K×K)
+            }
+            let what = format!("xseq PE={pe} SIMD={simd} case {n} {c:?}");
+            let density = 1 + g.next() % 7;
+            let x = pm1(&mut g, c.h * c.w * c.cin, density);
+            tb.load_map(&x, Dims::map(c.h, c.w, c.cin), 5);
+            run_case(&mut tb, &c, &x, &mut g, 5, 90, r, &what);
+        }
+    }
+}
+
+#[test]
+fn xseq_runs_the_mnist_chain_through_its_banks() {
+    // conv2 (14×14×32 → 64, padding one, pool) → conv3 (7×7×64 → 5×5×128, no padding)
+    // → fc (5×5×128 → 10) at the UP5K shape: PE 2, SIMD 32. Only the first map is loaded;
+    // each later layer reads what the one before wrote.
+    let (pe, simd, r) = (2, 32, 2);
+    let mut tb = Tb::new(pe, simd, r);
+    let mut g = SplitMix64::new(2026);
+    let x = pm1(&mut g, 14 * 14 * 32, 4);
+    tb.load_map(&x, Dims::map(14, 14, 32), 0);
+    let c2 = conv(14, 14, 32, 64, 3, BinPad::One, true);
+    let (m2, _) = run_case(&mut tb, &c2, &x, &mut g, 0, 60, r, "conv2");
+    let c3 = conv(7, 7, 64, 128, 3, BinPad::None, false);
+    let (m3, _) = run_case(&mut tb, &c3, &m2, &mut g, 60, 100, r, "conv3");
+    let fc = Conv {
+        dense: true,
+        ..conv(5, 5, 128, 10, 5, BinPad::None, false)
+    };
+    run_case(&mut tb, &fc, &m3, &mut g, 100, 0, r, "fc");
+}
+
+#[test]
+fn xseq_is_lint_clean() {
+    for (pe, simd, r) in [(2, 32, 2), (2, 8, 2), (4, 4, 1), (1, 1, 1)] {
+        let p = params(pe, simd, r);
+        let flags: Vec<&str> = p.iter().map(String::as_str).collect();
+        let warnings = lint(&design(), &flags).unwrap_or_else(|e| panic!("lint {p:?}: {e}"));
+        assert!(warnings.is_empty(), "lint {p:?}: {warnings:?}");
+    }
+}
