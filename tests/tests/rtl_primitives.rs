@@ -650,6 +650,17 @@ mod xcore {
         w: Vec<bool>,
         x: Vec<bool>,
         m: Vec<bool>,
+        /// Pixel j takes input j ^ rot.
+        rot: usize,
+    }
+
+    /// A random in_rot: any when PIX is a power of two, else 0.
+    fn rot(g: &mut SplitMix64, pix: usize) -> usize {
+        if pix.is_power_of_two() {
+            g.next() as usize % pix
+        } else {
+            0
+        }
     }
 
     /// A group's expected sums (pixel-major) and bits, from arith's XNOR-popcount.
@@ -664,7 +675,8 @@ mod xcore {
                 if !b.m[j] {
                     continue;
                 }
-                let x = to_u64(&b.x[j * simd..(j + 1) * simd]);
+                let i = j ^ b.rot;
+                let x = to_u64(&b.x[i * simd..(i + 1) * simd]);
                 for p in 0..pe {
                     let w = to_u64(&b.w[p * simd..(p + 1) * simd]);
                     acc[j * pe + p] += binary_dot(xnor_popcount(&w, &x, simd), simd);
@@ -704,6 +716,7 @@ mod xcore {
                 w: random_bits(g, pe * simd, 4),
                 x: random_bits(g, pix * simd, 4),
                 m: random_bits(g, pix, 4),
+                rot: rot(g, pix),
             };
             let junk_thr: Thr = (0..pe)
                 .map(|_| ((g.next() % 64) as i64 - 32, g.next().is_multiple_of(2)))
@@ -728,6 +741,7 @@ mod xcore {
             sim.set_wide(iw, &pack(&b.w));
             sim.set_wide(ix, &pack(&b.x));
             sim.set_wide(im, &pack(&b.m));
+            sim.set(p[15], b.rot as u64);
             let mut tw_words = vec![0u32; (pe * tw).div_ceil(32)];
             for (k, &(t, _)) in thr.iter().enumerate() {
                 put(&mut tw_words, k * tw, tw, t);
@@ -788,6 +802,7 @@ mod xcore {
                 "out_acc",
                 "out_bits",
                 "out_tag",
+                "in_rot",
             ];
             let ports = names
                 .iter()
@@ -821,6 +836,7 @@ mod xcore {
                             w: random_bits(&mut g, pe * simd, d),
                             x: random_bits(&mut g, pix * simd, 8 - d),
                             m: random_bits(&mut g, pix, 6),
+                            rot: rot(&mut g, pix),
                         }
                     })
                     .collect();

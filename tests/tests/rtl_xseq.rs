@@ -23,7 +23,7 @@ module xseq_tb #(
 ) (
     input wire clk, input wire rst, input wire start, output wire busy, output wire done,
     input wire [DW-1:0] d_ih, input wire [DW-1:0] d_iw, input wire [DW-1:0] d_ich,
-    input wire [BA-1:0] d_irs, input wire [BA-1:0] d_ibase,
+    input wire [BA-1:0] d_irs,
     input wire [2:0] d_k, input wire [2:0] d_p, input wire d_pone,
     input wire [2*BA-1:0] d_row0, input wire [2*BA-1:0] d_col0,
     input wire [DW-1:0] d_oh, input wire [DW-1:0] d_ow, input wire [DW-1:0] d_ng,
@@ -53,7 +53,7 @@ module xseq_tb #(
     hdlgen_xseq #(.PE(PE), .SIMD(SIMD), .AW(AW), .TW(TW), .REG_EVERY(REG_EVERY), .BA(BA),
                   .WA(WA), .TA(TA), .DW(DW)) u_seq (
         .clk(clk), .rst(rst), .start(start), .busy(busy), .done(done),
-        .d_ih(d_ih), .d_iw(d_iw), .d_ich(d_ich), .d_irs(d_irs), .d_ibase(d_ibase),
+        .d_ih(d_ih), .d_iw(d_iw), .d_ich(d_ich), .d_irs(d_irs),
         .d_k(d_k), .d_p(d_p), .d_pone(d_pone), .d_row0(d_row0), .d_col0(d_col0),
         .d_oh(d_oh), .d_ow(d_ow), .d_ng(d_ng), .d_pool(d_pool), .d_och(d_och),
         .d_ors(d_ors), .d_obase(d_obase), .d_final(d_final), .d_wbase(d_wbase),
@@ -130,7 +130,6 @@ const PORTS: &[&str] = &[
     "d_iw",
     "d_ich",
     "d_irs",
-    "d_ibase",
     "d_k",
     "d_p",
     "d_pone",
@@ -306,7 +305,6 @@ impl Tb {
             ("d_iw", i.w),
             ("d_ich", i.ch),
             ("d_irs", i.rs()),
-            ("d_ibase", i.base),
             ("d_k", d.k),
             ("d_p", d.p),
             ("d_pone", d.pad_one as usize),

@@ -5,10 +5,13 @@
 //
 // A group is a run of beats from one with in_first to one with in_last (the same beat
 // when a group has one beat). For pixel j and output p of a group:
-//     acc_jp = Σ_beats m_j · (2·popcount(~(w_p ^ x_j)) − SIMD)
-// with w_p = in_w[p·SIMD +: SIMD], x_j = in_x[j·SIMD +: SIMD], m_j = in_m[j] (a beat with
-// m_j = 0 counts 0 for pixel j: a tap in zero padding, or a pixel outside the map); bit 1
-// = +1 (hdlgen::arith::xnor_popcount_masked and binary_dot, per SIMD-bit beat).
+//     acc_jp = Σ_beats m_j · (2·popcount(~(w_p ^ x_(j ^ r))) − SIMD)
+// with w_p = in_w[p·SIMD +: SIMD], x_i = in_x[i·SIMD +: SIMD], r = in_rot, m_j = in_m[j]
+// (a beat with m_j = 0 counts 0 for pixel j: a tap in zero padding, or a pixel outside
+// the map); bit 1 = +1 (hdlgen::arith::xnor_popcount_masked and binary_dot, per SIMD-bit
+// beat). in_rot routes input i's counts to pixel i ^ in_rot: a caller whose pixels come
+// from banks in a rotating order swaps 6-bit counts, not SIMD-bit words (j ^ in_rot must
+// stay below PIX: PIX a power of two, or in_rot = 0).
 //     bit_jp = (acc_jp ≥ t_p) ^ f_p      t_p = in_thr[p·TW +: TW] signed, f_p = in_flip[p]
 // (a layer's `ge` threshold t is (t, 0); `le` is (t + 1, 1)); in_thr and in_flip are read
 // with the in_last beat only.
@@ -27,6 +30,7 @@ module hdlgen_xcore #(
     parameter integer PE = 2,
     parameter integer SIMD = 32,
     parameter integer PIX = 8,
+    parameter integer RB = (PIX > 1) ? $clog2(PIX) : 1,
     parameter integer AW = 13,
     parameter integer TW = 13,
     parameter integer TAG_W = 1,
@@ -40,6 +44,7 @@ module hdlgen_xcore #(
     input  wire [PE*SIMD-1:0]     in_w,
     input  wire [PIX*SIMD-1:0]    in_x,
     input  wire [PIX-1:0]         in_m,
+    input  wire [RB-1:0]          in_rot,
     input  wire [PE*TW-1:0]       in_thr,
     input  wire [PE-1:0]          in_flip,
     input  wire [TAG_W-1:0]       in_tag,
@@ -54,9 +59,9 @@ module hdlgen_xcore #(
     // What rides along the popcount pipeline: first, last, the masks, the
     // thresholds and flips, the caller's tag. Identical copies in the N trees are one
     // set of flip-flops after yosys's opt_merge.
-    localparam integer RW = 2 + PIX + PE * (TW + 1) + TAG_W;
+    localparam integer RW = 2 + PIX + PE * (TW + 1) + TAG_W + RB;
 
-    wire [RW-1:0] ride_in = {in_tag, in_flip, in_thr, in_m, in_last, in_first};
+    wire [RW-1:0] ride_in = {in_rot, in_tag, in_flip, in_thr, in_m, in_last, in_first};
     wire [N*CW-1:0] cnt;
     wire [N*RW-1:0] rides;                                    // the copies; [RW-1:0] used
     wire [N-1:0] pc_valid;
@@ -113,6 +118,18 @@ module hdlgen_xcore #(
     wire [PE*TW-1:0] r_thr = ride[2 + PIX +: PE*TW];
     wire [PE-1:0] r_flip = ride[2 + PIX + PE*TW +: PE];
     wire [TAG_W-1:0] r_tag = ride[2 + PIX + PE*(TW+1) +: TAG_W];
+    wire [RB-1:0] r_rot = ride[2 + PIX + PE*(TW+1) + TAG_W +: RB];
+    // Pixel j's counts: those of input j ^ rot.
+    wire [N*CW-1:0] rcnt;
+    generate
+        for (j = 0; j < PIX; j = j + 1) begin : g_rot
+            wire [RB-1:0] jj = j;
+            wire [RB-1:0] src = jj ^ r_rot;
+            for (p = 0; p < PE; p = p + 1) begin : g_pe
+                assign rcnt[(j*PE+p)*CW +: CW] = cnt[({{(32-RB){1'b0}}, src}*PE+p)*CW +: CW];
+            end
+        end
+    endgenerate
 
     // Accumulators: a group's first beat starts from 0; after its last beat the sums
     // stand for one cycle (out_valid), and a following group's first beat overwrites them.
@@ -132,7 +149,7 @@ module hdlgen_xcore #(
         for (k = 0; k < N; k = k + 1) begin
             if (r_valid) begin
                 acc[k*AW +: AW] <= (r_first ? {AW{1'b0}} : acc[k*AW +: AW])
-                    + (r_m[k / PE] ? ({{(AW-CW-1){1'b0}}, cnt[k*CW +: CW], 1'b0}
+                    + (r_m[k / PE] ? ({{(AW-CW-1){1'b0}}, rcnt[k*CW +: CW], 1'b0}
                                       - SIMD[AW-1:0]) : {AW{1'b0}});
             end
         end

@@ -9,19 +9,22 @@
 // 2^BA words of SIMD bits: pixel (y, x) chunk k (bits [k·SIMD +: SIMD], k < C/SIMD) is at
 // word base + (y>>1)·RS + (x>>1)·CH + k of its bank, with CH = C/SIMD and RS = ceil(W/2)·CH.
 // For one tap, the input pixels of a 2×2 output block lie in four different banks, so
-// one read of every bank feeds all four pixels (the data is swapped into place).
+// one read of every bank feeds all four pixels: the core routes each bank's counts to
+// its pixel (xcore in_rot). The last word of every bank (2^BA − 1) is all ones and read
+// for taps outside the input map (padding `one`); maps must leave it alone.
 //
 // Descriptor (inputs, stable from `start` until `done`):
-//   d_ih, d_iw, d_ich, d_irs, d_ibase   input map: height, width, CH, RS, base
+//   d_ih, d_iw, d_ich, d_irs            input map: height, width, CH, RS
 //   d_k, d_p, d_pone                    kernel K×K, stride 1, P rows/columns of padding on
 //                                       the top/left (output (oy, ox) reads input
 //                                       (oy + ky − P, ox + kx − P)); outside the map a tap
 //                                       counts 0 (d_pone = 0: zero padding, masked) or is
 //                                       all +1 (d_pone = 1)
-//   d_row0, d_col0                      the incremental address origin, from the generator:
-//                                       d_row0[r] = floor(i_r / 2)·RS mod 2^BA, i_r the
-//                                       input row of parity r among −P and −P + 1
-//                                       (d_col0 the same over columns with CH)
+//   d_row0, d_col0                      the incremental address origin, from the generator
+//                                       (hdlgen::rtl::xseq::Desc): d_row0[r] = base +
+//                                       floor(i_r / 2)·RS mod 2^BA, i_r the input row of
+//                                       parity r among −P and −P + 1; d_col0[c] =
+//                                       floor(j_c / 2)·CH mod 2^BA over columns
 //   d_oh, d_ow, d_ng                    output map height, width; groups = C_out / PE
 //   d_pool                              2×2 max-pool (OR of the four thresholded pixels;
 //                                       a block reaching past the map writes nothing: floor)
@@ -33,9 +36,9 @@
 // w_data must show the word at w_addr one cycle later (block RAM or SPRAM read register).
 // Thresholds: word d_tbase + g = PE fields {flip, t} of TW + 1 bits (hdlgen_xcore's
 // in_thr/in_flip), same latency. Written maps: C_out must be a multiple of SIMD.
-// Loop order: blocks in raster order, groups, ky, kx, chunks; one beat a cycle, so a layer
-// takes ceil(OH/2)·ceil(OW/2)·NG·K·K·ICH cycles plus the pipeline (XSEQ_FILL +
-// xcore latency + 2 cycles to `done`; hdlgen::rtl::lib::xseq_cycles).
+// Loop order: blocks in raster order, groups, ky, kx, chunks; one beat a cycle, so from
+// the cycle `start` is high to the one `done` is: ceil(OH/2)·ceil(OW/2)·NG·K·K·ICH beats
+// + 3 + the core's latency (hdlgen::rtl::xseq::xseq_cycles).
 // External write port (ext_*): preloads a map (the engine's front end, or a test); it waits
 // while the sequencer writes (ext_ready from a flip-flop). tap_*: every sequencer write.
 `default_nettype none
@@ -59,7 +62,6 @@ module hdlgen_xseq #(
     input  wire [DW-1:0]        d_iw,
     input  wire [DW-1:0]        d_ich,
     input  wire [BA-1:0]        d_irs,
-    input  wire [BA-1:0]        d_ibase,
     input  wire [2:0]           d_k,
     input  wire [2:0]           d_p,
     input  wire                 d_pone,
@@ -96,139 +98,161 @@ module hdlgen_xseq #(
     localparam integer GPW = SIMD / PE;             // groups per written word
     localparam integer GB = (GPW > 1) ? $clog2(GPW) : 1;
     localparam integer GPW_L = GPW - 1;
-    // Tag through the core: final, chunk end, end of layer, bank mask, write address, g.
+    // Tag through the core: final, word end, end of layer, bank mask, write address, g.
     localparam integer TGW = 3 + 4 + BA + DW;
 
-    // ---------------------------------------------------------------- loop state
-    reg run = 1'b0;
-    reg [DW-1:0] by = 0, bx = 0, g = 0, ch = 0;
-    reg [2:0] ky = 3'd0, kx = 3'd0;
-    reg signed [SW-1:0] uy0 = 0, ux0 = 0;           // 2·by − P, 2·bx − P
-    reg signed [SW-1:0] u = 0, ux = 0;              // uy0 + ky, ux0 + kx
-    reg [DW-1:0] oy = 0, ox = 0;                    // 2·by, 2·bx
-    reg [BA-1:0] rb0 = 0, rb1 = 0, cb0 = 0, cb1 = 0;   // block address bases per parity
-    reg [BA-1:0] tr0 = 0, tr1 = 0, tc0 = 0, tc1 = 0;   // tap address offsets per parity
-    reg [WA-1:0] widx = 0;                          // weight word within the block
-    reg [BA-1:0] orow = 0, ocol = 0;                // output address parts of the block
-    reg [DW-1:0] chunk = 0;                         // output word of group g
-    reg [GB-1:0] gpos = 0;                          // g mod GPW
-
-    wire [DW-1:0] nby = (d_oh + 1'b1) >> 1;
-    wire [DW-1:0] nbx = (d_ow + 1'b1) >> 1;
-    wire l_ch = ch == d_ich - 1'b1;
-    wire l_kx = {3'd0, kx} == {3'd0, d_k} - 1'b1;
-    wire l_ky = {3'd0, ky} == {3'd0, d_k} - 1'b1;
-    wire l_g = g == d_ng - 1'b1;
-    wire l_bx = bx == nbx - 1'b1;
-    wire l_by = by == nby - 1'b1;
-    wire b_first = ch == 0 && kx == 3'd0 && ky == 3'd0;
-    wire b_last = l_ch && l_kx && l_ky;
-    wire finish = run && b_last && l_g && l_bx && l_by;
     wire signed [SW-1:0] p_s = {{(SW-3){1'b0}}, d_p};
     wire signed [SW-1:0] two = 2;
+    wire [DW-1:0] one_u = 1;
     wire [DW-1:0] two_u = 2;
     wire [GB-1:0] gpos_l = GPW_L[GB-1:0];
     // Counters as address terms (BA >= DW).
     wire [BA+DW-1:0] ich_x = {{BA{1'b0}}, d_ich};
     wire [BA+DW-1:0] och_x = {{BA{1'b0}}, d_och};
-    wire [BA+DW-1:0] ch_x = {{BA{1'b0}}, ch};
-    wire [BA+DW-1:0] chunk_x = {{BA{1'b0}}, chunk};
-    wire [TA+DW-1:0] g_x = {{TA{1'b0}}, g};
     wire [BA-1:0] ich_a = ich_x[BA-1:0];
     wire [BA-1:0] och_a = och_x[BA-1:0];
+    wire [DW-1:0] k_u = {{(DW-3){1'b0}}, d_k};
+    wire [DW-1:0] nby = (d_oh + 1'b1) >> 1;
+    wire [DW-1:0] nbx = (d_ow + 1'b1) >> 1;
+
+    // ---------------------------------------------------------------- loop state
+    // Each counter's "at its last value" flag is a flip-flop, set when the counter
+    // takes its last value, so the loop's advance logic is a few gates of flip-flops.
+    reg run = 1'b0;
+    reg [DW-1:0] by = 0, bx = 0, g = 0, ch = 0, ky = 0, kx = 0;
+    reg lch = 1'b0, lkx = 1'b0, lky = 1'b0, lg = 1'b0, lbx = 1'b0, lby = 1'b0;
+    reg signed [SW-1:0] uy0 = 0, ux0 = 0;           // 2·by − P, 2·bx − P
+    reg signed [SW-1:0] u = 0, ux = 0;              // uy0 + ky, ux0 + kx
+    reg [DW-1:0] oy = 0, ox = 0;                    // 2·by, 2·bx
+    reg [BA-1:0] rb0 = 0, rb1 = 0, cb0 = 0, cb1 = 0;   // block address parts per parity
+    reg [BA-1:0] tr0 = 0, tr1 = 0, tc0 = 0, tc1 = 0;   // tap address parts per parity
+    reg [WA-1:0] widx = 0;                          // weight word within the block
+    reg [BA-1:0] orow = 0, ocol = 0;                // output address parts of the block
+    reg [BA-1:0] chunk = 0;                         // output word of group g
+    reg [GB-1:0] gpos = 0;                          // g mod GPW
+
+    wire a_kx = lch;                                // the tap column advances
+    wire a_ky = a_kx && lkx;
+    wire a_g = a_ky && lky;                         // a group's last beat
+    wire a_bx = a_g && lg;
+    wire a_by = a_bx && lbx;
+    wire finish = run && a_by && lby;
+    wire b_first = ch == 0 && kx == 0 && ky == 0;
 
     always @(posedge clk) begin
         if (rst) begin
             run <= 1'b0;
         end else if (start && !run) begin
             run <= 1'b1;
-            by <= 0; bx <= 0; g <= 0; ch <= 0; ky <= 3'd0; kx <= 3'd0;
+            by <= 0; bx <= 0; g <= 0; ch <= 0; ky <= 0; kx <= 0;
+            lch <= d_ich == one_u;
+            lkx <= k_u == one_u;
+            lky <= k_u == one_u;
+            lg <= d_ng == one_u;
+            lbx <= nbx == one_u;
+            lby <= nby == one_u;
             uy0 <= -p_s; ux0 <= -p_s; u <= -p_s; ux <= -p_s;
             oy <= 0; ox <= 0;
             rb0 <= d_row0[0 +: BA]; rb1 <= d_row0[BA +: BA];
             tr0 <= d_row0[0 +: BA]; tr1 <= d_row0[BA +: BA];
             cb0 <= d_col0[0 +: BA]; cb1 <= d_col0[BA +: BA];
             tc0 <= d_col0[0 +: BA]; tc1 <= d_col0[BA +: BA];
-            widx <= 0; orow <= 0; ocol <= 0; chunk <= 0; gpos <= 0;
+            widx <= 0; orow <= d_obase; ocol <= 0; chunk <= 0; gpos <= 0;
         end else if (run) begin
             if (finish) run <= 1'b0;
             widx <= widx + 1'b1;
-            if (!l_ch) begin
-                ch <= ch + 1'b1;
-            end else begin
-                ch <= 0;
-                if (!l_kx) begin
+            ch <= lch ? {DW{1'b0}} : ch + 1'b1;
+            lch <= lch ? d_ich == one_u : ch + two_u == d_ich;
+            if (a_kx) begin
+                if (!lkx) begin
                     kx <= kx + 1'b1;
+                    lkx <= kx + two_u == k_u;
                     ux <= ux + 1'b1;
-                    if (ux[0]) tc1 <= tc1 + ich_a;   // the column of u's parity moves on
+                    if (ux[0]) tc1 <= tc1 + ich_a;   // the column of ux's parity moves on
                     else tc0 <= tc0 + ich_a;
                 end else begin
-                    kx <= 3'd0;
+                    kx <= 0;
+                    lkx <= k_u == one_u;
                     ux <= ux0;
                     tc0 <= cb0;
                     tc1 <= cb1;
-                    if (!l_ky) begin
-                        ky <= ky + 1'b1;
-                        u <= u + 1'b1;
-                        if (u[0]) tr1 <= tr1 + d_irs;
-                        else tr0 <= tr0 + d_irs;
-                    end else begin
-                        ky <= 3'd0;
-                        u <= uy0;
-                        tr0 <= rb0;
-                        tr1 <= rb1;
-                        if (gpos == gpos_l || l_g) begin
-                            gpos <= 0;
-                            chunk <= l_g ? {DW{1'b0}} : chunk + 1'b1;
-                        end else begin
-                            gpos <= gpos + 1'b1;
-                        end
-                        if (!l_g) begin
-                            g <= g + 1'b1;
-                        end else begin
-                            g <= 0;
-                            widx <= 0;
-                            if (!l_bx) begin
-                                bx <= bx + 1'b1;
-                                ox <= ox + two_u;
-                                ux0 <= ux0 + two;
-                                ux <= ux0 + two;
-                                cb0 <= cb0 + ich_a;
-                                cb1 <= cb1 + ich_a;
-                                tc0 <= cb0 + ich_a;
-                                tc1 <= cb1 + ich_a;
-                                if (!d_pool || bx[0]) ocol <= ocol + och_a;
-                            end else begin
-                                bx <= 0;
-                                ox <= 0;
-                                ux0 <= -p_s;
-                                ux <= -p_s;
-                                cb0 <= d_col0[0 +: BA];
-                                cb1 <= d_col0[BA +: BA];
-                                tc0 <= d_col0[0 +: BA];
-                                tc1 <= d_col0[BA +: BA];
-                                ocol <= 0;
-                                by <= by + 1'b1;
-                                oy <= oy + two_u;
-                                uy0 <= uy0 + two;
-                                u <= uy0 + two;
-                                rb0 <= rb0 + d_irs;
-                                rb1 <= rb1 + d_irs;
-                                tr0 <= rb0 + d_irs;
-                                tr1 <= rb1 + d_irs;
-                                if (!d_pool || by[0]) orow <= orow + d_ors;
-                            end
-                        end
-                    end
                 end
+            end
+            if (a_ky) begin
+                if (!lky) begin
+                    ky <= ky + 1'b1;
+                    lky <= ky + two_u == k_u;
+                    u <= u + 1'b1;
+                    if (u[0]) tr1 <= tr1 + d_irs;
+                    else tr0 <= tr0 + d_irs;
+                end else begin
+                    ky <= 0;
+                    lky <= k_u == one_u;
+                    u <= uy0;
+                    tr0 <= rb0;
+                    tr1 <= rb1;
+                end
+            end
+            if (a_g) begin
+                if (gpos == gpos_l || lg) begin
+                    gpos <= 0;
+                    chunk <= lg ? {BA{1'b0}} : chunk + 1'b1;
+                end else begin
+                    gpos <= gpos + 1'b1;
+                end
+                if (!lg) begin
+                    g <= g + 1'b1;
+                    lg <= g + two_u == d_ng;
+                end else begin
+                    g <= 0;
+                    lg <= d_ng == one_u;
+                    widx <= 0;
+                end
+            end
+            if (a_bx) begin
+                if (!lbx) begin
+                    bx <= bx + 1'b1;
+                    lbx <= bx + two_u == nbx;
+                    ox <= ox + two_u;
+                    ux0 <= ux0 + two;
+                    ux <= ux0 + two;
+                    cb0 <= cb0 + ich_a;
+                    cb1 <= cb1 + ich_a;
+                    tc0 <= cb0 + ich_a;
+                    tc1 <= cb1 + ich_a;
+                    if (!d_pool || bx[0]) ocol <= ocol + och_a;
+                end else begin
+                    bx <= 0;
+                    lbx <= nbx == one_u;
+                    ox <= 0;
+                    ux0 <= -p_s;
+                    ux <= -p_s;
+                    cb0 <= d_col0[0 +: BA];
+                    cb1 <= d_col0[BA +: BA];
+                    tc0 <= d_col0[0 +: BA];
+                    tc1 <= d_col0[BA +: BA];
+                    ocol <= 0;
+                end
+            end
+            if (a_by) begin
+                by <= by + 1'b1;
+                lby <= by + two_u == nby;
+                oy <= oy + two_u;
+                uy0 <= uy0 + two;
+                u <= uy0 + two;
+                rb0 <= rb0 + d_irs;
+                rb1 <= rb1 + d_irs;
+                tr0 <= rb0 + d_irs;
+                tr1 <= rb1 + d_irs;
+                if (!d_pool || by[0]) orow <= orow + d_ors;
             end
         end
     end
     assign busy = run || pend;
 
     // ---------------------------------------------------------------- issue (S0 -> S1)
-    // Input rows u, u + 1 (columns ux, ux + 1): bank row r holds the one of parity r, and
-    // feeds output slot row dy = r ^ u[0].
+    // Input rows u, u + 1 (columns ux, ux + 1): bank row r holds the one of parity r and
+    // feeds output slot row r ^ u[0] (so slot s reads bank s ^ {u[0], ux[0]}).
     wire signed [SW-1:0] iy0 = u[0] ? u + 1'b1 : u;       // the even row
     wire signed [SW-1:0] iy1 = u[0] ? u : u + 1'b1;       // the odd row
     wire signed [SW-1:0] ix0 = ux[0] ? ux + 1'b1 : ux;
@@ -239,105 +263,99 @@ module hdlgen_xseq #(
     wire [1:0] vc = {ix1 >= 0 && ix1 < iw_s, ix0 >= 0 && ix0 < iw_s};   // per bank column
     wire [1:0] vy = {oy + 1'b1 < d_oh, oy < d_oh};                      // per slot row
     wire [1:0] vx = {ox + 1'b1 < d_ow, ox < d_ow};
-
-    // S1: bank read addresses and what the swap needs.
-    reg s1_v = 1'b0, s1_first = 1'b0, s1_last = 1'b0;
-    reg [4*BA-1:0] s1_addr = 0;
-    reg s1_sy = 1'b0, s1_sx = 1'b0;
-    reg [3:0] s1_in = 4'd0;                 // per bank: its pixel is inside the input map
-    reg [3:0] s1_out = 4'd0;                // per slot: its output pixel is inside the map
-    reg [WA-1:0] s1_w = 0;
-    reg [TA-1:0] s1_t = 0;
-    reg [TGW-1:0] s1_tag = 0;
-    wire [BA-1:0] a00 = d_ibase + tr0 + tc0 + ch_x[BA-1:0];
-    wire [BA-1:0] a01 = d_ibase + tr0 + tc1 + ch_x[BA-1:0];
-    wire [BA-1:0] a10 = d_ibase + tr1 + tc0 + ch_x[BA-1:0];
-    wire [BA-1:0] a11 = d_ibase + tr1 + tc1 + ch_x[BA-1:0];
+    wire [1:0] rot = {u[0], ux[0]};
+    wire [BA+DW-1:0] ch_x = {{BA{1'b0}}, ch};
+    wire [BA-1:0] chunk_in = ch_x[BA-1:0];
     // Where this group's results go: no pool, pixel (oy + dy, ox + dx) in bank (dy, dx)
     // at one address; pooled, pixel (by, bx) in bank (by, bx) mod 2 when the block is
     // whole.
-    wire [BA-1:0] wa = d_obase + orow + ocol + chunk_x[BA-1:0];
     wire [3:0] slots = {vy[1] & vx[1], vy[1] & vx[0], vy[0] & vx[1], vy[0] & vx[0]};
+    wire [BA-1:0] wa = orow + ocol + chunk;
     wire [3:0] pbank = (4'd1 << {by[0], bx[0]}) & {4{&slots}};
     wire [3:0] wmask = d_final ? 4'd0 : d_pool ? pbank : slots;
-    wire chunk_end = gpos == gpos_l || l_g;
+    wire word_end = gpos == gpos_l || lg;
+    wire [TA+DW-1:0] g_x = {{TA{1'b0}}, g};
+
+    // S1: per bank its word's address and whether its pixel is inside the input map;
+    // weight and threshold addresses (their data, like the banks', arrive with S2).
+    reg s1_v = 1'b0, s1_first = 1'b0, s1_last = 1'b0;
+    reg [4*BA-1:0] s1_sum = 0;
+    reg [1:0] s1_vr = 2'd0, s1_vc = 2'd0;
+    reg [3:0] s1_slots = 4'd0;
+    reg [1:0] s1_rot = 2'd0;
+    reg [TGW-1:0] s1_tag = 0;
     always @(posedge clk) begin
         s1_v <= run && !rst;
         s1_first <= b_first;
-        s1_last <= b_last;
-        s1_addr <= {a11, a10, a01, a00};
-        s1_sy <= u[0];
-        s1_sx <= ux[0];
-        s1_in <= {vr[1] & vc[1], vr[1] & vc[0], vr[0] & vc[1], vr[0] & vc[0]};
-        s1_out <= slots;
-        s1_w <= d_wbase + widx;
-        s1_t <= d_tbase + g_x[TA-1:0];
-        s1_tag <= {g, wa, wmask, finish, chunk_end, d_final};
+        s1_last <= a_g;
+        s1_sum <= {tr1 + tc1 + chunk_in, tr1 + tc0 + chunk_in, tr0 + tc1 + chunk_in,
+                   tr0 + tc0 + chunk_in};
+        s1_vr <= vr;
+        s1_vc <= vc;
+        s1_slots <= slots;
+        s1_rot <= rot;
+        s1_tag <= {g, wa, wmask, finish, word_end, d_final};
+        w_addr <= d_wbase + widx;
+        t_addr <= d_tbase + g_x[TA-1:0];
     end
+    // A bank whose pixel is outside the input map reads the ones word (padding `one`;
+    // with zero padding the slot is masked). Slot s counts when its output pixel is in
+    // the map and its tap is inside the input map or padding `one`.
+    wire [3:0] inb = {s1_vr[1] & s1_vc[1], s1_vr[1] & s1_vc[0], s1_vr[0] & s1_vc[1],
+                      s1_vr[0] & s1_vc[0]};
+    wire [BA-1:0] ones_a = {BA{1'b1}};
+    wire [4*BA-1:0] raddr;
+    wire [3:0] m;
+    genvar b;
+    generate
+        for (b = 0; b < 4; b = b + 1) begin : g_m
+            localparam [1:0] SL = b;
+            wire [1:0] bk = SL ^ s1_rot;
+            assign m[b] = s1_slots[b] && (inb[bk] || d_pone);
+            assign raddr[b*BA +: BA] = inb[b] ? s1_sum[b*BA +: BA] : ones_a;
+        end
+    endgenerate
 
     // ---------------------------------------------------------------- banks
-    reg [3:0] wr_q = 4'd0;                  // sequencer writes, registered
+    reg [3:0] wr_q = 4'd0;                  // sequencer writes (data: the collector)
     reg [BA-1:0] wr_addr = 0;
-    reg [4*SIMD-1:0] wr_data = 0;
+    reg [4*SIMD-1:0] col = 0;
     assign ext_ready = wr_q == 4'd0;
     wire ext_go = ext_we && ext_ready;
     wire [4*SIMD-1:0] rdata;
-    genvar b;
     generate
         for (b = 0; b < 4; b = b + 1) begin : g_bank
             reg [SIMD-1:0] mem [0:(1<<BA)-1];
             reg [SIMD-1:0] q = {SIMD{1'b0}};
+            integer i;
+            initial begin
+                for (i = 0; i < (1 << BA) - 1; i = i + 1) mem[i] = {SIMD{1'b0}};
+                mem[(1 << BA) - 1] = {SIMD{1'b1}};
+            end
             always @(posedge clk) begin
                 if (wr_q[b])
-                    mem[wr_addr] <= wr_data[b*SIMD +: SIMD];
+                    mem[wr_addr] <= col[b*SIMD +: SIMD];
                 else if (ext_go && ext_bank == b)
                     mem[ext_addr] <= ext_data;
-                q <= mem[s1_addr[b*BA +: BA]];
+                q <= mem[raddr[b*BA +: BA]];
             end
             assign rdata[b*SIMD +: SIMD] = q;
         end
     endgenerate
 
-    // S2: bank data; weight and threshold addresses out (their data arrive with S3).
+    // S2: the core's inputs (bank and weight data straight from the block RAMs).
     reg s2_v = 1'b0, s2_first = 1'b0, s2_last = 1'b0;
-    reg s2_sy = 1'b0, s2_sx = 1'b0;
-    reg [3:0] s2_in = 4'd0, s2_out = 4'd0;
+    reg [3:0] s2_m = 4'd0;
+    reg [1:0] s2_rot = 2'd0;
     reg [TGW-1:0] s2_tag = 0;
     always @(posedge clk) begin
         s2_v <= s1_v && !rst;
         s2_first <= s1_first;
         s2_last <= s1_last;
-        s2_sy <= s1_sy;
-        s2_sx <= s1_sx;
-        s2_in <= s1_in;
-        s2_out <= s1_out;
+        s2_m <= m;
+        s2_rot <= s1_rot;
         s2_tag <= s1_tag;
-        w_addr <= s1_w;
-        t_addr <= s1_t;
     end
-
-    // S3: slot (dy, dx) takes bank (dy ^ sy, dx ^ sx); outside the input map its data is
-    // all ones (d_pone) or masked.
-    reg s3_v = 1'b0, s3_first = 1'b0, s3_last = 1'b0;
-    reg [4*SIMD-1:0] s3_x = 0;
-    reg [3:0] s3_m = 4'd0;
-    reg [TGW-1:0] s3_tag = 0;
-    always @(posedge clk) begin
-        s3_v <= s2_v && !rst;
-        s3_first <= s2_first;
-        s3_last <= s2_last;
-        s3_tag <= s2_tag;
-    end
-    generate
-        for (b = 0; b < 4; b = b + 1) begin : g_slot
-            localparam [1:0] SL = b;
-            wire [1:0] bk = SL ^ {s2_sy, s2_sx};       // bank {dy ^ sy, dx ^ sx}
-            always @(posedge clk) begin
-                s3_x[b*SIMD +: SIMD] <= s2_in[bk] ? rdata[bk*SIMD +: SIMD] : {SIMD{1'b1}};
-                s3_m[b] <= s2_out[b] && (s2_in[bk] || d_pone);
-            end
-        end
-    endgenerate
 
     // ---------------------------------------------------------------- core
     wire c_v;
@@ -364,15 +382,16 @@ module hdlgen_xseq #(
     ) u_core (
         .clk(clk),
         .rst(rst),
-        .in_valid(s3_v),
-        .in_first(s3_first),
-        .in_last(s3_last),
+        .in_valid(s2_v),
+        .in_first(s2_first),
+        .in_last(s2_last),
         .in_w(w_data),
-        .in_x(s3_x),
-        .in_m(s3_m),
+        .in_x(rdata),
+        .in_m(s2_m),
+        .in_rot(s2_rot),
         .in_thr(thr),
         .in_flip(flip),
-        .in_tag(s3_tag),
+        .in_tag(s2_tag),
         .out_valid(c_v),
         .out_acc(c_acc),
         .out_bits(c_bits),
@@ -382,12 +401,12 @@ module hdlgen_xseq #(
     // ---------------------------------------------------------------- write back
     // Per slot, the thresholded bits of successive groups shift in from the top, so group
     // g's PE bits land at [(g mod GPW)·PE +: PE] of its word; pooled, the OR of the slots.
+    // A word is written from the collector the cycle after its last group arrived.
     wire o_final = c_tag[0];
     wire o_end = c_tag[1];
     wire o_eol = c_tag[2];
     wire [3:0] o_mask = c_tag[3 +: 4];
     wire [BA-1:0] o_addr = c_tag[7 +: BA];
-    reg [4*SIMD-1:0] col = 0;
     wire [PE-1:0] por = c_bits[0 +: PE] | c_bits[PE +: PE] | c_bits[2*PE +: PE]
                         | c_bits[3*PE +: PE];
     wire [4*SIMD-1:0] col_nx;
@@ -405,12 +424,11 @@ module hdlgen_xseq #(
         if (c_v && !o_final) col <= col_nx;
         wr_q <= (c_v && !o_final && o_end && !rst) ? o_mask : 4'd0;
         wr_addr <= o_addr;
-        wr_data <= col_nx;
     end
     assign tap_valid = wr_q != 4'd0;
     assign tap_banks = wr_q;
     assign tap_addr = wr_addr;
-    assign tap_data = wr_data;
+    assign tap_data = col;
     assign acc_valid = c_v && o_final;
     assign acc_data = c_acc;
     assign acc_group = c_tag[7 + BA +: DW];
@@ -424,7 +442,7 @@ module hdlgen_xseq #(
         if (rst || (c_v && o_eol)) pend <= 1'b0;
         else if (finish) pend <= 1'b1;
     end
-    wire _unused_ok = &{1'b0, col, ich_x[BA+DW-1:BA], och_x[BA+DW-1:BA], ch_x[BA+DW-1:BA],
-                        chunk_x[BA+DW-1:BA], g_x[TA+DW-1:TA], 1'b0};
+    wire _unused_ok = &{1'b0, ich_x[BA+DW-1:BA], och_x[BA+DW-1:BA], ch_x[BA+DW-1:BA],
+                        g_x[TA+DW-1:TA], 1'b0};
 endmodule
 `default_nettype wire

@@ -5,7 +5,8 @@
 
 /// A feature map of `h`×`w` pixels, `ch` words of SIMD bits each, from word `base` of
 /// every bank: pixel (y, x) word k is in bank (y mod 2)·2 + (x mod 2) at
-/// `base + (y/2)·rs + (x/2)·ch + k`, `rs = ceil(w/2)·ch`.
+/// `base + (y/2)·rs + (x/2)·ch + k`, `rs = ceil(w/2)·ch`. The last word of a bank
+/// (2^BA − 1) is the engine's word of ones (padding `one`): maps end below it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MapLayout {
     pub h: usize,
@@ -56,15 +57,15 @@ pub struct Desc {
 }
 
 impl Desc {
-    /// `d_row0` as its two BA-bit parts (parity 0, 1): floor(i/2)·rs mod 2^ba for the
-    /// input row i of that parity among −p and −p + 1.
+    /// `d_row0` as its two BA-bit parts (parity 0, 1): base + floor(i/2)·rs mod 2^ba for
+    /// the input row i of that parity among −p and −p + 1.
     pub fn row0(&self, ba: u32) -> [u64; 2] {
-        origin(self.p, self.input.rs(), ba)
+        origin(self.p, self.input.rs(), self.input.base, ba)
     }
 
-    /// `d_col0`: the same over columns with ch.
+    /// `d_col0`: floor(j/2)·ch mod 2^ba over the columns j.
     pub fn col0(&self, ba: u32) -> [u64; 2] {
-        origin(self.p, self.input.ch, ba)
+        origin(self.p, self.input.ch, 0, ba)
     }
 
     /// Beats the layer issues (one a cycle).
@@ -73,24 +74,26 @@ impl Desc {
     }
 }
 
-fn origin(p: usize, stride: usize, ba: u32) -> [u64; 2] {
+fn origin(p: usize, stride: usize, base: usize, ba: u32) -> [u64; 2] {
     let m = 1i64 << ba;
     let mut out = [0u64; 2];
     for j in 0..2 {
         let i = j as i64 - p as i64;
-        out[i.rem_euclid(2) as usize] = (i.div_euclid(2) * stride as i64).rem_euclid(m) as u64;
+        out[i.rem_euclid(2) as usize] =
+            (base as i64 + i.div_euclid(2) * stride as i64).rem_euclid(m) as u64;
     }
     out
 }
 
-/// Cycles from `start` to `done` of one `hdlgen_xseq` run: one beat a cycle, then the
-/// three issue stages, the core and the write register.
+/// Cycles from the cycle `start` is high to the cycle `done` is, of one `hdlgen_xseq`
+/// run: one beat a cycle, the two issue stages, the core, `done`'s register.
 pub fn xseq_cycles(d: &Desc, simd: usize, reg_every: usize) -> usize {
     d.beats() + XSEQ_FILL + super::lib::xcore_latency(simd, reg_every)
 }
 
-/// Cycles of `hdlgen_xseq`'s pipeline ahead of the core (start to S3, and done).
-pub const XSEQ_FILL: usize = 4;
+/// Cycles of `hdlgen_xseq`'s pipeline besides the beats and the core: `start`'s edge,
+/// S1, S2 (the core's input), `done`'s register.
+pub const XSEQ_FILL: usize = 3;
 
 #[cfg(test)]
 mod tests {
@@ -99,11 +102,11 @@ mod tests {
     #[test]
     fn origin_is_the_floor_of_the_first_rows() {
         // p = 1: rows −1 (odd: floor −1) and 0 (even: 0).
-        assert_eq!(origin(1, 7, 8), [0, 256 - 7]);
-        // p = 0: rows 0 and 1, both floor 0.
-        assert_eq!(origin(0, 7, 8), [0, 0]);
+        assert_eq!(origin(1, 7, 0, 8), [0, 256 - 7]);
+        // p = 0: rows 0 and 1, both floor 0; from base 5.
+        assert_eq!(origin(0, 7, 5, 8), [5, 5]);
         // p = 2: rows −2 (even: −1), −1 (odd: −1).
-        assert_eq!(origin(2, 3, 8), [253, 253]);
+        assert_eq!(origin(2, 3, 0, 8), [253, 253]);
     }
 
     #[test]
