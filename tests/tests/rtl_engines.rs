@@ -1,5 +1,5 @@
-//! The streaming engines `hdlgen_pool`, `hdlgen_rowpool`, `hdlgen_thresh` and
-//! `hdlgen_argmax` in Verilator
+//! The streaming engines `hdlgen_pool`, `hdlgen_rowpool`, `hdlgen_thresh`,
+//! `hdlgen_argmax` and `hdlgen_argmax_plain` in Verilator
 //! against their defining formulas, computed here with plain i64/i128 (the independent
 //! reference): every output beat in order under random input gaps and output
 //! back-pressure, parameters reloaded over the config bus in the same build, the exact
@@ -28,6 +28,10 @@ const THRESH: (&str, &str) = (
 const ARGMAX: (&str, &str) = (
     "hdlgen_argmax.v",
     include_str!("../../hdl-gen/rtl/lib/hdlgen_argmax.v"),
+);
+const ARGMAX_PLAIN: (&str, &str) = (
+    "hdlgen_argmax_plain.v",
+    include_str!("../../hdl-gen/rtl/lib/hdlgen_argmax_plain.v"),
 );
 
 fn design(top: &str, files: &[(&str, &str)]) -> Design {
@@ -1048,6 +1052,73 @@ mod argmax {
             "argmax init",
         );
         check(&seen, &want, in_w + 33, cls, "argmax init");
+    }
+
+    /// `hdlgen_argmax_plain`: the scores are the accumulators (scale 1, bias 0),
+    /// sign-extended to SW; the same reference with unit scale/bias pairs.
+    #[test]
+    fn argmax_plain_scores_and_prediction_under_back_pressure_one_class_a_cycle() {
+        let d = design("hdlgen_argmax_plain", &[ARGMAX_PLAIN]);
+        for &(cls, in_w) in CASES {
+            for sw in [in_w, in_w + 5] {
+                let what = format!("argmax_plain CLS={cls} IN_W={in_w} SW={sw}");
+                let p = vec![
+                    format!("-GCLS={cls}"),
+                    format!("-GIN_W={in_w}"),
+                    format!("-GSW={sw}"),
+                ];
+                let mut sim = instance(&d, &p, &what);
+                let io = Io::new(&sim, &["out_score", "out_last", "out_pred"]);
+                let mut g = SplitMix64::new((cls * 100 + in_w + sw) as u64);
+                let unit = vec![(1, 0); cls];
+                io.reset(&mut sim);
+                for (r, &flow) in FLOWS.iter().enumerate() {
+                    let bs = beats(&mut g, cls, in_w, 40);
+                    let ins: Vec<Vec<u32>> = bs.iter().map(|a| pack(a, in_w)).collect();
+                    let want = expected(&bs, &unit, sw + 1);
+                    let seen = stream(&mut sim, &io, &ins, want.len(), flow, &mut g, &what);
+                    check(&seen, &want, sw, cls, &format!("{what} run {r} {flow:?}"));
+                    if r == 1 {
+                        io.reset(&mut sim);
+                    }
+                }
+                // Free flow: a beat every CLS + 1 cycles, class 0 two cycles after its
+                // beat was taken, the classes one a cycle.
+                let bs = beats(&mut g, cls, in_w, 20);
+                let ins: Vec<Vec<u32>> = bs.iter().map(|a| pack(a, in_w)).collect();
+                let want = expected(&bs, &unit, sw + 1);
+                let seen = stream(&mut sim, &io, &ins, want.len(), FREE, &mut g, &what);
+                check(&seen, &want, sw, cls, &format!("{what} free"));
+                let taken = gaps(&seen.taken);
+                assert!(
+                    taken.iter().all(|&d| d == cls as u64 + 1),
+                    "{what}: input gaps {taken:?}"
+                );
+                assert_eq!(seen.left[0], seen.taken[0] + 2, "{what}: latency");
+                assert!(
+                    gaps(&seen.left[..cls]).iter().all(|&d| d == 1),
+                    "{what}: classes {:?}",
+                    &seen.left[..cls]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn argmax_plain_is_lint_clean() {
+        let d = design("hdlgen_argmax_plain", &[ARGMAX_PLAIN]);
+        for cls in [1, 2, 3, 10, 16] {
+            for in_w in [1, 2, 9, 14, 32] {
+                for sw in [in_w, in_w + 1, in_w + 20] {
+                    let p = [
+                        format!("-GCLS={cls}"),
+                        format!("-GIN_W={in_w}"),
+                        format!("-GSW={sw}"),
+                    ];
+                    lint_clean(&d, &p, &format!("{p:?}"));
+                }
+            }
+        }
     }
 
     #[test]

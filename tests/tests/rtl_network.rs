@@ -635,7 +635,12 @@ fn structure(seed: u64) -> String {
         }
     }
     let _ = (h, w);
-    y.push_str("  - output: {scale: @S, bias: @B}\n");
+    // A third without scale and bias: the plain output layer (hdlgen_argmax_plain).
+    if r.chance(0.33) {
+        y.push_str("  - output\n");
+    } else {
+        y.push_str("  - output: {scale: @S, bias: @B}\n");
+    }
     y
 }
 
@@ -746,7 +751,7 @@ fn random_bnns_are_bit_exact_and_take_the_estimated_cycles() {
     let t0 = Instant::now();
     let mut sims: HashMap<usize, NetSim> = HashMap::new();
     let mut cycles_checked = vec![false; structures];
-    let (mut whole_windows, mut chunked) = (0, 0);
+    let (mut whole_windows, mut chunked, mut plain) = (0, 0, 0);
     for case in 0..cases {
         let st = case % structures;
         let template = structure(1000 + st as u64);
@@ -786,13 +791,18 @@ fn random_bnns_are_bit_exact_and_take_the_estimated_cycles() {
             cycles_checked[st] = true;
             whole_windows += winbuf_engines(&g).len();
             chunked += chunked_engines(&g).len();
+            plain +=
+                usize::from(g.design.engines.iter().any(|e| {
+                    matches!(e.kind, hdlgen::rtl::lower::Kind::Argmax { plain: true, .. })
+                }));
         }
     }
     eprintln!(
-        "{cases} random weight/input sets over {structures} structures ({whole_windows} whole-window engines, {chunked} with several taps a beat) in {:.1} s",
+        "{cases} random weight/input sets over {structures} structures ({whole_windows} whole-window engines, {chunked} with several taps a beat, {plain} plain outputs) in {:.1} s",
         t0.elapsed().as_secs_f64()
     );
     if structures >= 12 {
+        assert!(plain >= 1, "no structure without output scale and bias");
         assert!(
             whole_windows >= 3,
             "only {whole_windows} whole-window foldings among the structures"

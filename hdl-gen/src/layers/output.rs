@@ -13,6 +13,11 @@ pub struct Output {
     pub classes: usize,
     pub scale: Vec<i64>,
     pub bias: Vec<i64>,
+    /// `scale` or `bias` is given. Without either the scores are the sums whatever
+    /// parameters are loaded later, so the hardware keeps no scale/bias memory
+    /// (`hdlgen_argmax_plain`); the choice follows the keys, never their values, so a
+    /// weights-only change never changes the design.
+    pub affine: bool,
 }
 
 const LIM: i64 = 1 << 31;
@@ -92,6 +97,7 @@ impl LayerKind for Output {
                 classes: n,
                 scale,
                 bias,
+                affine: o.get("scale").is_some() || o.get("bias").is_some(),
             },
             TType {
                 shape: input.shape,

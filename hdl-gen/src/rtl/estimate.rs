@@ -398,6 +398,25 @@ pub fn engine(e: &Engine, reg_every: usize) -> EngineEstimate {
                 0,
             )
         }
+        Kind::Argmax {
+            cls,
+            in_w,
+            plain: true,
+            ..
+        } => {
+            // The input register and its shift, the comparison, the output register.
+            let (c, w) = (*cls as u64, *in_w as u64);
+            (
+                "argmax",
+                None,
+                None,
+                c + 1,
+                0,
+                c * w + 2 * w + 20,
+                c * w + 3 * w + 20,
+                0,
+            )
+        }
         Kind::Argmax { cls, in_w, sw, .. } => (
             "argmax",
             None,

@@ -6,7 +6,7 @@
 //! | (flatten +) binary_dense [+ threshold]   | window generator + MVAU         |
 //! | maxpool                                  | window generator + pool reducer |
 //! | threshold (not after conv/dense)         | threshold unit                  |
-//! | output                                   | scale/bias + argmax             |
+//! | output                                   | scale/bias + argmax (plain without them) |
 //!
 //! A dense layer after `flatten` is a convolution whose kernel covers the whole map (the
 //! HWC stream order is the flatten order), so flatten costs nothing. A threshold right
@@ -176,6 +176,9 @@ pub enum Kind {
         in_w: u32,
         sw: u32,
         layer: usize,
+        /// The `output` layer has no scale or bias: scores are the sums
+        /// (`hdlgen_argmax_plain`, no multiplier, no scale/bias unit).
+        plain: bool,
     },
 }
 
@@ -685,21 +688,25 @@ pub fn lower(
                 let ValType::Int { lo, hi } = l.output.val else {
                     unreachable!("scores are integers")
                 };
-                let sw = fmt.bits + 33;
+                let plain = !o.affine;
+                let sw = if plain { fmt.bits } else { fmt.bits + 33 };
                 debug_assert!(signed_bits(lo, hi) <= sw);
-                units.push(Unit {
-                    engine: engines.len(),
-                    kind: UnitKind::ScaleBias,
-                    width: 64,
-                    depth: o.classes,
-                    spram: false,
-                });
+                if !plain {
+                    units.push(Unit {
+                        engine: engines.len(),
+                        kind: UnitKind::ScaleBias,
+                        width: 64,
+                        depth: o.classes,
+                        spram: false,
+                    });
+                }
                 (
                     Kind::Argmax {
                         cls: o.classes,
                         in_w: fmt.bits,
                         sw,
                         layer: i,
+                        plain,
                     },
                     sw,
                     i,

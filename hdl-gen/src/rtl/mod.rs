@@ -99,12 +99,30 @@ pub mod lib {
     /// four block-RAM banks, on one `hdlgen_xcore` of 2×2 pixels (`rtl::xseq`).
     pub const XSEQ: (&str, &str) = ("hdlgen_xseq.v", include_str!("../../rtl/lib/hdlgen_xseq.v"));
 
+    /// `hdlgen_argmax_plain`: output layer without scale/bias (scores = sums, argmax).
+    pub const ARGMAX_PLAIN: (&str, &str) = (
+        "hdlgen_argmax_plain.v",
+        include_str!("../../rtl/lib/hdlgen_argmax_plain.v"),
+    );
+
     /// `hdlgen_skid`: two-entry register slice on a stream.
     pub const SKID: (&str, &str) = ("hdlgen_skid.v", include_str!("../../rtl/lib/hdlgen_skid.v"));
 
     /// The primitives a generated network top instantiates.
     pub const NETWORK: &[(&str, &str)] = &[
-        POPCOUNT, ADDTREE, CFGMEM, SWG, WINBUF, CHUNK, MVAU, POOL, ROWPOOL, THRESH, ARGMAX, SKID,
+        POPCOUNT,
+        ADDTREE,
+        CFGMEM,
+        SWG,
+        WINBUF,
+        CHUNK,
+        MVAU,
+        POOL,
+        ROWPOOL,
+        THRESH,
+        ARGMAX,
+        ARGMAX_PLAIN,
+        SKID,
     ];
 
     /// Every primitive, in dependency order.

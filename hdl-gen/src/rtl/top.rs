@@ -633,6 +633,34 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                     conns,
                 );
             }
+            Kind::Argmax {
+                cls,
+                in_w,
+                sw,
+                plain: true,
+                ..
+            } => {
+                let last = cx.wire(&format!("{name}_last"), 1);
+                let pred = cx.wire(&format!("{name}_pred"), field_bits(*cls) as usize);
+                let mut conns = base(&s, &out);
+                conns.push(("out_score", out.data.clone()));
+                conns.push(("out_last", last.clone()));
+                conns.push(("out_pred", pred.clone()));
+                cx.inst(
+                    "hdlgen_argmax_plain",
+                    &format!("{name}_argmax"),
+                    vec![
+                        ("CLS", p(*cls)),
+                        ("IN_W", p(*in_w as usize)),
+                        ("SW", p(*sw as usize)),
+                    ],
+                    conns,
+                );
+                if let (Some(ol), Some(op)) = (&out_last, &out_pred) {
+                    cx.m.assign(ol.clone(), last);
+                    cx.m.assign(op.clone(), pred);
+                }
+            }
             Kind::Argmax { cls, in_w, sw, .. } => {
                 let su = unit_of(k, UnitKind::ScaleBias).expect("scale/bias unit");
                 let last = cx.wire(&format!("{name}_last"), 1);
