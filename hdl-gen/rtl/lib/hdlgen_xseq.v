@@ -13,7 +13,7 @@
 // its pixel (xcore in_rot). The last word of every bank (2^BA − 1) is all ones and read
 // for taps outside the input map (padding `one`); maps must leave it alone.
 //
-// Descriptor (inputs, stable from `start` until `done`):
+// Descriptor (inputs, valid in the cycle `start` is high and stable until `done`):
 //   d_ih, d_iw, d_ich, d_irs            input map: height, width, CH, RS
 //   d_k, d_p, d_pone                    kernel K×K, stride 1, P rows/columns of padding on
 //                                       the top/left (output (oy, ox) reads input
@@ -38,7 +38,7 @@
 // in_thr/in_flip), same latency. Written maps: C_out must be a multiple of SIMD.
 // Loop order: blocks in raster order, groups, ky, kx, chunks; one beat a cycle, so from
 // the cycle `start` is high to the one `done` is: ceil(OH/2)·ceil(OW/2)·NG·K·K·ICH beats
-// + 3 + the core's latency (hdlgen::rtl::xseq::xseq_cycles).
+// + 4 + the core's latency (hdlgen::rtl::xseq::xseq_cycles).
 // External write port (ext_*): preloads a map (the engine's front end, or a test); it waits
 // while the sequencer writes (ext_ready from a flip-flop). tap_*: every sequencer write.
 `default_nettype none
@@ -124,6 +124,8 @@ module hdlgen_xseq #(
     reg signed [SW-1:0] uy0 = 0, ux0 = 0;           // 2·by − P, 2·bx − P
     reg signed [SW-1:0] u = 0, ux = 0;              // uy0 + ky, ux0 + kx
     reg [DW-1:0] oy = 0, ox = 0;                    // 2·by, 2·bx
+    reg [1:0] vy = 2'd0, vx = 2'd0;                 // slot rows / columns inside the map
+    wire [DW-1:0] three_u = 3;
     reg [BA-1:0] rb0 = 0, rb1 = 0, cb0 = 0, cb1 = 0;   // block address parts per parity
     reg [BA-1:0] tr0 = 0, tr1 = 0, tc0 = 0, tc1 = 0;   // tap address parts per parity
     reg [WA-1:0] widx = 0;                          // weight word within the block
@@ -131,28 +133,48 @@ module hdlgen_xseq #(
     reg [BA-1:0] chunk = 0;                         // output word of group g
     reg [GB-1:0] gpos = 0;                          // g mod GPW
 
+    // Which loops advance after this beat: the products of the flags, kept in flip-flops
+    // of their own (each the product of the flags' next values), so every enable of the
+    // loop state is one gate from flip-flops.
     wire a_kx = lch;                                // the tap column advances
-    wire a_ky = a_kx && lkx;
-    wire a_g = a_ky && lky;                         // a group's last beat
-    wire a_bx = a_g && lg;
-    wire a_by = a_bx && lbx;
+    reg a_ky = 1'b0, a_g = 1'b0, a_bx = 1'b0, a_by = 1'b0;   // a_g: a group's last beat
     wire finish = run && a_by && lby;
+    wire ich1 = d_ich == one_u, k1 = k_u == one_u, ng1 = d_ng == one_u;
+    wire nbx1 = nbx == one_u, nby1 = nby == one_u;
+    wire lch_n = !run ? ich1 : lch ? ich1 : ch + two_u == d_ich;
+    wire lkx_n = !run ? k1 : !a_kx ? lkx : lkx ? k1 : kx + two_u == k_u;
+    wire lky_n = !run ? k1 : !a_ky ? lky : lky ? k1 : ky + two_u == k_u;
+    wire lg_n = !run ? ng1 : !a_g ? lg : lg ? ng1 : g + two_u == d_ng;
+    wire lbx_n = !run ? nbx1 : !a_bx ? lbx : lbx ? nbx1 : bx + two_u == nbx;
+    wire lby_n = !run ? nby1 : !a_by ? lby : by + two_u == nby;
+    always @(posedge clk) begin
+        if (!rst) begin
+            lch <= lch_n;
+            lkx <= lkx_n;
+            lky <= lky_n;
+            lg <= lg_n;
+            lbx <= lbx_n;
+            lby <= lby_n;
+            a_ky <= lch_n && lkx_n;
+            a_g <= lch_n && lkx_n && lky_n;
+            a_bx <= lch_n && lkx_n && lky_n && lg_n;
+            a_by <= lch_n && lkx_n && lky_n && lg_n && lbx_n;
+        end
+    end
     wire b_first = ch == 0 && kx == 0 && ky == 0;
 
     always @(posedge clk) begin
         if (rst) begin
             run <= 1'b0;
-        end else if (start && !run) begin
-            run <= 1'b1;
+        end else if (!run) begin
+            // Idle: the loop state follows the descriptor, so `start` only sets `run`
+            // (it reaches no other register's enable).
+            run <= start;
             by <= 0; bx <= 0; g <= 0; ch <= 0; ky <= 0; kx <= 0;
-            lch <= d_ich == one_u;
-            lkx <= k_u == one_u;
-            lky <= k_u == one_u;
-            lg <= d_ng == one_u;
-            lbx <= nbx == one_u;
-            lby <= nby == one_u;
             uy0 <= -p_s; ux0 <= -p_s; u <= -p_s; ux <= -p_s;
             oy <= 0; ox <= 0;
+            vy <= {one_u < d_oh, d_oh != 0};
+            vx <= {one_u < d_ow, d_ow != 0};
             rb0 <= d_row0[0 +: BA]; rb1 <= d_row0[BA +: BA];
             tr0 <= d_row0[0 +: BA]; tr1 <= d_row0[BA +: BA];
             cb0 <= d_col0[0 +: BA]; cb1 <= d_col0[BA +: BA];
@@ -162,17 +184,14 @@ module hdlgen_xseq #(
             if (finish) run <= 1'b0;
             widx <= widx + 1'b1;
             ch <= lch ? {DW{1'b0}} : ch + 1'b1;
-            lch <= lch ? d_ich == one_u : ch + two_u == d_ich;
             if (a_kx) begin
                 if (!lkx) begin
                     kx <= kx + 1'b1;
-                    lkx <= kx + two_u == k_u;
                     ux <= ux + 1'b1;
                     if (ux[0]) tc1 <= tc1 + ich_a;   // the column of ux's parity moves on
                     else tc0 <= tc0 + ich_a;
                 end else begin
                     kx <= 0;
-                    lkx <= k_u == one_u;
                     ux <= ux0;
                     tc0 <= cb0;
                     tc1 <= cb1;
@@ -181,13 +200,11 @@ module hdlgen_xseq #(
             if (a_ky) begin
                 if (!lky) begin
                     ky <= ky + 1'b1;
-                    lky <= ky + two_u == k_u;
                     u <= u + 1'b1;
                     if (u[0]) tr1 <= tr1 + d_irs;
                     else tr0 <= tr0 + d_irs;
                 end else begin
                     ky <= 0;
-                    lky <= k_u == one_u;
                     u <= uy0;
                     tr0 <= rb0;
                     tr1 <= rb1;
@@ -202,18 +219,16 @@ module hdlgen_xseq #(
                 end
                 if (!lg) begin
                     g <= g + 1'b1;
-                    lg <= g + two_u == d_ng;
                 end else begin
                     g <= 0;
-                    lg <= d_ng == one_u;
                     widx <= 0;
                 end
             end
             if (a_bx) begin
                 if (!lbx) begin
                     bx <= bx + 1'b1;
-                    lbx <= bx + two_u == nbx;
                     ox <= ox + two_u;
+                    vx <= {ox + three_u < d_ow, ox + two_u < d_ow};
                     ux0 <= ux0 + two;
                     ux <= ux0 + two;
                     cb0 <= cb0 + ich_a;
@@ -223,8 +238,8 @@ module hdlgen_xseq #(
                     if (!d_pool || bx[0]) ocol <= ocol + och_a;
                 end else begin
                     bx <= 0;
-                    lbx <= nbx == one_u;
                     ox <= 0;
+                    vx <= {one_u < d_ow, d_ow != 0};
                     ux0 <= -p_s;
                     ux <= -p_s;
                     cb0 <= d_col0[0 +: BA];
@@ -236,8 +251,8 @@ module hdlgen_xseq #(
             end
             if (a_by) begin
                 by <= by + 1'b1;
-                lby <= by + two_u == nby;
                 oy <= oy + two_u;
+                vy <= {oy + three_u < d_oh, oy + two_u < d_oh};
                 uy0 <= uy0 + two;
                 u <= uy0 + two;
                 rb0 <= rb0 + d_irs;
@@ -261,8 +276,6 @@ module hdlgen_xseq #(
     wire signed [SW-1:0] iw_s = {2'b00, d_iw};
     wire [1:0] vr = {iy1 >= 0 && iy1 < ih_s, iy0 >= 0 && iy0 < ih_s};   // per bank row
     wire [1:0] vc = {ix1 >= 0 && ix1 < iw_s, ix0 >= 0 && ix0 < iw_s};   // per bank column
-    wire [1:0] vy = {oy + 1'b1 < d_oh, oy < d_oh};                      // per slot row
-    wire [1:0] vx = {ox + 1'b1 < d_ow, ox < d_ow};
     wire [1:0] rot = {u[0], ux[0]};
     wire [BA+DW-1:0] ch_x = {{BA{1'b0}}, ch};
     wire [BA-1:0] chunk_in = ch_x[BA-1:0];
@@ -402,17 +415,27 @@ module hdlgen_xseq #(
     // Per slot, the thresholded bits of successive groups shift in from the top, so group
     // g's PE bits land at [(g mod GPW)·PE +: PE] of its word; pooled, the OR of the slots.
     // A word is written from the collector the cycle after its last group arrived.
-    wire o_final = c_tag[0];
-    wire o_end = c_tag[1];
-    wire o_eol = c_tag[2];
-    wire [3:0] o_mask = c_tag[3 +: 4];
-    wire [BA-1:0] o_addr = c_tag[7 +: BA];
-    wire [PE-1:0] por = c_bits[0 +: PE] | c_bits[PE +: PE] | c_bits[2*PE +: PE]
-                        | c_bits[3*PE +: PE];
+    // The thresholded bits are registered first (the compare's carry chain, the pool's OR
+    // and the collector's input would not fit one cycle at 48 MHz on a UP5K).
+    reg o_v = 1'b0;
+    reg [4*PE-1:0] o_bits = 0;
+    reg [7+BA-1:0] o_tag = 0;                      // the tag without g
+    always @(posedge clk) begin
+        o_v <= c_v && !rst;
+        o_bits <= c_bits;
+        o_tag <= c_tag[7+BA-1:0];
+    end
+    wire o_final = o_tag[0];
+    wire o_end = o_tag[1];
+    wire o_eol = o_tag[2];
+    wire [3:0] o_mask = o_tag[3 +: 4];
+    wire [BA-1:0] o_addr = o_tag[7 +: BA];
+    wire [PE-1:0] por = o_bits[0 +: PE] | o_bits[PE +: PE] | o_bits[2*PE +: PE]
+                        | o_bits[3*PE +: PE];
     wire [4*SIMD-1:0] col_nx;
     generate
         for (b = 0; b < 4; b = b + 1) begin : g_col
-            wire [PE-1:0] in_b = d_pool ? por : c_bits[b*PE +: PE];
+            wire [PE-1:0] in_b = d_pool ? por : o_bits[b*PE +: PE];
             if (SIMD > PE) begin : g_sh
                 assign col_nx[b*SIMD +: SIMD] = {in_b, col[b*SIMD + PE +: SIMD - PE]};
             end else begin : g_one
@@ -421,15 +444,15 @@ module hdlgen_xseq #(
         end
     endgenerate
     always @(posedge clk) begin
-        if (c_v && !o_final) col <= col_nx;
-        wr_q <= (c_v && !o_final && o_end && !rst) ? o_mask : 4'd0;
+        if (o_v && !o_final) col <= col_nx;
+        wr_q <= (o_v && !o_final && o_end && !rst) ? o_mask : 4'd0;
         wr_addr <= o_addr;
     end
     assign tap_valid = wr_q != 4'd0;
     assign tap_banks = wr_q;
     assign tap_addr = wr_addr;
     assign tap_data = col;
-    assign acc_valid = c_v && o_final;
+    assign acc_valid = c_v && c_tag[0];
     assign acc_data = c_acc;
     assign acc_group = c_tag[7 + BA +: DW];
 
@@ -438,8 +461,8 @@ module hdlgen_xseq #(
     // cycle `done` is high, so a next layer started then reads the finished map.
     reg pend = 1'b0;
     always @(posedge clk) begin
-        done <= c_v && o_eol && !rst;
-        if (rst || (c_v && o_eol)) pend <= 1'b0;
+        done <= o_v && o_eol && !rst;
+        if (rst || (o_v && o_eol)) pend <= 1'b0;
         else if (finish) pend <= 1'b1;
     end
     wire _unused_ok = &{1'b0, ich_x[BA+DW-1:BA], och_x[BA+DW-1:BA], ch_x[BA+DW-1:BA],

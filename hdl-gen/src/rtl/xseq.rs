@@ -86,14 +86,15 @@ fn origin(p: usize, stride: usize, base: usize, ba: u32) -> [u64; 2] {
 }
 
 /// Cycles from the cycle `start` is high to the cycle `done` is, of one `hdlgen_xseq`
-/// run: one beat a cycle, the two issue stages, the core, `done`'s register.
+/// run: one beat a cycle, the two issue stages, the core, the bits' and `done`'s
+/// registers.
 pub fn xseq_cycles(d: &Desc, simd: usize, reg_every: usize) -> usize {
     d.beats() + XSEQ_FILL + super::lib::xcore_latency(simd, reg_every)
 }
 
 /// Cycles of `hdlgen_xseq`'s pipeline besides the beats and the core: `start`'s edge,
-/// S1, S2 (the core's input), `done`'s register.
-pub const XSEQ_FILL: usize = 3;
+/// S1, S2 (the core's input), the thresholded bits' register, `done`'s register.
+pub const XSEQ_FILL: usize = 4;
 
 #[cfg(test)]
 mod tests {
