@@ -642,3 +642,90 @@ fn xseq_is_lint_clean() {
         assert!(warnings.is_empty(), "lint {p:?}: {warnings:?}");
     }
 }
+
+/// The shipped MNIST example's conv2 → conv3 → fc planned by `rtl::xseq::plan` (weights
+/// and thresholds from its parameter files through `SeqPlan::weights` / `thresholds`),
+/// fed the pool1 map the reference model computes for random images: every map word the
+/// sequencer writes equals the model's trace (pool2, bn3), the sums equal fc's output,
+/// and their argmax the model's prediction.
+#[test]
+fn xseq_runs_the_mnist_example_like_the_reference_model() {
+    use hdlgen::input::Sample;
+    use hdlgen::rtl::xseq::plan;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/mnist_bnn.yaml");
+    let net = hdlgen::Network::load(std::path::Path::new(path)).expect("the MNIST example");
+    let (pe, simd, r) = (2, 32, 2);
+    let p = plan(&net, 3, pe, simd, BA).expect("MNIST's binary layers plan");
+    assert_eq!(p.runs.len(), 3, "conv2, conv3, fc");
+    assert_eq!(p.cycles(r), 25_004, "the cycle count the docs give");
+    let mut tb = Tb::new(pe, simd, r);
+    for (a, w) in p.weights(&net).iter().enumerate() {
+        let words: Vec<u32> = w
+            .iter()
+            .flat_map(|&x| [x as u32, (x >> 32) as u32])
+            .collect();
+        tb.set("wl_we", 1);
+        tb.set("wl_addr", a as u64);
+        tb.set_wide("wl_data", &words[..(pe * simd).div_ceil(32)]);
+        tb.tick();
+    }
+    tb.set("wl_we", 0);
+    for (a, fields) in p.thresholds(&net).iter().enumerate() {
+        let mut word = vec![0u32; (pe * (TW + 1)).div_ceil(32)];
+        for (q, &(t, flip)) in fields.iter().enumerate() {
+            assert!(t.abs() < 1 << (TW - 1), "threshold {t} fits TW");
+            put(&mut word, q * (TW + 1), TW, t);
+            put(&mut word, q * (TW + 1) + TW, 1, flip as i64);
+        }
+        tb.set("tl_we", 1);
+        tb.set("tl_addr", a as u64);
+        tb.set_wide("tl_data", &word);
+        tb.tick();
+    }
+    tb.set("tl_we", 0);
+    let mut g = SplitMix64::new(7);
+    for image in 0..3 {
+        let px: Vec<i64> = (0..28 * 28).map(|_| (g.next() % 256) as i64).collect();
+        let run = net.run(&Sample::Values(px), true);
+        let trace = run.trace.expect("trace");
+        let m = p.input;
+        tb.load_map(&trace[2].data, Dims::map(m.h, m.w, m.ch * simd), m.base);
+        for s in &p.runs {
+            let what = format!("image {image} layer `{}`", net.layers[s.conv].name);
+            let out = tb.run(&s.desc, &what);
+            assert_eq!(
+                out.cycles,
+                xseq_cycles(&s.desc, simd, r) as u64,
+                "{what}: cycles"
+            );
+            match s.desc.output {
+                Some(o) => {
+                    let last = s
+                        .pool
+                        .or(s.threshold)
+                        .expect("a written map is thresholded");
+                    check_map(
+                        &out,
+                        &trace[last].data,
+                        Dims::map(o.h, o.w, o.ch * simd),
+                        o.base,
+                        simd,
+                        &what,
+                    );
+                }
+                None => {
+                    let want = &trace[s.conv].data;
+                    let sums: Vec<i64> = (0..want.len())
+                        .map(|u| out.sums[&(u / pe)][u % pe])
+                        .collect();
+                    assert_eq!(&sums, want, "{what}: sums");
+                    assert_eq!(
+                        hdlgen::arith::argmax(&sums),
+                        run.outcome.prediction,
+                        "{what}: prediction"
+                    );
+                }
+            }
+        }
+    }
+}

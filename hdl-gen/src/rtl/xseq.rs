@@ -1,7 +1,13 @@
 //! The layer-sequential engine's map layout and layer descriptors (`hdlgen_xseq`): where
-//! a feature map's words live in the four banks, and the descriptor values one
-//! convolution (+ threshold, + 2×2 pool, or plain sums) runs from. Not yet used by
-//! generated designs; the primitive tests drive `hdlgen_xseq` with these.
+//! a feature map's words live in the four banks, the descriptor values one convolution
+//! (+ threshold, + 2×2 pool, or plain sums) runs from, and a network's binary layers as
+//! a plan of such runs with its weight and threshold memory images. Not yet used by
+//! generated designs; the sequencer's tests drive `hdlgen_xseq` with these.
+
+use crate::layers::binary_conv2d::Padding;
+use crate::layers::Op;
+use crate::network::Network;
+use crate::tensor::ValType;
 
 /// A feature map of `h`×`w` pixels, `ch` words of SIMD bits each, from word `base` of
 /// every bank: pixel (y, x) word k is in bank (y mod 2)·2 + (x mod 2) at
@@ -96,6 +102,303 @@ pub fn xseq_cycles(d: &Desc, simd: usize, reg_every: usize) -> usize {
 /// S1, S2 (the core's input), the thresholded bits' register, `done`'s register.
 pub const XSEQ_FILL: usize = 4;
 
+/// Why a network (from some layer on) cannot run on the sequencer.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("layer `{layer}`: {why}")]
+pub struct SeqError {
+    pub layer: String,
+    pub why: String,
+}
+
+/// One `hdlgen_xseq` run of a plan: the layers it computes and its descriptor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeqLayer {
+    /// The binary_conv2d or binary_dense.
+    pub conv: usize,
+    /// Its threshold layer (None: the sums leave, the plan's last run).
+    pub threshold: Option<usize>,
+    /// A 2×2 max-pool fused after the threshold.
+    pub pool: Option<usize>,
+    pub desc: Desc,
+}
+
+/// The binary layers of a network from layer `from` on, as sequencer runs: maps allocated
+/// one after another in the banks, weights and thresholds one layer after another.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeqPlan {
+    pub pe: usize,
+    pub simd: usize,
+    pub ba: u32,
+    /// The map the first run reads (written by whatever computes the layers before).
+    pub input: MapLayout,
+    pub runs: Vec<SeqLayer>,
+    /// Weight words (PE·SIMD bits) and threshold words (PE fields) in all.
+    pub weight_words: usize,
+    pub threshold_words: usize,
+}
+
+impl SeqPlan {
+    /// Cycles of all runs, back to back (`xseq_cycles` each).
+    pub fn cycles(&self, reg_every: usize) -> usize {
+        self.runs
+            .iter()
+            .map(|r| xseq_cycles(&r.desc, self.simd, reg_every))
+            .sum()
+    }
+
+    /// The weight memory's words, each PE·SIMD bits little-endian in u64s (bit 1 = +1):
+    /// run by run, word `wbase + ((g·K + ky)·K + kx)·ICH + k`, bit p·SIMD + i = the
+    /// weight of output g·PE + p at tap (ky, kx), input channel k·SIMD + i.
+    pub fn weights(&self, net: &Network) -> Vec<Vec<u64>> {
+        let (pe, simd) = (self.pe, self.simd);
+        let mut out = vec![vec![0u64; (pe * simd).div_ceil(64)]; self.weight_words];
+        for r in &self.runs {
+            let w = match &net.layers[r.conv].op {
+                Op::BinaryConv2d(c) => &c.weights.data,
+                Op::BinaryDense(d) => &d.weights.data,
+                _ => unreachable!("a plan's run is a conv or dense layer"),
+            };
+            let d = &r.desc;
+            let (k, ich) = (d.k, d.input.ch);
+            let cin = ich * simd;
+            for g in 0..d.groups {
+                for t in 0..k * k {
+                    for c in 0..ich {
+                        let word = &mut out[d.wbase + (g * k * k + t) * ich + c];
+                        for p in 0..pe {
+                            for i in 0..simd {
+                                let idx = ((g * pe + p) * k * k + t) * cin + c * simd + i;
+                                if w[idx] >= 0 {
+                                    let b = p * simd + i;
+                                    word[b / 64] |= 1 << (b % 64);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The threshold memory's words as PE (t, flip) fields each: `ge` t is (t, false),
+    /// `le` t is (t + 1, true) (hdlgen_xcore compares acc ≥ t, then flips).
+    pub fn thresholds(&self, net: &Network) -> Vec<Vec<(i64, bool)>> {
+        let mut out = vec![vec![(0, false); self.pe]; self.threshold_words];
+        for r in &self.runs {
+            let Some(ti) = r.threshold else { continue };
+            let Op::Threshold(th) = &net.layers[ti].op else {
+                unreachable!("a plan's threshold is a threshold layer")
+            };
+            for (c, (&t, &ge)) in th.thresholds.iter().zip(&th.ge).enumerate() {
+                out[r.desc.tbase + c / self.pe][c % self.pe] =
+                    if ge { (t, false) } else { (t + 1, true) };
+            }
+        }
+        out
+    }
+}
+
+/// Plans layers `from..` of `net` on a sequencer of PE outputs × SIMD inputs with banks
+/// of 2^ba words: each binary convolution (stride 1, square kernel up to 7, padding that
+/// puts as many rows on top as columns on the left) with its threshold and an optional
+/// 2×2 max-pool, then the last binary_dense (after flatten of a square map, or on a
+/// vector) whose sums leave for the output layer.
+pub fn plan(
+    net: &Network,
+    from: usize,
+    pe: usize,
+    simd: usize,
+    ba: u32,
+) -> Result<SeqPlan, SeqError> {
+    let err = |i: usize, why: String| SeqError {
+        layer: net.layers[i].name.clone(),
+        why,
+    };
+    if simd % pe != 0 {
+        return Err(err(
+            from,
+            format!("SIMD {simd} is not a multiple of PE {pe}"),
+        ));
+    }
+    if net.layers[from].input.val != ValType::Bits {
+        return Err(err(
+            from,
+            "integer input (the sequencer's lanes are binary)".into(),
+        ));
+    }
+    let shape = net.layers[from].input.shape;
+    let map =
+        |h: usize, w: usize, c: usize, base: usize, i: usize| -> Result<MapLayout, SeqError> {
+            if c % simd != 0 {
+                return Err(err(
+                    i,
+                    format!("{c} channels are not a multiple of SIMD {simd}"),
+                ));
+            }
+            let m = MapLayout {
+                h,
+                w,
+                ch: c / simd,
+                base,
+            };
+            if base + m.words() >= (1 << ba) - 1 {
+                return Err(err(
+                    i,
+                    format!("the maps need more than {} words a bank", (1 << ba) - 1),
+                ));
+            }
+            Ok(m)
+        };
+    let input = map(shape.h, shape.w, shape.c, 0, from)?;
+    let (mut cur, mut next_base) = (input, input.words());
+    let (mut wbase, mut tbase) = (0, 0);
+    let mut runs = vec![];
+    let mut i = from;
+    while i < net.layers.len() {
+        let l = &net.layers[i];
+        let (k, p, pad_one, oh, ow, cout, dense) = match &l.op {
+            Op::BinaryConv2d(c) => {
+                let w = &c.win;
+                if c.int_input {
+                    return Err(err(
+                        i,
+                        "integer input (the sequencer's lanes are binary)".into(),
+                    ));
+                }
+                if w.stride != 1 || w.kh != w.kw || w.kh > 7 || w.pad_top != w.pad_left {
+                    return Err(err(
+                        i,
+                        "needs stride 1, a square kernel up to 7 and even padding".into(),
+                    ));
+                }
+                (
+                    w.kh,
+                    w.pad_top,
+                    c.padding == Padding::One,
+                    w.out_h,
+                    w.out_w,
+                    c.filters,
+                    false,
+                )
+            }
+            Op::BinaryDense(d) => {
+                if d.int_input {
+                    return Err(err(
+                        i,
+                        "integer input (the sequencer's lanes are binary)".into(),
+                    ));
+                }
+                if cur.h != cur.w {
+                    return Err(err(
+                        i,
+                        format!(
+                            "a {}×{} map is not square (the kernel is the whole map)",
+                            cur.h, cur.w
+                        ),
+                    ));
+                }
+                (cur.h, 0, false, 1, 1, d.units, true)
+            }
+            Op::Flatten(_) => {
+                i += 1;
+                continue;
+            }
+            Op::Output(_) if !runs.is_empty() => break,
+            _ => {
+                return Err(err(
+                    i,
+                    format!("a {} layer has no sequencer form", l.op.kind()),
+                ))
+            }
+        };
+        if cout % pe != 0 {
+            return Err(err(
+                i,
+                format!("{cout} outputs are not a multiple of PE {pe}"),
+            ));
+        }
+        let threshold = match net.layers.get(i + 1).map(|l| &l.op) {
+            Some(Op::Threshold(_)) => Some(i + 1),
+            _ => None,
+        };
+        let pool = match (threshold, net.layers.get(i + 2).map(|l| &l.op)) {
+            (Some(_), Some(Op::MaxPool(m))) => {
+                let w = &m.win;
+                if w.kh != 2 || w.kw != 2 || w.stride != 2 {
+                    return Err(err(i + 2, "only 2×2 max-pools with stride 2 fuse".into()));
+                }
+                Some(i + 2)
+            }
+            _ => None,
+        };
+        if dense && threshold.is_some() {
+            return Err(err(
+                i,
+                "a dense layer with a threshold (only the last layer's sums leave)".into(),
+            ));
+        }
+        let output = match threshold {
+            None => None,
+            Some(_) => {
+                let (h, w) = if pool.is_some() {
+                    (oh / 2, ow / 2)
+                } else {
+                    (oh, ow)
+                };
+                Some(map(h, w, cout, next_base, i)?)
+            }
+        };
+        let groups = cout / pe;
+        let desc = Desc {
+            input: cur,
+            k,
+            p,
+            pad_one,
+            oh,
+            ow,
+            groups,
+            pool: pool.is_some(),
+            output,
+            wbase,
+            tbase,
+        };
+        wbase += groups * k * k * cur.ch;
+        if threshold.is_some() {
+            tbase += groups;
+        }
+        runs.push(SeqLayer {
+            conv: i,
+            threshold,
+            pool,
+            desc,
+        });
+        match output {
+            None => break,
+            Some(m) => {
+                next_base = m.base + m.words();
+                cur = m;
+            }
+        }
+        i = pool.or(threshold).unwrap_or(i) + 1;
+    }
+    match runs.last() {
+        Some(r) if r.desc.output.is_none() => Ok(SeqPlan {
+            pe,
+            simd,
+            ba,
+            input,
+            runs,
+            weight_words: wbase,
+            threshold_words: tbase,
+        }),
+        _ => Err(err(
+            net.layers.len() - 1,
+            "the binary layers do not end in a dense layer's sums".into(),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +411,68 @@ mod tests {
         assert_eq!(origin(0, 7, 5, 8), [5, 5]);
         // p = 2: rows −2 (even: −1), −1 (odd: −1).
         assert_eq!(origin(2, 3, 0, 8), [253, 253]);
+    }
+
+    fn mnist() -> Network {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/mnist_bnn.yaml");
+        Network::load(std::path::Path::new(path)).expect("the MNIST example")
+    }
+
+    #[test]
+    fn mnist_plans_conv2_conv3_fc_with_maps_weights_and_thresholds_in_turn() {
+        let net = mnist();
+        let p = plan(&net, 3, 2, 32, 8).expect("plan");
+        let r: Vec<(usize, Option<usize>, Option<usize>)> = p
+            .runs
+            .iter()
+            .map(|r| (r.conv, r.threshold, r.pool))
+            .collect();
+        assert_eq!(
+            r,
+            [(3, Some(4), Some(5)), (6, Some(7), None), (9, None, None)]
+        );
+        let d: Vec<&Desc> = p.runs.iter().map(|r| &r.desc).collect();
+        // 14×14×32 at 0 (49 words a bank), pool2's 7×7×64 at 49 (32), conv3's 5×5×128
+        // at 81 (36); weights 288 + 1,152 + 500 words; thresholds 32 + 64 words.
+        assert_eq!((p.input.base, p.input.words()), (0, 49));
+        assert_eq!(
+            d[0].output.map(|m| (m.base, m.h, m.w, m.ch)),
+            Some((49, 7, 7, 2))
+        );
+        assert_eq!(
+            d[1].output.map(|m| (m.base, m.h, m.w, m.ch)),
+            Some((81, 5, 5, 4))
+        );
+        assert_eq!(d[2].output, None);
+        assert_eq!(
+            (d[0].k, d[0].p, d[0].pad_one, d[0].pool),
+            (3, 1, true, true)
+        );
+        assert_eq!((d[1].k, d[1].p, d[1].oh, d[1].groups), (3, 0, 5, 64));
+        assert_eq!(
+            (d[2].k, d[2].oh, d[2].groups, d[2].input.base),
+            (5, 1, 5, 81)
+        );
+        assert_eq!(
+            [d[0].wbase, d[1].wbase, d[2].wbase, p.weight_words],
+            [0, 288, 1440, 1940]
+        );
+        assert_eq!([d[0].tbase, d[1].tbase, p.threshold_words], [0, 32, 96]);
+        assert_eq!(p.weights(&net).len(), 1940);
+    }
+
+    #[test]
+    fn layers_the_sequencer_cannot_run_are_named() {
+        let net = mnist();
+        let e = plan(&net, 0, 2, 32, 8).expect_err("conv1 has integer input");
+        assert_eq!(e.layer, "conv1");
+        assert!(e.why.contains("integer input"), "{e}");
+        let e = plan(&net, 3, 2, 64, 8).expect_err("32 channels, SIMD 64");
+        assert!(e.why.contains("not a multiple of SIMD 64"), "{e}");
+        let e = plan(&net, 3, 2, 32, 6).expect_err("63 words a bank");
+        assert!(e.why.contains("more than 63 words"), "{e}");
+        let e = plan(&net, 3, 3, 33, 8).expect_err("PE 3");
+        assert!(e.why.contains("not a multiple of"), "{e}");
     }
 
     #[test]
