@@ -5,7 +5,9 @@
 //! convolution whose sums leave the engine, and the MNIST chain conv2 → conv3 → fc run
 //! layer after layer through the banks. Every map word written is decoded from its bank
 //! and address here (not with `rtl::xseq::MapLayout`), checked, and must be written once;
-//! `done` comes exactly `xseq_cycles` after `start`.
+//! `done` comes exactly `xseq_cycles` after `start`. `hdlgen_xfront` (the first layer:
+//! integer conv, threshold, pool into the banks) against the same reference under
+//! write back-pressure and input gaps.
 
 use hdlgen::arith::SplitMix64;
 use hdlgen::rtl::lib::{POPCOUNT, XCORE, XSEQ};
@@ -726,6 +728,218 @@ fn xseq_runs_the_mnist_example_like_the_reference_model() {
                     );
                 }
             }
+        }
+    }
+}
+
+// ------------------------------------------------------------------ hdlgen_xfront
+
+mod front {
+    use super::*;
+    use hdlgen::rtl::lib::{ADDTREE, XFRONT};
+
+    const TB: &str = r#"
+`default_nettype none
+module xfront_tb #(
+    parameter integer H = 28, parameter integer W = 28, parameter integer K = 3,
+    parameter integer P = 1, parameter integer OH = 28, parameter integer OW = 28,
+    parameter integer COUT = 32, parameter integer IN_W = 8, parameter integer SIGNED = 0,
+    parameter integer PAD_VAL = 0, parameter integer SIMD = 32, parameter integer BA = 8,
+    parameter integer TW = 14, parameter integer OCH = 1, parameter integer ORS = 7
+) (
+    input wire clk, input wire rst, input wire in_valid, output wire in_ready,
+    input wire [IN_W-1:0] in_data, input wire go, input wire [BA-1:0] obase,
+    output wire done,
+    input wire wl_we, input wire [$clog2(COUT)-1:0] wl_addr, input wire [K*K-1:0] wl_data,
+    input wire [TW:0] tl_data,
+    output wire o_we, output wire [1:0] o_bank, output wire [BA-1:0] o_addr,
+    output wire [SIMD-1:0] o_data, input wire o_ready
+);
+    localparam integer OB = (COUT > 1) ? $clog2(COUT) : 1;
+    reg [K*K-1:0] wmem [0:COUT-1];
+    reg [TW:0] tmem [0:COUT-1];
+    reg [K*K-1:0] wq;
+    reg [TW:0] tq;
+    wire [OB-1:0] w_addr, t_addr;
+    wire w_re;
+    always @(posedge clk) begin
+        if (wl_we) begin
+            wmem[wl_addr] <= wl_data;
+            tmem[wl_addr] <= tl_data;
+        end
+        if (w_re) begin
+            wq <= wmem[w_addr];
+            tq <= tmem[t_addr];
+        end
+    end
+    hdlgen_xfront #(.H(H), .W(W), .K(K), .P(P), .OH(OH), .OW(OW), .COUT(COUT), .IN_W(IN_W),
+                    .SIGNED(SIGNED), .PAD_VAL(PAD_VAL), .SIMD(SIMD), .BA(BA), .TW(TW),
+                    .OCH(OCH), .ORS(ORS)) u_front (
+        .clk(clk), .rst(rst), .in_valid(in_valid), .in_ready(in_ready), .in_data(in_data),
+        .go(go), .obase(obase), .done(done), .w_addr(w_addr), .w_re(w_re), .w_data(wq),
+        .t_addr(t_addr), .t_data(tq), .o_we(o_we), .o_bank(o_bank), .o_addr(o_addr),
+        .o_data(o_data), .o_ready(o_ready));
+endmodule
+`default_nettype wire
+"#;
+
+    /// (H, W, K, padding, COUT, IN_W, SIGNED, PAD_VAL, SIMD): MNIST's conv1, a signed
+    /// image with a pad value and two words a pixel, a valid convolution, a 5×5 kernel.
+    type Case = (usize, usize, usize, BinPad, usize, usize, bool, i64, usize);
+    const CASES: &[Case] = &[
+        (28, 28, 3, BinPad::Zero, 32, 8, false, 0, 32),
+        (7, 6, 3, BinPad::Zero, 16, 6, true, -5, 8),
+        (9, 8, 3, BinPad::None, 8, 4, false, 0, 8),
+        (6, 6, 5, BinPad::Zero, 4, 3, true, 2, 4),
+    ];
+    const TW: usize = 16;
+    const BA: usize = 8;
+
+    fn params(c: &Case) -> (Vec<String>, (usize, usize, usize, usize, usize)) {
+        let &(h, w, k, pad, cout, in_w, signed, pv, simd) = c;
+        let (p, oh, ow) = match pad {
+            BinPad::None => (0, h - k + 1, w - k + 1),
+            _ => ((k - 1) / 2, h, w),
+        };
+        let (ph, pw) = (oh / 2, ow / 2);
+        let och = cout / simd;
+        let ors = pw.div_ceil(2) * och;
+        let v = vec![
+            format!("-GH={h}"),
+            format!("-GW={w}"),
+            format!("-GK={k}"),
+            format!("-GP={p}"),
+            format!("-GOH={oh}"),
+            format!("-GOW={ow}"),
+            format!("-GCOUT={cout}"),
+            format!("-GIN_W={in_w}"),
+            format!("-GSIGNED={}", signed as u8),
+            format!("-GPAD_VAL={pv}"),
+            format!("-GSIMD={simd}"),
+            format!("-GBA={BA}"),
+            format!("-GTW={TW}"),
+            format!("-GOCH={och}"),
+            format!("-GORS={ors}"),
+        ];
+        (v, (ph, pw, och, ors, p))
+    }
+
+    fn design() -> Design {
+        Design::new("xfront_tb")
+            .text(ADDTREE.0, ADDTREE.1)
+            .text(XFRONT.0, XFRONT.1)
+            .text("xfront_tb.v", TB)
+    }
+
+    #[test]
+    fn xfront_computes_conv_threshold_pool_like_the_naive_reference_under_stalls() {
+        for c in CASES {
+            let &(h, w, k, pad, cout, in_w, signed, pv, simd) = c;
+            let what = format!("xfront {c:?}");
+            let (pr, (ph, pw, _, _, _)) = params(c);
+            let opts = BuildOptions {
+                verilator_args: pr,
+                ..BuildOptions::default()
+            };
+            let model = build(&design(), &opts).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let mut sim = model.instance().expect("instance");
+            let names = [
+                "clk", "rst", "in_valid", "in_ready", "in_data", "go", "obase", "done", "wl_we",
+                "wl_addr", "wl_data", "tl_data", "o_we", "o_bank", "o_addr", "o_data", "o_ready",
+            ];
+            let port: HashMap<&str, PortHandle> = names
+                .iter()
+                .map(|&n| (n, sim.port(n).unwrap_or_else(|e| panic!("{e}"))))
+                .collect();
+            let mut g = SplitMix64::new((h * 100 + cout) as u64);
+            let wts = pm1(&mut g, cout * k * k, 4);
+            let span = (k * k) as i64 * (1 << in_w);
+            let t: Vec<i64> = (0..cout)
+                .map(|_| (g.next() % (span as u64 / 2)) as i64 - span / 8)
+                .collect();
+            let ge: Vec<bool> = (0..cout).map(|_| !g.next().is_multiple_of(3)).collect();
+            for o in 0..cout {
+                let wbits =
+                    (0..k * k).fold(0u64, |a, j| a | (u64::from(wts[o * k * k + j] > 0) << j));
+                let (tv, f) = if ge[o] { (t[o], 0) } else { (t[o] + 1, 1) };
+                let tfield = (tv as u64 & ((1 << TW) - 1)) | (f << TW);
+                sim.set(port["wl_we"], 1);
+                sim.set(port["wl_addr"], o as u64);
+                sim.set(port["wl_data"], wbits);
+                sim.set(port["tl_data"], tfield);
+                sim.tick(port["clk"]);
+            }
+            sim.set(port["wl_we"], 0);
+            sim.set(port["rst"], 1);
+            sim.tick(port["clk"]);
+            sim.set(port["rst"], 0);
+            let (lo, hi) = if signed {
+                (-(1i64 << (in_w - 1)), (1i64 << (in_w - 1)) - 1)
+            } else {
+                (0, (1i64 << in_w) - 1)
+            };
+            for image in 0..3 {
+                let px: Vec<i64> = (0..h * w).map(|_| g.uniform(lo, hi)).collect();
+                let inp = Dims::map(h, w, 1);
+                let (acc, sd) = naive::binary_conv2d(&px, inp, true, &wts, cout, k, k, 1, pad, pv);
+                let th = naive::threshold(&acc, cout, &t, &ge);
+                let (want, md) = naive::pool(&th, sd, (2, 2), 2, false);
+                assert_eq!((md.h, md.w), (ph, pw));
+                let obase = 3 + image * 40;
+                let mut seen: HashMap<(usize, usize), Vec<u32>> = HashMap::new();
+                let (mut next, mut cycles, mut done) = (0, 0u64, false);
+                while !done {
+                    cycles += 1;
+                    assert!(cycles < 200_000, "{what}: no done");
+                    let give = next < px.len() && !g.next().is_multiple_of(4);
+                    sim.set(port["in_valid"], give as u64);
+                    sim.set(
+                        port["in_data"],
+                        (px[next.min(px.len() - 1)] as u64) & ((1 << in_w) - 1),
+                    );
+                    sim.set(port["go"], u64::from(!g.next().is_multiple_of(3)));
+                    sim.set(port["obase"], obase as u64);
+                    let ready = g.next() % 10 < 7;
+                    sim.set(port["o_ready"], ready as u64);
+                    sim.eval();
+                    if give && sim.get(port["in_ready"]) == 1 {
+                        next += 1;
+                    }
+                    if sim.get(port["o_we"]) == 1 && ready {
+                        let key = (
+                            sim.get(port["o_bank"]) as usize,
+                            sim.get(port["o_addr"]) as usize,
+                        );
+                        let data = sim.get_words(port["o_data"]);
+                        assert!(seen.insert(key, data).is_none(), "{what}: {key:?} twice");
+                    }
+                    done = sim.get(port["done"]) == 1;
+                    sim.tick(port["clk"]);
+                }
+                let out = Out {
+                    words: seen,
+                    sums: HashMap::new(),
+                    cycles,
+                };
+                check_map(
+                    &out,
+                    &want,
+                    md,
+                    obase,
+                    simd,
+                    &format!("{what} image {image}"),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn xfront_is_lint_clean() {
+        for c in CASES {
+            let (p, _) = params(c);
+            let flags: Vec<&str> = p.iter().map(String::as_str).collect();
+            let warnings = lint(&design(), &flags).unwrap_or_else(|e| panic!("lint {p:?}: {e}"));
+            assert!(warnings.is_empty(), "lint {p:?}: {warnings:?}");
         }
     }
 }

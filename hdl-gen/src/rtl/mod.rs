@@ -105,6 +105,14 @@ pub mod lib {
         include_str!("../../rtl/lib/hdlgen_argmax_plain.v"),
     );
 
+    /// `hdlgen_xfront`: the layer-sequential engine's first layer: a one-channel integer
+    /// image's binary convolution, threshold and 2×2 max-pool, written into the sequencer's
+    /// banks.
+    pub const XFRONT: (&str, &str) = (
+        "hdlgen_xfront.v",
+        include_str!("../../rtl/lib/hdlgen_xfront.v"),
+    );
+
     /// `hdlgen_skid`: two-entry register slice on a stream.
     pub const SKID: (&str, &str) = ("hdlgen_skid.v", include_str!("../../rtl/lib/hdlgen_skid.v"));
 

@@ -1,0 +1,323 @@
+// hdlgen_xfront: the first layer of the layer-sequential engine for small parts: an
+// integer-input binary convolution of a one-channel image (K×K, stride 1, ±1 weights),
+// its threshold and a fused 2×2 max-pool, written into hdlgen_xseq's banks as the map
+// its first run reads. One output channel a cycle for a 2×2 block of output pixels (the
+// pool window): four adder trees over a (K+1)×(K+1) patch of the image in registers.
+//
+// Per image: the H·W pixels arrive on in_* (raster order, IN_W bits, SIGNED or not) into
+// the image memory; then, once `go` is high (the caller's map region is free, its base on
+// `obase`, stable until `done`), for each pooled pixel (by, bx) in raster order (floor(OH/2)
+// × floor(OW/2) of them) the patch is read (zero padding: PAD_VAL outside the image, P
+// rows/columns on the top/left) and channels o = 0 .. COUT−1 are computed:
+//     acc_(dy,dx) = Σ_(ky,kx) (w_o[ky·K + kx] ? x : −x),  x = image(2by+dy+ky−P, 2bx+dx+kx−P)
+//     bit = OR over the block of ((acc ≥ t_o) ^ f_o)      (hdlgen::layers: conv, threshold,
+//                                                         maxpool; `le` t is (t + 1, flip))
+// Channel bits collect into SIMD-bit words, word k of pixel (by, bx) written to bank
+// (by mod 2)·2 + (bx mod 2) at obase + (by>>1)·ORS + (bx>>1)·OCH + k (rtl::xseq::MapLayout).
+// Weights: w_data = the K·K bits of channel w_addr from the cycle after one with w_re
+// high (a read register with a clock enable, as hdlgen_cfgmem's: a stall keeps it);
+// thresholds: t_data = {flip, t} (TW + 1 bits) of channel t_addr, read with w_re too. o_* is hdlgen_xseq's external write port; a
+// write waits for o_ready (the pipeline stalls meanwhile). `done` pulses after the last
+// word is written; then the next image is taken. COUT must be a multiple of SIMD.
+`default_nettype none
+module hdlgen_xfront #(
+    parameter integer H = 28,
+    parameter integer W = 28,
+    parameter integer K = 3,
+    parameter integer P = 1,
+    parameter integer OH = 28,
+    parameter integer OW = 28,
+    parameter integer COUT = 32,
+    parameter integer IN_W = 8,
+    parameter integer SIGNED = 0,
+    parameter integer PAD_VAL = 0,
+    parameter integer SIMD = 32,
+    parameter integer BA = 8,
+    parameter integer TW = 14,
+    parameter integer OCH = 1,
+    parameter integer ORS = 7,
+    parameter integer REG_EVERY = 2
+) (
+    input  wire                  clk,
+    input  wire                  rst,
+    input  wire                  in_valid,
+    output wire                  in_ready,
+    input  wire [IN_W-1:0]       in_data,
+    input  wire                  go,
+    input  wire [BA-1:0]         obase,
+    output reg                   done,
+    output wire [OB-1:0]         w_addr,
+    output wire                  w_re,
+    input  wire [K*K-1:0]        w_data,
+    output wire [OB-1:0]         t_addr,
+    input  wire [TW:0]           t_data,
+    output reg                   o_we,
+    output reg  [1:0]            o_bank,
+    output reg  [BA-1:0]         o_addr,
+    output reg  [SIMD-1:0]       o_data,
+    input  wire                  o_ready
+);
+    localparam integer OB = (COUT > 1) ? $clog2(COUT) : 1;
+    localparam integer NPIX = H * W;
+    localparam integer IA = (NPIX > 1) ? $clog2(NPIX) : 1;
+    localparam integer PK = K + 1;                      // patch side
+    localparam integer NP = PK * PK;
+    localparam integer XW = IN_W + 1;                   // signed pixel values
+    localparam integer NT = K * K + 1;                  // tree inputs: taps + the negation count
+    localparam integer NW = $clog2(NT);                 // the negation count's width
+    localparam integer TWD = (XW > NW + 1) ? XW : NW + 1;   // tree input width
+    localparam integer SW = TWD + NW;                   // tree sum width
+    localparam integer PH = OH / 2;                     // pooled map
+    localparam integer PWD = OW / 2;
+    localparam integer CW = 12;                         // coordinates (signed)
+    localparam integer GB = (SIMD > 1) ? $clog2(SIMD) : 1;
+    localparam integer PK1_I = PK - 1, PH1_I = PH - 1, PW1_I = PWD - 1;
+    localparam integer OL_I = COUT - 1, WL_I = SIMD - 1, NPIX_L = NPIX - 1;
+    localparam [1:0] RECV = 2'd0, WAIT = 2'd1, LOAD = 2'd2, CALC = 2'd3;
+
+    // ---------------------------------------------------------------- image memory
+    reg [IN_W-1:0] imem [0:NPIX-1];
+    reg [IN_W-1:0] iq = {IN_W{1'b0}};
+    reg [IA-1:0] wa = {IA{1'b0}};
+    reg [1:0] st = RECV;
+    assign in_ready = st == RECV;
+    always @(posedge clk) begin
+        if (in_valid && st == RECV) imem[wa] <= in_data;
+        iq <= imem[lin[IA-1:0]];
+    end
+
+    // ---------------------------------------------------------------- patch load
+    // Patch element j = (r, c) is image (2by − P + r, 2bx − P + c): read in raster order,
+    // shifted in at the top, so after NP reads element j is at [j·XW +: XW].
+    reg [CW-1:0] by = 0, bx = 0;                        // pooled pixel
+    reg [CW-1:0] pc = 0;                                // patch column being read
+    reg [CW-1:0] ly = 0, lx = 0;                        // its image coordinates (signed)
+    reg [7:0] nload = 0;                                // reads issued
+    reg ld_v = 1'b0, ld_in = 1'b0;                      // a read's data arrives; in the image
+    reg [NP*XW-1:0] patch = {NP*XW{1'b0}};
+    wire [CW-1:0] h_c = H[CW-1:0], w_c = W[CW-1:0], p_c = P[CW-1:0];
+    wire [CW-1:0] pk1 = PK1_I[CW-1:0], ph1 = PH1_I[CW-1:0], pw1 = PW1_I[CW-1:0];
+    wire [CW-1:0] one_c = 1, two_c = 2;
+    wire [7:0] np_c = NP[7:0];
+    wire in_img = !ly[CW-1] && ly < h_c && !lx[CW-1] && lx < w_c;
+    wire [XW-1:0] pad = PAD_VAL[XW-1:0];
+    wire [XW-1:0] px = (SIGNED != 0) ? {iq[IN_W-1], iq} : {1'b0, iq};
+    wire [2*CW-1:0] lin = ly * w_c + {{CW{1'b0}}, lx};  // constant W: shifts and adds
+    wire [CW-1:0] bx2 = {bx[CW-2:0], 1'b0};
+    wire [CW-1:0] by2 = {by[CW-2:0], 1'b0};
+
+    // ---------------------------------------------------------------- channel loop
+    reg [OB-1:0] o = {OB{1'b0}};
+    reg [GB-1:0] wpos = {GB{1'b0}};                     // o mod SIMD
+    reg iss = 1'b0;                                     // a channel issues this cycle
+    reg [BA-1:0] row_a = {BA{1'b0}};                    // obase + (by>>1)·ORS
+    reg [BA-1:0] blk_a = {BA{1'b0}};                    // + (bx>>1)·OCH
+    reg [BA-1:0] word_a = {BA{1'b0}};                   // + the word of channel o
+    reg last_blk = 1'b0;
+    wire [OB-1:0] o_last = OL_I[OB-1:0];
+    wire [GB-1:0] w_last = WL_I[GB-1:0];
+    wire [IA-1:0] pix_last = NPIX_L[IA-1:0];
+    wire [BA-1:0] ors_c = ORS[BA-1:0], och_c = OCH[BA-1:0];
+    // Stall: a finished word waits in the write register while o_ready is low.
+    wire en = !o_we || o_ready;
+    assign w_addr = o;
+    assign t_addr = o;
+    assign w_re = en;
+
+    always @(posedge clk) begin
+        ld_v <= 1'b0;
+        if (rst) begin
+            st <= RECV;
+            wa <= {IA{1'b0}};
+            iss <= 1'b0;
+        end else begin
+            case (st)
+                RECV: if (in_valid) begin
+                    wa <= wa + 1'b1;
+                    if (wa == pix_last) begin
+                        wa <= {IA{1'b0}};
+                        st <= WAIT;
+                    end
+                end
+                WAIT: if (go) begin
+                    st <= LOAD;
+                    by <= 0;
+                    bx <= 0;
+                    pc <= 0;
+                    ly <= -p_c;
+                    lx <= -p_c;
+                    nload <= 0;
+                    row_a <= obase;
+                    blk_a <= obase;
+                    last_blk <= PH * PWD == 1;
+                end
+                LOAD: begin
+                    // One read a cycle (its data next cycle), then the channel loop.
+                    if (nload != np_c) begin
+                        ld_v <= 1'b1;
+                        ld_in <= in_img;
+                        nload <= nload + 1'b1;
+                        if (pc == pk1) begin
+                            pc <= 0;
+                            lx <= bx2 - p_c;
+                            ly <= ly + one_c;
+                        end else begin
+                            pc <= pc + one_c;
+                            lx <= lx + one_c;
+                        end
+                    end else if (!ld_v && en) begin
+                        st <= CALC;
+                        o <= {OB{1'b0}};
+                        wpos <= {GB{1'b0}};
+                        word_a <= blk_a;
+                        iss <= 1'b1;
+                    end
+                end
+                CALC: if (en) begin
+                    // Channel o issues; the patch stays until the channel after the last
+                    // has formed its terms (one cycle after its issue).
+                    if (o == o_last) iss <= 1'b0;
+                    if (iss) begin
+                        o <= o + 1'b1;
+                        wpos <= (wpos == w_last) ? {GB{1'b0}} : wpos + 1'b1;
+                        if (wpos == w_last) word_a <= word_a + 1'b1;
+                    end else if (last_blk) begin
+                        st <= RECV;                     // the last channel issued a cycle ago
+                    end else begin
+                        st <= LOAD;                     // the next pooled pixel
+                        nload <= 0;
+                        pc <= 0;
+                        if (bx == pw1) begin
+                            bx <= 0;
+                            by <= by + one_c;
+                            ly <= by2 + two_c - p_c;
+                            lx <= -p_c;
+                            if (by[0]) begin
+                                row_a <= row_a + ors_c;
+                                blk_a <= row_a + ors_c;
+                            end else begin
+                                blk_a <= row_a;
+                            end
+                            last_blk <= by + one_c == ph1 && PWD == 1;
+                        end else begin
+                            bx <= bx + one_c;
+                            ly <= by2 - p_c;
+                            lx <= bx2 + two_c - p_c;
+                            if (bx[0]) blk_a <= blk_a + och_c;
+                            last_blk <= by == ph1 && bx + one_c == pw1;
+                        end
+                    end
+                end
+            endcase
+        end
+        if (ld_v) patch <= {(ld_in ? px : pad), patch[NP*XW-1:XW]};
+    end
+
+    // ---------------------------------------------------------------- trees
+    // One cycle after a channel's issue its weights and threshold are here: the terms
+    // (x, or ~x when the weight is −1: −x = ~x + 1, so the count of −1 weights joins as
+    // one more input) go into four adder trees.
+    reg t_v = 1'b0;
+    reg t_word = 1'b0, t_lastw = 1'b0, t_lastb = 1'b0;
+    reg [BA-1:0] t_wa = {BA{1'b0}};
+    reg [1:0] t_bank = 2'd0;
+    always @(posedge clk) begin
+        if (rst) t_v <= 1'b0;
+        else if (en) t_v <= st == CALC && iss;
+        if (en) begin
+            t_word <= wpos == w_last;
+            t_lastw <= o == o_last;
+            t_lastb <= last_blk;
+            t_wa <= word_a;
+            t_bank <= {by[0], bx[0]};
+        end
+    end
+    wire [NW-1:0] nneg;
+    wire [SW-1:0] sum [0:3];
+    wire [3:0] tv;
+    localparam integer TG = 1 + 1 + BA + 2 + TW + 1 + 1;
+    wire [TG-1:0] tg_in = {t_lastb, t_data, t_bank, t_wa, t_lastw, t_word};
+    wire [TG-1:0] tg [0:3];
+    integer q;
+    reg [NW-1:0] cnt_neg;
+    always @* begin
+        cnt_neg = {NW{1'b0}};
+        for (q = 0; q < K * K; q = q + 1) cnt_neg = cnt_neg + {{(NW-1){1'b0}}, !w_data[q]};
+    end
+    assign nneg = cnt_neg;
+    genvar s, t;
+    generate
+        for (s = 0; s < 4; s = s + 1) begin : g_tree
+            wire [NT*TWD-1:0] terms;
+            for (t = 0; t < K * K; t = t + 1) begin : g_term
+                localparam integer E = ((s / 2) + (t / K)) * PK + (s % 2) + (t % K);
+                wire [XW-1:0] x = patch[E*XW +: XW];
+                wire [TWD+XW-1:0] xs = {{TWD{x[XW-1]}}, x};     // sign-extended
+                assign terms[t*TWD +: TWD] = w_data[t] ? xs[TWD-1:0] : ~xs[TWD-1:0];
+                wire _unused_x = &{1'b0, xs[TWD+XW-1:TWD], 1'b0};
+            end
+            wire [TWD+NW-1:0] nx = {{TWD{1'b0}}, nneg};
+            assign terms[K*K*TWD +: TWD] = nx[TWD-1:0];
+            wire _unused_n = &{1'b0, nx[TWD+NW-1:TWD], 1'b0};
+            hdlgen_addtree #(
+                .N(NT),
+                .W(TWD),
+                .REG_EVERY(REG_EVERY),
+                .TAG_W(TG)
+            ) u_tree (
+                .clk(clk),
+                .en(en),
+                .in_valid(t_v),
+                .in_tag(tg_in),
+                .in_data(terms),
+                .out_valid(tv[s]),
+                .out_tag(tg[s]),
+                .sum(sum[s])
+            );
+        end
+    endgenerate
+
+    // ---------------------------------------------------------------- threshold, pool, write
+    wire [TG-1:0] r = tg[0];
+    wire r_word = r[0];
+    wire r_lastw = r[1];
+    wire [BA-1:0] r_wa = r[2 +: BA];
+    wire [1:0] r_bank = r[2 + BA +: 2];
+    wire [TW-1:0] r_t = r[4 + BA +: TW];
+    wire r_f = r[4 + BA + TW];
+    wire r_lastb = r[5 + BA + TW];
+    localparam integer CMPW = ((SW > TW) ? SW : TW) + 1;
+    wire [CMPW-1:0] tx = {{(CMPW-TW){r_t[TW-1]}}, r_t};
+    wire [3:0] hit;
+    generate
+        for (s = 0; s < 4; s = s + 1) begin : g_cmp
+            wire [CMPW-1:0] sx = {{(CMPW-SW){sum[s][SW-1]}}, sum[s]};
+            assign hit[s] = ($signed(sx) >= $signed(tx)) ^ r_f;
+        end
+    endgenerate
+    reg [SIMD-1:0] col = {SIMD{1'b0}};
+    wire [SIMD:0] col_nx = {|hit, col};
+    reg fin = 1'b0;                                      // the last word is in o_*
+    always @(posedge clk) begin
+        if (rst) begin
+            o_we <= 1'b0;
+            fin <= 1'b0;
+        end else begin
+            if (o_we && o_ready) o_we <= 1'b0;
+            if (en && tv[0]) begin
+                col <= col_nx[SIMD:1];
+                if (r_word) begin
+                    o_we <= 1'b1;
+                    o_bank <= r_bank;
+                    o_addr <= r_wa;
+                    o_data <= col_nx[SIMD:1];
+                    fin <= r_lastw && r_lastb;
+                end
+            end
+            if (fin && o_we && o_ready) fin <= 1'b0;
+        end
+        done <= fin && o_we && o_ready && !rst;
+    end
+    wire _unused_ok = &{1'b0, tv[3:1], tg[1], tg[2], tg[3], lin, col_nx[0], 1'b0};
+endmodule
+`default_nettype wire
