@@ -930,6 +930,32 @@ endmodule
                     &format!("{what} image {image}"),
                 );
             }
+            // Free flow (pixels every cycle, go and o_ready high): an image's cycles from
+            // its first pixel to done, which for MNIST's conv1 must stay below the
+            // sequencer's 25,004 cycles for conv2 → fc so the two can overlap.
+            let mut cycles = 0u64;
+            let mut next = 0;
+            loop {
+                cycles += 1;
+                assert!(cycles < 200_000, "{what}: no done (free flow)");
+                sim.set(port["in_valid"], u64::from(next < h * w));
+                sim.set(port["in_data"], 1);
+                sim.set(port["go"], 1);
+                sim.set(port["o_ready"], 1);
+                sim.eval();
+                if next < h * w && sim.get(port["in_ready"]) == 1 {
+                    next += 1;
+                }
+                let done = sim.get(port["done"]) == 1;
+                sim.tick(port["clk"]);
+                if done {
+                    break;
+                }
+            }
+            eprintln!("{what}: {cycles} cycles an image, free flow");
+            if (h, w, cout) == (28, 28, 32) {
+                assert!(cycles < 25_004, "{what}: {cycles} cycles");
+            }
         }
     }
 

@@ -1,8 +1,10 @@
 // hdlgen_xfront: the first layer of the layer-sequential engine for small parts: an
 // integer-input binary convolution of a one-channel image (K×K, stride 1, ±1 weights),
 // its threshold and a fused 2×2 max-pool, written into hdlgen_xseq's banks as the map
-// its first run reads. One output channel a cycle for a 2×2 block of output pixels (the
-// pool window): four adder trees over a (K+1)×(K+1) patch of the image in registers.
+// its first run reads. One output channel a cycle for two output pixels of a 2×2 block
+// (the pool window): two adder trees over a (K+1)×(K+1) patch of the image in registers;
+// the block's first row for every channel, then (the patch shifted up a row) its second,
+// ORed with the first row's bits kept per channel.
 //
 // Per image: the H·W pixels arrive on in_* (raster order, IN_W bits, SIGNED or not) into
 // the image memory; then, once `go` is high (the caller's map region is free, its base on
@@ -16,9 +18,12 @@
 // (by mod 2)·2 + (bx mod 2) at obase + (by>>1)·ORS + (bx>>1)·OCH + k (rtl::xseq::MapLayout).
 // Weights: w_data = the K·K bits of channel w_addr from the cycle after one with w_re
 // high (a read register with a clock enable, as hdlgen_cfgmem's: a stall keeps it);
-// thresholds: t_data = {flip, t} (TW + 1 bits) of channel t_addr, read with w_re too. o_* is hdlgen_xseq's external write port; a
-// write waits for o_ready (the pipeline stalls meanwhile). `done` pulses after the last
-// word is written; then the next image is taken. COUT must be a multiple of SIMD.
+// thresholds: t_data = {flip, t} (TW + 1 bits) of channel t_addr, read with w_re too.
+// o_* is hdlgen_xseq's external write port; a write waits for o_ready (the pipeline
+// stalls meanwhile). `done` pulses after the last word is written; then the next image
+// is taken. COUT must be a multiple of SIMD. Cycles per pooled pixel: (K+1)² + 2·COUT +
+// (K+1) + 6 (MNIST's conv1, free flow: 18,429 an image with its 784 pixels, measured in
+// tests/tests/rtl_xseq.rs).
 `default_nettype none
 module hdlgen_xfront #(
     parameter integer H = 28,
@@ -98,7 +103,7 @@ module hdlgen_xfront #(
     wire [CW-1:0] h_c = H[CW-1:0], w_c = W[CW-1:0], p_c = P[CW-1:0];
     wire [CW-1:0] pk1 = PK1_I[CW-1:0], ph1 = PH1_I[CW-1:0], pw1 = PW1_I[CW-1:0];
     wire [CW-1:0] one_c = 1, two_c = 2;
-    wire [7:0] np_c = NP[7:0];
+    wire [7:0] np_c = NP[7:0], pk_c = PK[7:0];
     wire in_img = !ly[CW-1] && ly < h_c && !lx[CW-1] && lx < w_c;
     wire [XW-1:0] pad = PAD_VAL[XW-1:0];
     wire [XW-1:0] px = (SIGNED != 0) ? {iq[IN_W-1], iq} : {1'b0, iq};
@@ -110,6 +115,7 @@ module hdlgen_xfront #(
     reg [OB-1:0] o = {OB{1'b0}};
     reg [GB-1:0] wpos = {GB{1'b0}};                     // o mod SIMD
     reg iss = 1'b0;                                     // a channel issues this cycle
+    reg ph = 1'b0;                                      // the block row being computed
     reg [BA-1:0] row_a = {BA{1'b0}};                    // obase + (by>>1)·ORS
     reg [BA-1:0] blk_a = {BA{1'b0}};                    // + (bx>>1)·OCH
     reg [BA-1:0] word_a = {BA{1'b0}};                   // + the word of channel o
@@ -181,10 +187,16 @@ module hdlgen_xfront #(
                         o <= o + 1'b1;
                         wpos <= (wpos == w_last) ? {GB{1'b0}} : wpos + 1'b1;
                         if (wpos == w_last) word_a <= word_a + 1'b1;
+                    end else if (!ph) begin
+                        st <= LOAD;                     // shift the patch up a row
+                        ph <= 1'b1;
+                        nload <= np_c - pk_c;
                     end else if (last_blk) begin
                         st <= RECV;                     // the last channel issued a cycle ago
+                        ph <= 1'b0;
                     end else begin
                         st <= LOAD;                     // the next pooled pixel
+                        ph <= 1'b0;
                         nload <= 0;
                         pc <= 0;
                         if (bx == pw1) begin
@@ -218,7 +230,7 @@ module hdlgen_xfront #(
     // (x, or ~x when the weight is −1: −x = ~x + 1, so the count of −1 weights joins as
     // one more input) go into four adder trees.
     reg t_v = 1'b0;
-    reg t_word = 1'b0, t_lastw = 1'b0, t_lastb = 1'b0;
+    reg t_word = 1'b0, t_lastw = 1'b0, t_lastb = 1'b0, t_ph = 1'b0;
     reg [BA-1:0] t_wa = {BA{1'b0}};
     reg [1:0] t_bank = 2'd0;
     always @(posedge clk) begin
@@ -228,16 +240,17 @@ module hdlgen_xfront #(
             t_word <= wpos == w_last;
             t_lastw <= o == o_last;
             t_lastb <= last_blk;
+            t_ph <= ph;
             t_wa <= word_a;
             t_bank <= {by[0], bx[0]};
         end
     end
     wire [NW-1:0] nneg;
-    wire [SW-1:0] sum [0:3];
-    wire [3:0] tv;
-    localparam integer TG = 1 + 1 + BA + 2 + TW + 1 + 1;
-    wire [TG-1:0] tg_in = {t_lastb, t_data, t_bank, t_wa, t_lastw, t_word};
-    wire [TG-1:0] tg [0:3];
+    wire [SW-1:0] sum [0:1];
+    wire [1:0] tv;
+    localparam integer TG = 1 + 1 + BA + 2 + TW + 1 + 1 + 1;
+    wire [TG-1:0] tg_in = {t_ph, t_lastb, t_data, t_bank, t_wa, t_lastw, t_word};
+    wire [TG-1:0] tg [0:1];
     integer q;
     reg [NW-1:0] cnt_neg;
     always @* begin
@@ -247,10 +260,10 @@ module hdlgen_xfront #(
     assign nneg = cnt_neg;
     genvar s, t;
     generate
-        for (s = 0; s < 4; s = s + 1) begin : g_tree
+        for (s = 0; s < 2; s = s + 1) begin : g_tree
             wire [NT*TWD-1:0] terms;
             for (t = 0; t < K * K; t = t + 1) begin : g_term
-                localparam integer E = ((s / 2) + (t / K)) * PK + (s % 2) + (t % K);
+                localparam integer E = (t / K) * PK + s + (t % K);
                 wire [XW-1:0] x = patch[E*XW +: XW];
                 wire [TWD+XW-1:0] xs = {{TWD{x[XW-1]}}, x};     // sign-extended
                 assign terms[t*TWD +: TWD] = w_data[t] ? xs[TWD-1:0] : ~xs[TWD-1:0];
@@ -286,17 +299,21 @@ module hdlgen_xfront #(
     wire [TW-1:0] r_t = r[4 + BA +: TW];
     wire r_f = r[4 + BA + TW];
     wire r_lastb = r[5 + BA + TW];
+    wire r_ph = r[6 + BA + TW];
     localparam integer CMPW = ((SW > TW) ? SW : TW) + 1;
     wire [CMPW-1:0] tx = {{(CMPW-TW){r_t[TW-1]}}, r_t};
-    wire [3:0] hit;
+    wire [1:0] hit;
     generate
-        for (s = 0; s < 4; s = s + 1) begin : g_cmp
+        for (s = 0; s < 2; s = s + 1) begin : g_cmp
             wire [CMPW-1:0] sx = {{(CMPW-SW){sum[s][SW-1]}}, sum[s]};
             assign hit[s] = ($signed(sx) >= $signed(tx)) ^ r_f;
         end
     endgenerate
+    // Row 0's bits wait per channel in pbits (channel o at [0] when row 1's arrives).
+    reg [COUT-1:0] pbits = {COUT{1'b0}};
+    wire [COUT:0] pb_nx = {|hit, pbits};
     reg [SIMD-1:0] col = {SIMD{1'b0}};
-    wire [SIMD:0] col_nx = {|hit, col};
+    wire [SIMD:0] col_nx = {|hit | pbits[0], col};
     reg fin = 1'b0;                                      // the last word is in o_*
     always @(posedge clk) begin
         if (rst) begin
@@ -304,7 +321,8 @@ module hdlgen_xfront #(
             fin <= 1'b0;
         end else begin
             if (o_we && o_ready) o_we <= 1'b0;
-            if (en && tv[0]) begin
+            if (en && tv[0]) pbits <= pb_nx[COUT:1];
+            if (en && tv[0] && r_ph) begin
                 col <= col_nx[SIMD:1];
                 if (r_word) begin
                     o_we <= 1'b1;
@@ -318,6 +336,6 @@ module hdlgen_xfront #(
         end
         done <= fin && o_we && o_ready && !rst;
     end
-    wire _unused_ok = &{1'b0, tv[3:1], tg[1], tg[2], tg[3], lin, col_nx[0], 1'b0};
+    wire _unused_ok = &{1'b0, tv[1], tg[1], lin, col_nx[0], pb_nx[0], 1'b0};
 endmodule
 `default_nettype wire
