@@ -133,9 +133,6 @@ pub mod lib {
         SKID,
     ];
 
-    /// Every primitive, in dependency order.
-    pub const ALL: &[(&str, &str)] = &[POPCOUNT, ADDTREE, CFGMEM, MVAU_BIN, MVAU, SWG, WINBUF];
-
     /// Cycles from a beat entering `hdlgen_mvau_bin` to its fold's result in the output
     /// register (weight read, popcount tree, accumulate), with no stalls.
     pub fn mvau_bin_latency(simd: usize, reg_every: usize) -> usize {
