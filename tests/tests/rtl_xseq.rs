@@ -690,14 +690,16 @@ fn xseq_runs_the_mnist_example_like_the_reference_model() {
         let px: Vec<i64> = (0..28 * 28).map(|_| (g.next() % 256) as i64).collect();
         let run = net.run(&Sample::Values(px), true);
         let trace = run.trace.expect("trace");
-        let m = p.input;
+        // Images alternate between the first map's two regions.
+        let m = p.inputs[image % 2];
         tb.load_map(&trace[2].data, Dims::map(m.h, m.w, m.ch * simd), m.base);
-        for s in &p.runs {
+        for (k, s) in p.runs.iter().enumerate() {
             let what = format!("image {image} layer `{}`", net.layers[s.conv].name);
-            let out = tb.run(&s.desc, &what);
+            let d = p.desc(k, image);
+            let out = tb.run(&d, &what);
             assert_eq!(
                 out.cycles,
-                xseq_cycles(&s.desc, simd, r) as u64,
+                xseq_cycles(&d, simd, r) as u64,
                 "{what}: cycles"
             );
             match s.desc.output {

@@ -123,14 +123,17 @@ pub struct SeqLayer {
 }
 
 /// The binary layers of a network from layer `from` on, as sequencer runs: maps allocated
-/// one after another in the banks, weights and thresholds one layer after another.
+/// one after another in the banks (the first map twice), weights and thresholds one
+/// layer after another.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SeqPlan {
     pub pe: usize,
     pub simd: usize,
     pub ba: u32,
-    /// The map the first run reads (written by whatever computes the layers before).
-    pub input: MapLayout,
+    /// The map the first run reads (written by whatever computes the layers before), in
+    /// two regions: image n's at `inputs[n % 2]`, so the next image's can be written while
+    /// the runs read this one's.
+    pub inputs: [MapLayout; 2],
     pub runs: Vec<SeqLayer>,
     /// Weight words (PE·SIMD bits) and threshold words (PE fields) in all.
     pub weight_words: usize,
@@ -138,6 +141,15 @@ pub struct SeqPlan {
 }
 
 impl SeqPlan {
+    /// Run `r`'s descriptor for image `n` (the first run reads `inputs[n % 2]`).
+    pub fn desc(&self, r: usize, n: usize) -> Desc {
+        let mut d = self.runs[r].desc;
+        if r == 0 {
+            d.input = self.inputs[n % 2];
+        }
+        d
+    }
+
     /// Cycles of all runs, back to back (`xseq_cycles` each).
     pub fn cycles(&self, reg_every: usize) -> usize {
         self.runs
@@ -251,7 +263,8 @@ pub fn plan(
             Ok(m)
         };
     let input = map(shape.h, shape.w, shape.c, 0, from)?;
-    let (mut cur, mut next_base) = (input, input.words());
+    let other = map(shape.h, shape.w, shape.c, input.words(), from)?;
+    let (mut cur, mut next_base) = (input, other.base + other.words());
     let (mut wbase, mut tbase) = (0, 0);
     let mut runs = vec![];
     let mut i = from;
@@ -387,7 +400,7 @@ pub fn plan(
             pe,
             simd,
             ba,
-            input,
+            inputs: [input, other],
             runs,
             weight_words: wbase,
             threshold_words: tbase,
@@ -432,16 +445,18 @@ mod tests {
             [(3, Some(4), Some(5)), (6, Some(7), None), (9, None, None)]
         );
         let d: Vec<&Desc> = p.runs.iter().map(|r| &r.desc).collect();
-        // 14×14×32 at 0 (49 words a bank), pool2's 7×7×64 at 49 (32), conv3's 5×5×128
-        // at 81 (36); weights 288 + 1,152 + 500 words; thresholds 32 + 64 words.
-        assert_eq!((p.input.base, p.input.words()), (0, 49));
+        // 14×14×32 at 0 and 49 (49 words a bank), pool2's 7×7×64 at 98 (32), conv3's
+        // 5×5×128 at 130 (36); weights 288 + 1,152 + 500 words; thresholds 32 + 64.
+        assert_eq!(p.inputs.map(|m| (m.base, m.words())), [(0, 49), (49, 49)]);
+        assert_eq!(p.desc(0, 1).input.base, 49);
+        assert_eq!(p.desc(0, 2).input.base, 0);
         assert_eq!(
             d[0].output.map(|m| (m.base, m.h, m.w, m.ch)),
-            Some((49, 7, 7, 2))
+            Some((98, 7, 7, 2))
         );
         assert_eq!(
             d[1].output.map(|m| (m.base, m.h, m.w, m.ch)),
-            Some((81, 5, 5, 4))
+            Some((130, 5, 5, 4))
         );
         assert_eq!(d[2].output, None);
         assert_eq!(
@@ -451,7 +466,7 @@ mod tests {
         assert_eq!((d[1].k, d[1].p, d[1].oh, d[1].groups), (3, 0, 5, 64));
         assert_eq!(
             (d[2].k, d[2].oh, d[2].groups, d[2].input.base),
-            (5, 1, 5, 81)
+            (5, 1, 5, 130)
         );
         assert_eq!(
             [d[0].wbase, d[1].wbase, d[2].wbase, p.weight_words],
@@ -469,8 +484,8 @@ mod tests {
         assert!(e.why.contains("integer input"), "{e}");
         let e = plan(&net, 3, 2, 64, 8).expect_err("32 channels, SIMD 64");
         assert!(e.why.contains("not a multiple of SIMD 64"), "{e}");
-        let e = plan(&net, 3, 2, 32, 6).expect_err("63 words a bank");
-        assert!(e.why.contains("more than 63 words"), "{e}");
+        let e = plan(&net, 3, 2, 32, 7).expect_err("127 words a bank");
+        assert!(e.why.contains("more than 127 words"), "{e}");
         let e = plan(&net, 3, 3, 33, 8).expect_err("PE 3");
         assert!(e.why.contains("not a multiple of"), "{e}");
     }
