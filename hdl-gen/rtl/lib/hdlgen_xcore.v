@@ -11,7 +11,8 @@
 // the map); bit 1 = +1 (hdlgen::arith::xnor_popcount_masked and binary_dot, per SIMD-bit
 // beat). in_rot routes input i's counts to pixel i ^ in_rot: a caller whose pixels come
 // from banks in a rotating order swaps 6-bit counts, not SIMD-bit words (j ^ in_rot must
-// stay below PIX: PIX a power of two, or in_rot = 0).
+// stay below PIX: PIX a power of two, or in_rot = 0; RB, in_rot's width, is left at its
+// default).
 //     bit_jp = (acc_jp ≥ t_p) ^ f_p      t_p = in_thr[p·TW +: TW] signed, f_p = in_flip[p]
 // (a layer's `ge` threshold t is (t, 0); `le` is (t + 1, 1)); in_thr and in_flip are read
 // with the in_last beat only.
