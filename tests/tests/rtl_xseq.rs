@@ -738,7 +738,7 @@ fn xseq_runs_the_mnist_example_like_the_reference_model() {
 
 mod front {
     use super::*;
-    use hdlgen::rtl::lib::{ADDTREE, XFRONT};
+    use hdlgen::rtl::lib::{ADDTREE, SKID, XFRONT};
 
     const TB: &str = r#"
 `default_nettype none
@@ -829,6 +829,7 @@ endmodule
     fn design() -> Design {
         Design::new("xfront_tb")
             .text(ADDTREE.0, ADDTREE.1)
+            .text(SKID.0, SKID.1)
             .text(XFRONT.0, XFRONT.1)
             .text("xfront_tb.v", TB)
     }

@@ -19,10 +19,10 @@
 // Weights: w_data = the K·K bits of channel w_addr from the cycle after one with w_re
 // high (a read register with a clock enable, as hdlgen_cfgmem's: a stall keeps it);
 // thresholds: t_data = {flip, t} (TW + 1 bits) of channel t_addr, read with w_re too.
-// o_* is hdlgen_xseq's external write port; a write waits for o_ready (the pipeline
-// stalls meanwhile). `done` pulses after the last word is written; then the next image
+// o_* is hdlgen_xseq's external write port, behind a two-entry register slice; while
+// o_ready is low the slice fills and then the pipeline stalls. `done` pulses after the last word is written; then the next image
 // is taken. COUT must be a multiple of SIMD. Cycles per pooled pixel: (K+1)² + 2·COUT +
-// (K+1) + 6 (MNIST's conv1, free flow: 18,429 an image with its 784 pixels, measured in
+// (K+1) + 6 (MNIST's conv1, free flow: 18,430 an image with its 784 pixels, measured in
 // tests/tests/rtl_xseq.rs).
 `default_nettype none
 module hdlgen_xfront #(
@@ -56,10 +56,10 @@ module hdlgen_xfront #(
     input  wire [K*K-1:0]        w_data,
     output wire [OB-1:0]         t_addr,
     input  wire [TW:0]           t_data,
-    output reg                   o_we,
-    output reg  [1:0]            o_bank,
-    output reg  [BA-1:0]         o_addr,
-    output reg  [SIMD-1:0]       o_data,
+    output wire                  o_we,
+    output wire [1:0]            o_bank,
+    output wire [BA-1:0]         o_addr,
+    output wire [SIMD-1:0]       o_data,
     input  wire                  o_ready
 );
     localparam integer OB = (COUT > 1) ? $clog2(COUT) : 1;
@@ -124,8 +124,9 @@ module hdlgen_xfront #(
     wire [GB-1:0] w_last = WL_I[GB-1:0];
     wire [IA-1:0] pix_last = NPIX_L[IA-1:0];
     wire [BA-1:0] ors_c = ORS[BA-1:0], och_c = OCH[BA-1:0];
-    // Stall: a finished word waits in the write register while o_ready is low.
-    wire en = !o_we || o_ready;
+    // Stall: finished words wait in a two-entry register slice (hdlgen_skid) while
+    // o_ready is low; the pipeline advances while the slice has room, a flip-flop.
+    wire en;
     assign w_addr = o;
     assign t_addr = o;
     assign w_re = en;
@@ -309,33 +310,47 @@ module hdlgen_xfront #(
             assign hit[s] = ($signed(sx) >= $signed(tx)) ^ r_f;
         end
     endgenerate
+    // The compared bits are registered (with the pipeline) before the collectors: the
+    // compare's carry chain, the OR and the collector did not fit 48 MHz on a UP5K.
+    reg h_v = 1'b0, h_ph = 1'b0, h_word = 1'b0, h_fin = 1'b0, h_any = 1'b0;
+    reg [BA-1:0] h_wa = {BA{1'b0}};
+    reg [1:0] h_bank = 2'd0;
+    always @(posedge clk) begin
+        if (rst) h_v <= 1'b0;
+        else if (en) h_v <= tv[0];
+        if (en) begin
+            h_any <= |hit;
+            h_ph <= r_ph;
+            h_word <= r_word;
+            h_fin <= r_lastw && r_lastb;
+            h_wa <= r_wa;
+            h_bank <= r_bank;
+        end
+    end
     // Row 0's bits wait per channel in pbits (channel o at [0] when row 1's arrives).
     reg [COUT-1:0] pbits = {COUT{1'b0}};
-    wire [COUT:0] pb_nx = {|hit, pbits};
+    wire [COUT:0] pb_nx = {h_any, pbits};
     reg [SIMD-1:0] col = {SIMD{1'b0}};
-    wire [SIMD:0] col_nx = {|hit | pbits[0], col};
-    reg fin = 1'b0;                                      // the last word is in o_*
+    wire [SIMD:0] col_nx = {h_any | pbits[0], col};
     always @(posedge clk) begin
-        if (rst) begin
-            o_we <= 1'b0;
-            fin <= 1'b0;
-        end else begin
-            if (o_we && o_ready) o_we <= 1'b0;
-            if (en && tv[0]) pbits <= pb_nx[COUT:1];
-            if (en && tv[0] && r_ph) begin
-                col <= col_nx[SIMD:1];
-                if (r_word) begin
-                    o_we <= 1'b1;
-                    o_bank <= r_bank;
-                    o_addr <= r_wa;
-                    o_data <= col_nx[SIMD:1];
-                    fin <= r_lastw && r_lastb;
-                end
-            end
-            if (fin && o_we && o_ready) fin <= 1'b0;
-        end
-        done <= fin && o_we && o_ready && !rst;
+        if (en && h_v) pbits <= pb_nx[COUT:1];
+        if (en && h_v && h_ph) col <= col_nx[SIMD:1];
     end
+    // A word leaves with its last channel; the image's last word carries `fin`.
+    wire o_fin;
+    hdlgen_skid #(
+        .W(1 + 2 + BA + SIMD)
+    ) u_out (
+        .clk(clk),
+        .rst(rst),
+        .in_valid(en && h_v && h_ph && h_word),
+        .in_ready(en),
+        .in_data({h_fin, h_bank, h_wa, col_nx[SIMD:1]}),
+        .out_valid(o_we),
+        .out_ready(o_ready),
+        .out_data({o_fin, o_bank, o_addr, o_data})
+    );
+    always @(posedge clk) done <= o_we && o_ready && o_fin && !rst;
     wire _unused_ok = &{1'b0, tv[1], tg[1], lin, col_nx[0], pb_nx[0], 1'b0};
 endmodule
 `default_nettype wire
