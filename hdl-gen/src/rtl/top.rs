@@ -637,7 +637,7 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                 cls,
                 in_w,
                 sw,
-                plain: true,
+                plain,
                 ..
             } => {
                 let last = cx.wire(&format!("{name}_last"), 1);
@@ -646,43 +646,27 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                 conns.push(("out_score", out.data.clone()));
                 conns.push(("out_last", last.clone()));
                 conns.push(("out_pred", pred.clone()));
-                cx.inst(
-                    "hdlgen_argmax_plain",
-                    &format!("{name}_argmax"),
-                    vec![
-                        ("CLS", p(*cls)),
-                        ("IN_W", p(*in_w as usize)),
-                        ("SW", p(*sw as usize)),
-                    ],
-                    conns,
-                );
-                if let (Some(ol), Some(op)) = (&out_last, &out_pred) {
-                    cx.m.assign(ol.clone(), last);
-                    cx.m.assign(op.clone(), pred);
-                }
-            }
-            Kind::Argmax { cls, in_w, sw, .. } => {
-                let su = unit_of(k, UnitKind::ScaleBias).expect("scale/bias unit");
-                let last = cx.wire(&format!("{name}_last"), 1);
-                let pred = cx.wire(&format!("{name}_pred"), field_bits(*cls) as usize);
-                let mut conns = base(&s, &out);
-                conns.push(("out_score", out.data.clone()));
-                conns.push(("out_last", last.clone()));
-                conns.push(("out_pred", pred.clone()));
-                conns.extend(cfg(unit_we[su].clone()));
-                cx.inst(
-                    "hdlgen_argmax",
-                    &format!("{name}_argmax"),
-                    vec![
-                        ("CLS", p(*cls)),
-                        ("IN_W", p(*in_w as usize)),
-                        ("SW", p(*sw as usize)),
+                let mut params = vec![
+                    ("CLS", p(*cls)),
+                    ("IN_W", p(*in_w as usize)),
+                    ("SW", p(*sw as usize)),
+                ];
+                // Scale and bias, when the layer has them: a memory on the config bus.
+                if !plain {
+                    let su = unit_of(k, UnitKind::ScaleBias).expect("scale/bias unit");
+                    conns.extend(cfg(unit_we[su].clone()));
+                    params.extend([
                         ("S_INIT", init(Some(su))),
                         ("CFG_AW", cfg_aw.clone()),
                         ("CFG_LW", cfg_lw.clone()),
-                    ],
-                    conns,
-                );
+                    ]);
+                }
+                let module = if *plain {
+                    "hdlgen_argmax_plain"
+                } else {
+                    "hdlgen_argmax"
+                };
+                cx.inst(module, &format!("{name}_argmax"), params, conns);
                 if let (Some(ol), Some(op)) = (&out_last, &out_pred) {
                     cx.m.assign(ol.clone(), last);
                     cx.m.assign(op.clone(), pred);
