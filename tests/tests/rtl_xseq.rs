@@ -274,14 +274,29 @@ impl Tb {
 
     /// Thresholds per output channel, `ge` or `le`, as {flip, t'} fields.
     fn load_thresholds(&mut self, t: &[i64], ge: &[bool], tbase: usize) {
-        let pe = self.pe;
-        for g in 0..t.len() / pe {
-            let mut word = vec![0u32; (pe * (TW + 1)).div_ceil(32)];
-            for p in 0..pe {
-                let c = g * pe + p;
-                let (tv, flip) = if ge[c] { (t[c], 0) } else { (t[c] + 1, 1) };
-                put(&mut word, p * (TW + 1), TW, tv);
-                put(&mut word, p * (TW + 1) + TW, 1, flip);
+        let fields: Vec<Vec<(i64, bool)>> = (0..t.len())
+            .map(|c| {
+                if ge[c] {
+                    (t[c], false)
+                } else {
+                    (t[c] + 1, true)
+                }
+            })
+            .collect::<Vec<_>>()
+            .chunks(self.pe)
+            .map(<[_]>::to_vec)
+            .collect();
+        self.load_threshold_words(&fields, tbase);
+    }
+
+    /// Threshold words from `tbase`, each PE (t, flip) fields of TW + 1 bits.
+    fn load_threshold_words(&mut self, words: &[Vec<(i64, bool)>], tbase: usize) {
+        for (g, fields) in words.iter().enumerate() {
+            let mut word = vec![0u32; (self.pe * (TW + 1)).div_ceil(32)];
+            for (q, &(t, flip)) in fields.iter().enumerate() {
+                assert!(t.abs() < 1 << (TW - 1), "threshold {t} fits TW");
+                put(&mut word, q * (TW + 1), TW, t);
+                put(&mut word, q * (TW + 1) + TW, 1, flip as i64);
             }
             self.set("tl_we", 1);
             self.set("tl_addr", (tbase + g) as u64);
@@ -672,19 +687,7 @@ fn xseq_runs_the_mnist_example_like_the_reference_model() {
         tb.tick();
     }
     tb.set("wl_we", 0);
-    for (a, fields) in p.thresholds(&net).iter().enumerate() {
-        let mut word = vec![0u32; (pe * (TW + 1)).div_ceil(32)];
-        for (q, &(t, flip)) in fields.iter().enumerate() {
-            assert!(t.abs() < 1 << (TW - 1), "threshold {t} fits TW");
-            put(&mut word, q * (TW + 1), TW, t);
-            put(&mut word, q * (TW + 1) + TW, 1, flip as i64);
-        }
-        tb.set("tl_we", 1);
-        tb.set("tl_addr", a as u64);
-        tb.set_wide("tl_data", &word);
-        tb.tick();
-    }
-    tb.set("tl_we", 0);
+    tb.load_threshold_words(&p.thresholds(&net), 0);
     let mut g = SplitMix64::new(7);
     for image in 0..3 {
         let px: Vec<i64> = (0..28 * 28).map(|_| (g.next() % 256) as i64).collect();
