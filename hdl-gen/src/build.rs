@@ -23,7 +23,7 @@ use crate::layers::{
 };
 use crate::network::Network;
 use crate::rtl::estimate::{Estimate, Fabric};
-use crate::rtl::gen::{generate, GenOptions, Generated};
+use crate::rtl::gen::{generate, GenOptions, Generated, SeqOptions};
 use crate::rtl::pll::Pll;
 use crate::rtl::shell::{board_top, LinkParams, ShellOptions};
 
@@ -201,6 +201,35 @@ pub struct BuildOptions {
     /// Always synthesise and place and route, even when only block-RAM weights changed
     /// since the last build in `out_dir` (which is otherwise patched in the bitstream).
     pub rebuild: bool,
+    /// Which engine to generate.
+    pub engine: EngineChoice,
+}
+
+/// The hardware `build` (and `gen`, `sim`, `check` for a board) generates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineChoice {
+    /// The dataflow chain when a folding of it fits the device, else the
+    /// layer-sequential engine when that fits.
+    #[default]
+    Auto,
+    /// A chain of streaming engines, one per layer (`rtl::lower::lower`).
+    Dataflow,
+    /// One XNOR array reused layer after layer (`rtl::lower::lower_seq`): for small
+    /// parts (MNIST on a UP5K).
+    Seq,
+}
+
+impl std::str::FromStr for EngineChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(EngineChoice::Auto),
+            "dataflow" => Ok(EngineChoice::Dataflow),
+            "seq" => Ok(EngineChoice::Seq),
+            _ => Err(format!("`{s}`: one of auto, dataflow, seq")),
+        }
+    }
 }
 
 /// What the build did, as written to `report.json`.
@@ -451,6 +480,7 @@ fn gen_options(family: Family, budget: u64) -> GenOptions {
             Family::Ecp5 => Fabric::Ecp5,
         },
         row_pool: family == Family::Ice40,
+        seq: None,
     }
 }
 
@@ -481,41 +511,129 @@ pub fn spram_available(net: &Network, device: &Device, board: &str) -> Result<()
     }
 }
 
-/// Picks the folding and generates the design, or explains why it cannot fit.
+/// Picks the engine and folding and generates the design, or explains why it cannot fit.
 pub fn plan(net: &Network, opts: &BuildOptions) -> Result<Generated, Error> {
     let device = opts.target.device;
     spram_available(net, &device, &opts.target.name())?;
     let gopts = board_gen_options(&device, opts.luts);
-    let net_used = if opts.fit { unfixed(net) } else { net.clone() };
-    let why = match generate(&net_used, &gopts) {
-        Ok(g) => match over_capacity(&g.estimate, &device) {
+    board_generate(
+        net,
+        &gopts,
+        &device,
+        &opts.target.name(),
+        opts.fit,
+        opts.engine,
+    )
+}
+
+/// The layer-sequential engine for a device (its weights in SPRAM where there is some).
+fn seq_options(gopts: &GenOptions, device: &Device) -> GenOptions {
+    GenOptions {
+        seq: Some(SeqOptions {
+            spram: device.spram > 0,
+        }),
+        ..gopts.clone()
+    }
+}
+
+/// Generates with `gopts` (a board's, [`board_gen_options`], plus taps or hex as wanted)
+/// the engine `engine` picks, checked against the device: the dataflow chain's folding
+/// (`fit`: ignoring the YAML's), else (`Auto`) the layer-sequential engine when the chain
+/// does not fit; an error with estimate against capacity and what would fit otherwise.
+pub fn board_generate(
+    net: &Network,
+    gopts: &GenOptions,
+    device: &Device,
+    board: &str,
+    fit: bool,
+    engine: EngineChoice,
+) -> Result<Generated, Error> {
+    let does_not_fit = |why: String, help: String| {
+        Error::input(
+            net.src.name.clone(),
+            format!("does not fit the {board} ({}): {why}", device.part),
+        )
+        .with_help(help)
+    };
+    if engine == EngineChoice::Seq {
+        let g = generate(net, &seq_options(gopts, device))?;
+        return match over_capacity(&g.estimate, device) {
+            None => Ok(g),
+            Some(why) => Err(does_not_fit(
+                format!("the layer-sequential engine's estimate needs {why}"),
+                bigger_boards(net, device),
+            )),
+        };
+    }
+    let net_used = if fit { unfixed(net) } else { net.clone() };
+    let why = match generate(&net_used, gopts) {
+        Ok(g) => match over_capacity(&g.estimate, device) {
             None => return Ok(g),
             Some(why) => format!("the estimate needs {why}"),
         },
         Err(Error::Input { message, .. }) if message.starts_with("no folding fits") => message,
         Err(e) => return Err(e),
     };
+    // The layer-sequential engine, where the network has its form and it fits.
+    let seq = generate(net, &seq_options(gopts, device));
+    if engine == EngineChoice::Auto {
+        if let Ok(g) = &seq {
+            if over_capacity(&g.estimate, device).is_none() {
+                return Ok(seq.expect("checked"));
+            }
+        }
+    }
     // Say which folding would fit, if any.
-    let fitting = generate(&unfixed(net), &gopts)
+    let fitting = generate(&unfixed(net), gopts)
         .ok()
-        .filter(|f| over_capacity(&f.estimate, &device).is_none());
+        .filter(|f| over_capacity(&f.estimate, device).is_none());
     let help = match fitting {
-        Some(f) if !opts.fit => format!(
+        Some(f) if !fit => format!(
             "`--fit` picks the fastest folding that fits ({} cycles/image): {}",
             f.estimate.interval,
             folding_text(&f.estimate)
         ),
-        _ => bigger_boards(net, &device),
+        _ => match seq {
+            Ok(g) if over_capacity(&g.estimate, device).is_none() => format!(
+                "the layer-sequential engine fits ({} cycles/image): `--engine seq`",
+                g.estimate.interval
+            ),
+            _ => bigger_boards(net, device),
+        },
     };
-    Err(Error::input(
-        net.src.name.clone(),
-        format!(
-            "does not fit the {} ({}): {why}",
-            opts.target.name(),
-            device.part
-        ),
-    )
-    .with_help(help))
+    Err(does_not_fit(why, help))
+}
+
+/// What `gen`, `sim` and `check --board` generate: `Seq`, the layer-sequential engine;
+/// `Dataflow`, the chain at `gopts`' budget as before; `Auto`, the chain, unless it has no
+/// folding within the budget or does not fit the device and the layer-sequential engine
+/// does (as `build` picks). With `budget_given` (`--luts`), `Auto` is the chain: the user
+/// asked for a folding at that budget.
+pub fn gen_for_board(
+    net: &Network,
+    gopts: &GenOptions,
+    device: &Device,
+    engine: EngineChoice,
+    budget_given: bool,
+) -> Result<Generated, Error> {
+    match engine {
+        EngineChoice::Seq => generate(net, &seq_options(gopts, device)),
+        EngineChoice::Auto if !budget_given => {
+            let chain = generate(net, gopts);
+            let chain_fits = chain
+                .as_ref()
+                .is_ok_and(|g| over_capacity(&g.estimate, device).is_none());
+            if !chain_fits {
+                if let Ok(g) = generate(net, &seq_options(gopts, device)) {
+                    if over_capacity(&g.estimate, device).is_none() {
+                        return Ok(g);
+                    }
+                }
+            }
+            chain
+        }
+        _ => generate(net, gopts),
+    }
 }
 
 /// Boards with more room than `device` on which the network's smallest folding fits.

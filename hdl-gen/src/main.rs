@@ -134,6 +134,11 @@ enum Cmd {
         /// its bitstream).
         #[arg(long)]
         rebuild: bool,
+        /// Engine: `auto` (a chain of streaming engines, one per layer, when a folding of
+        /// it fits the device, else the layer-sequential engine), `dataflow` or `seq` (one
+        /// XNOR array reused layer after layer, for small parts).
+        #[arg(long, default_value = "auto")]
+        engine: hdlgen::build::EngineChoice,
         /// Custom board: the FPGA (up5k, hx8k, 25k, 85k, ...; see `hdlgen boards`).
         #[arg(long, requires = "clock_mhz")]
         device: Option<String>,
@@ -174,6 +179,11 @@ struct HwArgs {
     /// 48 MHz, 1 on ECP5 for 150 MHz).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=8))]
     reg_every: Option<u64>,
+    /// Engine: `dataflow` (a chain of streaming engines, one per layer), `seq` (one XNOR
+    /// array reused layer after layer, for small parts) or `auto` (the chain unless only
+    /// the layer-sequential engine fits the board, as `build` picks).
+    #[arg(long, default_value = "auto")]
+    engine: hdlgen::build::EngineChoice,
 }
 
 fn board_names() -> clap::builder::PossibleValuesParser {
@@ -236,6 +246,7 @@ fn main() -> ExitCode {
             seeds,
             baud,
             rebuild,
+            engine,
             device,
             package,
             pcf,
@@ -280,6 +291,7 @@ fn main() -> ExitCode {
                     seeds,
                     baud,
                     rebuild,
+                    engine,
                 },
             )
         })(),
@@ -579,8 +591,10 @@ fn estimate_for_check(
         hex: false,
         ..hw.options(false)
     };
-    match generate(net, &opts) {
+    let device = hw.board().device();
+    match hdlgen::build::gen_for_board(net, &opts, device, hw.engine, hw.luts.is_some()) {
         Ok(g) => Ok((g, None)),
+        Err(e) if hw.engine == hdlgen::build::EngineChoice::Seq => Err(e),
         Err(Error::Input { message, .. }) => {
             let ones = hdlgen::rtl::lower::compute_layers(net)
                 .iter()
@@ -610,7 +624,13 @@ fn generate(
     let net = Network::load(path)?;
     let board = hw.board();
     hdlgen::build::spram_available(&net, board.device(), board.name)?;
-    let g = hdlgen::rtl::gen::generate(&net, &hw.options(taps))?;
+    let g = hdlgen::build::gen_for_board(
+        &net,
+        &hw.options(taps),
+        board.device(),
+        hw.engine,
+        hw.luts.is_some(),
+    )?;
     Ok((net, g))
 }
 

@@ -36,7 +36,9 @@ module hdlgen_cfgmem #(
     // CONST = 1: a constant table (word a = CONST_DATA[a*W +: W]) instead of a memory; the
     // write port is ignored and yosys folds the table into logic (`store: logic`).
     parameter integer CONST = 0,
+    /* verilator lint_off WIDTHCONCAT */   // a deep memory's unused default: W·D zeros
     parameter [W*D-1:0] CONST_DATA = {(W*D){1'b0}},
+    /* verilator lint_on WIDTHCONCAT */
     parameter integer WREG = 0,
     parameter integer HUGE = 0
 ) (

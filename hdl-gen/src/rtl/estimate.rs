@@ -8,6 +8,7 @@
 use serde::Serialize;
 
 use super::lower::{compute_layers, divisors, lower, Design, Engine, Fold, Kind, Mvau, Swg};
+use super::xseq::Xnet;
 use crate::error::Error;
 use crate::layers::fold::FoldKeys;
 use crate::network::Network;
@@ -19,6 +20,8 @@ pub struct EngineEstimate {
     pub kind: &'static str,
     pub pe: Option<usize>,
     pub simd: Option<usize>,
+    /// Output pixels every weight word serves (4 on the layer-sequential engine, else 1).
+    pub pix: usize,
     /// Steady-state cycles per image.
     pub cycles: u64,
     /// Binary MACs per image (compute engines).
@@ -417,6 +420,29 @@ pub fn engine(e: &Engine, reg_every: usize) -> EngineEstimate {
                 0,
             )
         }
+        Kind::Seq(x) => {
+            let (lut4, ff, bram) = seq_cost(x);
+            let macs = x
+                .plan
+                .runs
+                .iter()
+                .map(|r| {
+                    let d = &r.desc;
+                    (d.oh * d.ow * d.k * d.k * d.input.ch * x.plan.simd * d.groups * x.plan.pe)
+                        as u64
+                })
+                .sum();
+            (
+                "seq",
+                Some(x.plan.pe),
+                Some(x.plan.simd),
+                x.interval(reg_every) as u64,
+                macs,
+                lut4,
+                ff,
+                bram,
+            )
+        }
         Kind::Argmax { cls, in_w, sw, .. } => (
             "argmax",
             None,
@@ -438,12 +464,57 @@ pub fn engine(e: &Engine, reg_every: usize) -> EngineEstimate {
         lut4,
         ff,
         bram,
+        pix: if matches!(e.kind, Kind::Seq(_)) { 4 } else { 1 },
         spram: match &e.kind {
             Kind::Mvau { mvau: m, .. } => spram_blocks(m),
+            Kind::Seq(x) => seq_spram(x),
             _ => 0,
         },
         lc: logic_cells(lut4, ff),
     }
+}
+
+/// The layer-sequential engine (`hdlgen_xnet`): (lut, ff, bram). The sequencer's core
+/// (4 pixels × PE × SIMD XNOR-popcount, ~2 LUT4 a lane as in the MVAU), its banks'
+/// read and write multiplexers, the front end's two adder trees and patch, control;
+/// fitted to yosys `synth_ice40` of the MNIST engine (docs/board-flow.md).
+fn seq_cost(x: &Xnet) -> (u64, u64, u64) {
+    let (pe, simd) = (x.plan.pe as u64, x.plan.simd as u64);
+    let (aw, ba, dw) = (x.aw as u64, x.plan.ba as u64, x.dw as u64);
+    let lanes = 4 * pe * simd;
+    let f = &x.front;
+    let (kk, xw) = ((f.k * f.k) as u64, f.in_w as u64 + 1);
+    let pk = (f.k as u64 + 1).pow(2);
+    let core_lut = lanes * 2 + 4 * pe * (aw + 2);
+    let core_ff = lanes * 9 / 10 + 4 * pe * (2 * aw + 2);
+    // Banks: write data multiplexer (sequencer or front), read address per bank.
+    let bank_lut = 4 * simd + 4 * 3 * ba + 30 * dw + 200;
+    let bank_ff = 4 * simd + 2 * 4 * simd + 20 * dw + 8 * ba + 150;
+    let front_lut = 2 * (kk + 1) * (xw + 2) + pk * xw / 2 + simd + 250;
+    let front_ff = 2 * (kk + 1) * (xw + 2) + pk * xw + 2 * simd + 200;
+    let out = x.cls as u64 * aw;
+    let lut = core_lut + bank_lut + front_lut + out / 2 + 60;
+    let ff = core_ff + bank_ff + front_ff + out + 40;
+    let pl = &x.plan;
+    let banks = 4 * ebr_blocks(x.plan.simd, 1 << pl.ba);
+    let weights = if seq_spram(x) > 0 {
+        0
+    } else {
+        ebr_blocks(x.plan.pe * x.plan.simd, pl.weight_words)
+    };
+    let thr = ebr_blocks(x.plan.pe * (x.tw as usize + 1), pl.threshold_words);
+    let fparams = ebr_blocks(f.k * f.k, f.cout) + ebr_blocks(f.tw as usize + 1, f.cout);
+    let image = ebr_blocks(f.in_w as usize, f.h * f.w);
+    (lut, ff, banks + weights + thr + fparams + image)
+}
+
+/// SPRAM blocks of the layer-sequential engine's weights (set by `lower_seq`).
+fn seq_spram(x: &Xnet) -> u64 {
+    if !x.spram {
+        return 0;
+    }
+    let width = x.plan.pe * x.plan.simd;
+    (width.div_ceil(16) * x.plan.weight_words.div_ceil(16384)) as u64
 }
 
 /// Steady-state cycles per image of `hdlgen_argmax` (see its header comment).
@@ -478,7 +549,7 @@ pub fn estimate(d: &Design, replicate: bool) -> Estimate {
     let interval = engines.iter().map(|e| e.cycles).max().unwrap_or(1).max(1);
     let ideal = engines
         .iter()
-        .filter_map(|e| Some(e.macs.div_ceil((e.pe? * e.simd?) as u64)))
+        .filter_map(|e| Some(e.macs.div_ceil((e.pix * e.pe? * e.simd?) as u64)))
         .max()
         .unwrap_or(interval);
     Estimate {

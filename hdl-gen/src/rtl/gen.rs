@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::estimate::{choose_folding, estimate, Estimate, Fabric};
-use super::lower::{lower, Design, Fold};
+use super::lower::{lower, lower_seq, Design, Fold};
 use super::params::{encode, hex, UnitImage};
 use super::top::{top, top_name, unit_file, TopOptions};
 use crate::error::Error;
@@ -41,6 +41,16 @@ pub struct GenOptions {
     /// window generator and `hdlgen_pool`: 54–80 % of the logic. iCE40 plans; ECP5
     /// plans keep the generator, whose every decision is a flip-flop (150 MHz).
     pub row_pool: bool,
+    /// The layer-sequential engine (`hdlgen_xnet`) instead of the dataflow chain: for
+    /// parts too small for a chain at the wanted throughput (MNIST on a UP5K).
+    pub seq: Option<SeqOptions>,
+}
+
+/// How to build the layer-sequential engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeqOptions {
+    /// The sequencer's weights in SPRAM (iCE40 UltraPlus), else block RAM.
+    pub spram: bool,
 }
 
 impl Default for GenOptions {
@@ -55,6 +65,7 @@ impl Default for GenOptions {
             replicate: false,
             fabric: Fabric::Ice40,
             row_pool: true,
+            seq: None,
         }
     }
 }
@@ -111,6 +122,23 @@ struct DesignJson<'a> {
 
 /// Generates the hardware for a checked BNN.
 pub fn generate(net: &Network, opts: &GenOptions) -> Result<Generated, Error> {
+    let design = match opts.seq {
+        Some(so) => {
+            let x = super::xseq::choose(net).map_err(|e| {
+                Error::input(
+                    net.src.name.clone(),
+                    format!("no layer-sequential engine: {e}"),
+                )
+            })?;
+            lower_seq(net, x, opts.reg_every, so.spram)?
+        }
+        None => lower_dataflow(net, opts)?,
+    };
+    finish(net, opts, design)
+}
+
+/// The dataflow chain: a folding (given or searched), lowered.
+fn lower_dataflow(net: &Network, opts: &GenOptions) -> Result<Design, Error> {
     let folds = match &opts.folds {
         Some(f) => {
             let layers = super::lower::compute_layers(net);
@@ -149,7 +177,11 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<Generated, Error> {
             opts.row_pool,
         )?,
     };
-    let design = lower(net, &folds, opts.reg_every, opts.row_pool)?;
+    lower(net, &folds, opts.reg_every, opts.row_pool)
+}
+
+/// The top, primitives, parameter images and `design.json` of a lowered design.
+fn finish(net: &Network, opts: &GenOptions, design: Design) -> Result<Generated, Error> {
     let est = estimate(&design, opts.replicate);
     let images = encode(net, &design);
     let name = top_name(&design);
@@ -182,7 +214,16 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<Generated, Error> {
                 .collect(),
         },
     );
-    let mut files: Vec<(String, String)> = super::lib::NETWORK
+    let prims = if design
+        .engines
+        .iter()
+        .any(|e| matches!(e.kind, super::lower::Kind::Seq(_)))
+    {
+        super::lib::SEQ_NETWORK
+    } else {
+        super::lib::NETWORK
+    };
+    let mut files: Vec<(String, String)> = prims
         .iter()
         .map(|(n, t)| (n.to_string(), t.to_string()))
         .collect();

@@ -28,6 +28,7 @@ use crate::layers::Op;
 use crate::network::Network;
 use crate::spec::source::Span;
 use crate::tensor::{Shape, ValType};
+use super::xseq::Xnet;
 
 /// Largest `store: logic` weight table (one Verilog constant; Verilator's limit is 65,536).
 pub const MAX_LOGIC_BITS: usize = 32_768;
@@ -180,6 +181,9 @@ pub enum Kind {
         /// (`hdlgen_argmax_plain`, no multiplier, no scale/bias unit).
         plain: bool,
     },
+    /// The layer-sequential engine (`hdlgen_xnet`, [`lower_seq`]): every layer before the
+    /// output; its output stream is one beat of the last layer's sums per image.
+    Seq(Box<Xnet>),
 }
 
 /// A streaming engine and the layers it computes.
@@ -203,6 +207,10 @@ pub enum UnitKind {
     Weights,
     Thresholds,
     ScaleBias,
+    /// The layer-sequential engine's front end (`hdlgen_xfront`): its first layer's
+    /// weights and thresholds.
+    FrontWeights,
+    FrontThresholds,
 }
 
 /// A memory written over the configuration bus.
@@ -684,33 +692,9 @@ pub fn lower(
                 i += 1;
                 continue;
             }
-            Op::Output(o) => {
-                let ValType::Int { lo, hi } = l.output.val else {
-                    unreachable!("scores are integers")
-                };
-                let plain = !o.affine;
-                let sw = if plain { fmt.bits } else { fmt.bits + 33 };
-                debug_assert!(signed_bits(lo, hi) <= sw);
-                if !plain {
-                    units.push(Unit {
-                        engine: engines.len(),
-                        kind: UnitKind::ScaleBias,
-                        width: 64,
-                        depth: o.classes,
-                        spram: false,
-                    });
-                }
-                (
-                    Kind::Argmax {
-                        cls: o.classes,
-                        in_w: fmt.bits,
-                        sw,
-                        layer: i,
-                        plain,
-                    },
-                    sw,
-                    i,
-                )
+            Op::Output(_) => {
+                let (kind, sw) = argmax_kind(net, i, fmt, engines.len(), &mut units);
+                (kind, sw, i)
             }
             Op::SumPool(_) | Op::Conv2d(_) | Op::Dense(_) | Op::Lif(_) => {
                 return Err(unsupported(
@@ -763,4 +747,139 @@ pub fn lower(
         units,
         reg_every,
     })
+}
+
+/// The output layer `i` as an argmax engine (number `engine`) reading lanes of `fmt`; a
+/// scale/bias unit when the layer has them. (kind, score width)
+fn argmax_kind(
+    net: &Network,
+    i: usize,
+    fmt: Fmt,
+    engine: usize,
+    units: &mut Vec<Unit>,
+) -> (Kind, u32) {
+    let l = &net.layers[i];
+    let Op::Output(o) = &l.op else {
+        unreachable!("argmax of an output layer")
+    };
+    let ValType::Int { lo, hi } = l.output.val else {
+        unreachable!("scores are integers")
+    };
+    let plain = !o.affine;
+    let sw = if plain { fmt.bits } else { fmt.bits + 33 };
+    debug_assert!(signed_bits(lo, hi) <= sw);
+    if !plain {
+        units.push(Unit {
+            engine,
+            kind: UnitKind::ScaleBias,
+            width: 64,
+            depth: o.classes,
+            spram: false,
+        });
+    }
+    (
+        Kind::Argmax {
+            cls: o.classes,
+            in_w: fmt.bits,
+            sw,
+            layer: i,
+            plain,
+        },
+        sw,
+    )
+}
+
+/// Lowers `net` onto the layer-sequential engine planned in `x` (`rtl::xseq::xnet`): one
+/// [`Kind::Seq`] engine for every layer before `output` (its sequencer weights in SPRAM
+/// when `spram`), then the output layer's argmax.
+pub fn lower_seq(
+    net: &Network,
+    mut x: Xnet,
+    reg_every: usize,
+    spram: bool,
+) -> Result<Design, Error> {
+    x.spram = spram && x.plan.weight_words > REGISTER_DEPTH;
+    let last = x.plan.runs.last().expect("a plan has runs").conv;
+    let out_i = last + 1;
+    let tail = net.layers.get(out_i).map(|l| &l.op);
+    let Some(Op::Output(o)) = tail else {
+        let l = &net.layers[last];
+        return Err(unsupported(
+            net,
+            l.span,
+            format!("layer `{}` is not followed by the output layer", l.name),
+            "the layer-sequential engine ends in a dense layer whose sums go to `output`",
+        ));
+    };
+    debug_assert_eq!(o.classes, x.cls);
+    let f = &x.front;
+    let (pe, simd) = (x.plan.pe, x.plan.simd);
+    let units = vec![
+        Unit {
+            engine: 0,
+            kind: UnitKind::FrontWeights,
+            width: f.k * f.k,
+            depth: f.cout,
+            spram: false,
+        },
+        Unit {
+            engine: 0,
+            kind: UnitKind::FrontThresholds,
+            width: f.tw as usize + 1,
+            depth: f.cout,
+            spram: false,
+        },
+        Unit {
+            engine: 0,
+            kind: UnitKind::Weights,
+            width: pe * simd,
+            depth: x.plan.weight_words,
+            spram: x.spram,
+        },
+        Unit {
+            engine: 0,
+            kind: UnitKind::Thresholds,
+            width: pe * (x.tw as usize + 1),
+            depth: x.plan.threshold_words,
+            spram: false,
+        },
+    ];
+    let input = Fmt {
+        lanes: 1,
+        bits: net.input.bits,
+    };
+    let output = Fmt {
+        lanes: x.cls,
+        bits: x.aw,
+    };
+    let name = format!("{}_{}", net.layers[0].name, net.layers[last].name);
+    let mut d = Design {
+        name: net.name.clone(),
+        input_shape: net.input.ty.shape,
+        input_bits: net.input.bits,
+        input_signed: net.input.signed,
+        input,
+        engines: vec![Engine {
+            name,
+            first: 0,
+            last,
+            input,
+            output,
+            out_shape: net.layers[last].output.shape,
+            kind: Kind::Seq(Box::new(x)),
+        }],
+        units,
+        reg_every,
+    };
+    let (kind, sw) = argmax_kind(net, out_i, output, 1, &mut d.units);
+    d.engines.push(Engine {
+        name: net.layers[out_i].name.clone(),
+        first: out_i,
+        last: out_i,
+        input: output,
+        output: Fmt { lanes: 1, bits: sw },
+        out_shape: net.layers[out_i].output.shape,
+        kind,
+    });
+    Ok(d)
 }

@@ -88,7 +88,7 @@ pub mod lib {
 
     /// `hdlgen_xcore`: compute core of a layer-sequential engine: PIX pixels × PE outputs ×
     /// SIMD inputs of XNOR-popcount a cycle, one weight word for all PIX pixels,
-    /// thresholds applied to each group's sums. Not yet instantiated by generated designs.
+    /// thresholds applied to each group's sums.
     pub const XCORE: (&str, &str) = (
         "hdlgen_xcore.v",
         include_str!("../../rtl/lib/hdlgen_xcore.v"),
@@ -113,6 +113,10 @@ pub mod lib {
         include_str!("../../rtl/lib/hdlgen_xfront.v"),
     );
 
+    /// `hdlgen_xnet`: a whole BNN on the layer-sequential engine (front end, sequencer,
+    /// parameter memories, run control), `rtl::lower::lower_seq`.
+    pub const XNET: (&str, &str) = ("hdlgen_xnet.v", include_str!("../../rtl/lib/hdlgen_xnet.v"));
+
     /// `hdlgen_skid`: two-entry register slice on a stream.
     pub const SKID: (&str, &str) = ("hdlgen_skid.v", include_str!("../../rtl/lib/hdlgen_skid.v"));
 
@@ -131,6 +135,20 @@ pub mod lib {
         ARGMAX,
         ARGMAX_PLAIN,
         SKID,
+    ];
+
+    /// The primitives a generated layer-sequential top instantiates.
+    pub const SEQ_NETWORK: &[(&str, &str)] = &[
+        POPCOUNT,
+        ADDTREE,
+        CFGMEM,
+        SKID,
+        XCORE,
+        XSEQ,
+        XFRONT,
+        XNET,
+        ARGMAX,
+        ARGMAX_PLAIN,
     ];
 
     /// Cycles from a beat entering `hdlgen_mvau_bin` to its fold's result in the output

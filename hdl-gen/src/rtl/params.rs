@@ -162,6 +162,37 @@ pub fn encode(net: &Network, design: &Design) -> Vec<UnitImage> {
                         img.put(c, 32, 32, o.bias[c]);
                     }
                 }
+                (Kind::Seq(x), UnitKind::FrontWeights) => {
+                    let kk = x.front.k * x.front.k;
+                    for (o, w) in x.front.weights(net).into_iter().enumerate() {
+                        for b in 0..kk {
+                            img.set(o, b, w >> b & 1 == 1);
+                        }
+                    }
+                }
+                (Kind::Seq(x), UnitKind::FrontThresholds) => {
+                    let tw = x.front.tw;
+                    for (o, (t, flip)) in x.front.thresholds(net).into_iter().enumerate() {
+                        img.put(o, 0, tw, t);
+                        img.set(o, tw as usize, flip);
+                    }
+                }
+                (Kind::Seq(x), UnitKind::Weights) => {
+                    for (a, w) in x.plan.weights(net).iter().enumerate() {
+                        for b in 0..u.width {
+                            img.set(a, b, w[b / 64] >> (b % 64) & 1 == 1);
+                        }
+                    }
+                }
+                (Kind::Seq(x), UnitKind::Thresholds) => {
+                    let tw = x.tw as usize;
+                    for (a, fields) in x.plan.thresholds(net).iter().enumerate() {
+                        for (q, &(t, flip)) in fields.iter().enumerate() {
+                            img.put(a, q * (tw + 1), x.tw, t);
+                            img.set(a, q * (tw + 1) + tw, flip);
+                        }
+                    }
+                }
                 (k, uk) => unreachable!("unit {uk:?} on engine {k:?}"),
             }
             img
@@ -214,6 +245,8 @@ pub fn padded(unit: &Unit, img: &UnitImage) -> UnitImage {
         UnitKind::Weights => 1,
         UnitKind::Thresholds => 2,
         UnitKind::ScaleBias => 3,
+        UnitKind::FrontWeights => 4,
+        UnitKind::FrontThresholds => 5,
     };
     let mut rng = SplitMix64::new(
         FILLER_SEED ^ ((unit.engine as u64) << 8) ^ kind ^ ((unit.width as u64) << 32),

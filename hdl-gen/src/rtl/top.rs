@@ -54,6 +54,8 @@ pub fn unit_file(d: &Design, u: usize) -> String {
         UnitKind::Weights => "w",
         UnitKind::Thresholds => "t",
         UnitKind::ScaleBias => "sb",
+        UnitKind::FrontWeights => "fw",
+        UnitKind::FrontThresholds => "ft",
     };
     format!("{}_{what}.hex", ident(&d.engines[unit.engine].name))
 }
@@ -627,6 +629,79 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                         ("IN_W", p(*in_w as usize)),
                         ("TW", p(*tw as usize)),
                         ("T_INIT", init(Some(tu))),
+                        ("CFG_AW", cfg_aw.clone()),
+                        ("CFG_LW", cfg_lw.clone()),
+                    ],
+                    conns,
+                );
+            }
+            Kind::Seq(x) => {
+                let f = &x.front;
+                let pl = &x.plan;
+                let we = |kind: UnitKind| {
+                    unit_of(k, kind).map_or(Expr::lit(1, 0), |u| unit_we[u].clone())
+                };
+                let mut conns = base(&s, &out);
+                conns.push(("out_data", out.data.clone()));
+                conns.push(("fw_we", we(UnitKind::FrontWeights)));
+                conns.push(("ft_we", we(UnitKind::FrontThresholds)));
+                conns.push(("w_we", we(UnitKind::Weights)));
+                conns.push(("t_we", we(UnitKind::Thresholds)));
+                conns.extend(cfg(Expr::lit(1, 0)).into_iter().skip(1));
+                let (dwidth, dhex) = x.desc_table();
+                let wu = unit_of(k, UnitKind::Weights);
+                let w_spram = wu.is_some_and(|u| d.units[u].spram);
+                cx.inst(
+                    "hdlgen_xnet",
+                    &format!("{name}_xnet"),
+                    vec![
+                        ("H", p(f.h)),
+                        ("W", p(f.w)),
+                        ("K", p(f.k)),
+                        ("P", p(f.p)),
+                        ("OH", p(f.oh)),
+                        ("OW", p(f.ow)),
+                        ("COUT", p(f.cout)),
+                        ("IN_W", p(f.in_w as usize)),
+                        ("SIGNED", p(f.signed as usize)),
+                        ("PAD_VAL", Param::Int(f.pad_value)),
+                        ("FTW", p(f.tw as usize)),
+                        ("OCH", p(pl.inputs[0].ch)),
+                        ("ORS", p(pl.inputs[0].rs())),
+                        ("OBASE0", p(pl.inputs[0].base)),
+                        ("OBASE1", p(pl.inputs[1].base)),
+                        ("PE", p(pl.pe)),
+                        ("SIMD", p(pl.simd)),
+                        ("AW", p(x.aw as usize)),
+                        ("TW", p(x.tw as usize)),
+                        ("REG_EVERY", p(d.reg_every)),
+                        ("BA", p(pl.ba as usize)),
+                        ("DW", p(x.dw as usize)),
+                        ("WD", p(pl.weight_words)),
+                        ("TD", p(pl.threshold_words)),
+                        ("NRUN", p(pl.runs.len())),
+                        ("DESCW", p(x.desc_bits())),
+                        (
+                            "DESC",
+                            Param::Wide {
+                                width: dwidth,
+                                hex: dhex,
+                            },
+                        ),
+                        (
+                            "ROW0_ALT",
+                            Param::Bits {
+                                width: 2 * pl.ba,
+                                value: x.row0_alt() as u128,
+                            },
+                        ),
+                        ("CLS", p(x.cls)),
+                        ("W_SPRAM", p(w_spram as usize)),
+                        ("FW_INIT", init(unit_of(k, UnitKind::FrontWeights))),
+                        ("FT_INIT", init(unit_of(k, UnitKind::FrontThresholds))),
+                        // SPRAM has no initial contents.
+                        ("W_INIT", init(wu.filter(|_| !w_spram))),
+                        ("T_INIT", init(unit_of(k, UnitKind::Thresholds))),
                         ("CFG_AW", cfg_aw.clone()),
                         ("CFG_LW", cfg_lw.clone()),
                     ],

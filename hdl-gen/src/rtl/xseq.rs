@@ -1,9 +1,12 @@
 //! The layer-sequential engine's map layout and layer descriptors (`hdlgen_xseq`): where
 //! a feature map's words live in the four banks, the descriptor values one convolution
 //! (+ threshold, + 2×2 pool, or plain sums) runs from, and a network's binary layers as
-//! a plan of such runs with its weight and threshold memory images. Not yet used by
-//! generated designs; the sequencer's tests drive `hdlgen_xseq` with these.
+//! a plan of such runs with its weight and threshold memory images; and [`Xnet`], a whole
+//! network on that engine (`hdlgen_xnet`: the front end `hdlgen_xfront` for the first
+//! layer, then the plan), which `rtl::lower::lower_seq` turns into a design.
 
+use super::params::threshold_word;
+use crate::arith::signed_bits;
 use crate::layers::binary_conv2d::Padding;
 use crate::layers::Op;
 use crate::network::Network;
@@ -194,7 +197,8 @@ impl SeqPlan {
     }
 
     /// The threshold memory's words as PE (t, flip) fields each: `ge` t is (t, false),
-    /// `le` t is (t + 1, true) (hdlgen_xcore compares acc ≥ t, then flips).
+    /// `le` t is (t + 1, true) (hdlgen_xcore compares acc ≥ t, then flips), t first
+    /// clamped to the sums' range ± 1 ([`threshold_word`]), which keeps every outcome.
     pub fn thresholds(&self, net: &Network) -> Vec<Vec<(i64, bool)>> {
         let mut out = vec![vec![(0, false); self.pe]; self.threshold_words];
         for r in &self.runs {
@@ -202,9 +206,10 @@ impl SeqPlan {
             let Op::Threshold(th) = &net.layers[ti].op else {
                 unreachable!("a plan's threshold is a threshold layer")
             };
+            let (lo, hi) = int_range(net, r.conv);
             for (c, (&t, &ge)) in th.thresholds.iter().zip(&th.ge).enumerate() {
-                out[r.desc.tbase + c / self.pe][c % self.pe] =
-                    if ge { (t, false) } else { (t + 1, true) };
+                let (flip, cmp) = threshold_word(t, ge, lo, hi);
+                out[r.desc.tbase + c / self.pe][c % self.pe] = (cmp, flip);
             }
         }
         out
@@ -410,6 +415,308 @@ pub fn plan(
             "the binary layers do not end in a dense layer's sums".into(),
         )),
     }
+}
+
+/// The value range of layer `i`'s output (an integer layer).
+fn int_range(net: &Network, i: usize) -> (i64, i64) {
+    match net.layers[i].output.val {
+        ValType::Int { lo, hi } => (lo, hi),
+        ValType::Bits => (-1, 1),
+    }
+}
+
+/// The first layer as `hdlgen_xfront` computes it: a one-channel integer image's K×K
+/// binary convolution (stride 1), its threshold and a 2×2 max-pool.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Front {
+    pub conv: usize,
+    pub threshold: usize,
+    pub pool: usize,
+    pub h: usize,
+    pub w: usize,
+    pub k: usize,
+    /// Padding rows/columns on the top/left.
+    pub p: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub cout: usize,
+    pub in_w: u32,
+    pub signed: bool,
+    pub pad_value: i64,
+    /// Threshold field width (the sums' range ± 1, clamped).
+    pub tw: u32,
+    /// The sums' range.
+    pub lo: i64,
+    pub hi: i64,
+}
+
+impl Front {
+    /// Pooled pixels a image.
+    pub fn blocks(&self) -> usize {
+        (self.oh / 2) * (self.ow / 2)
+    }
+
+    /// Cycles an image takes in `hdlgen_xfront` with pixels every cycle and its output
+    /// never held: the pixels, then per pooled pixel the patch, two rows of channels, a
+    /// patch row and the pipeline (its header; measured in tests/tests/rtl_xseq.rs).
+    pub fn cycles(&self) -> usize {
+        let pk = self.k + 1;
+        self.h * self.w + self.blocks() * (pk * pk + 2 * self.cout + pk + 6) + 6
+    }
+
+    /// The weight memory: channel o's K·K weights, bit ky·K + kx = 1 for +1.
+    pub fn weights(&self, net: &Network) -> Vec<u64> {
+        let Op::BinaryConv2d(c) = &net.layers[self.conv].op else {
+            unreachable!("the front's layer is a binary_conv2d")
+        };
+        let kk = self.k * self.k;
+        (0..self.cout)
+            .map(|o| {
+                (0..kk).fold(0u64, |a, j| {
+                    a | (u64::from(c.weights.data[o * kk + j] >= 0) << j)
+                })
+            })
+            .collect()
+    }
+
+    /// The threshold memory: channel o's (t, flip) ([`threshold_word`]).
+    pub fn thresholds(&self, net: &Network) -> Vec<(i64, bool)> {
+        let Op::Threshold(th) = &net.layers[self.threshold].op else {
+            unreachable!("the front's threshold is a threshold layer")
+        };
+        th.thresholds
+            .iter()
+            .zip(&th.ge)
+            .map(|(&t, &ge)| {
+                let (flip, cmp) = threshold_word(t, ge, self.lo, self.hi);
+                (cmp, flip)
+            })
+            .collect()
+    }
+}
+
+/// Layers 0..=2 of `net` as the front end, if they have its form.
+pub fn front(net: &Network) -> Result<Front, SeqError> {
+    let err = |i: usize, why: &str| SeqError {
+        layer: net.layers[i.min(net.layers.len() - 1)].name.clone(),
+        why: why.into(),
+    };
+    let Some(Op::BinaryConv2d(c)) = net.layers.first().map(|l| &l.op) else {
+        return Err(err(0, "the front end computes a binary_conv2d first"));
+    };
+    let w = &c.win;
+    if !c.int_input || c.cin != 1 {
+        return Err(err(0, "the front end takes a one-channel integer image"));
+    }
+    if w.stride != 1 || w.kh != w.kw || w.pad_top != w.pad_left || c.padding == Padding::One {
+        return Err(err(
+            0,
+            "the front end needs stride 1, a square kernel and even zero padding",
+        ));
+    }
+    if !matches!(net.layers.get(1).map(|l| &l.op), Some(Op::Threshold(_))) {
+        return Err(err(1, "the front end needs a threshold after the first layer"));
+    }
+    match net.layers.get(2).map(|l| &l.op) {
+        Some(Op::MaxPool(m)) if m.win.kh == 2 && m.win.kw == 2 && m.win.stride == 2 => {}
+        _ => return Err(err(2, "the front end needs a 2×2 max-pool after the threshold")),
+    }
+    let (lo, hi) = int_range(net, 0);
+    Ok(Front {
+        conv: 0,
+        threshold: 1,
+        pool: 2,
+        h: w.in_h,
+        w: w.in_w,
+        k: w.kh,
+        p: w.pad_top,
+        oh: w.out_h,
+        ow: w.out_w,
+        cout: c.filters,
+        in_w: net.input.bits,
+        signed: net.input.signed,
+        pad_value: c.pad_value,
+        tw: signed_bits(lo - 1, hi + 2),
+        lo,
+        hi,
+    })
+}
+
+/// Cycles `hdlgen_xnet` spends between one run's `done` and the next run's `start`
+/// (the descriptor register loads, then `start` is registered).
+pub const XNET_GAP: usize = 3;
+
+/// A whole network on the layer-sequential engine (`hdlgen_xnet`): the front end, the
+/// plan of the binary layers after it, and the widths the primitives are built with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Xnet {
+    pub front: Front,
+    pub plan: SeqPlan,
+    /// Sum width (every run's sums, signed).
+    pub aw: u32,
+    /// Threshold field width of the runs.
+    pub tw: u32,
+    /// Counter width of the descriptor's dimensions.
+    pub dw: u32,
+    /// Outputs of the last run (the classes).
+    pub cls: usize,
+    /// The sequencer's weights are in SPRAM (iCE40 UltraPlus; set by
+    /// `rtl::lower::lower_seq`), else block RAM.
+    pub spram: bool,
+}
+
+impl Xnet {
+    /// Weight and threshold address widths (`hdlgen_xnet`'s WA, TA).
+    pub fn wa(&self) -> u32 {
+        super::lower::field_bits(self.plan.weight_words)
+    }
+    pub fn ta(&self) -> u32 {
+        super::lower::field_bits(self.plan.threshold_words)
+    }
+
+    /// Bits of one descriptor in the DESC table (`hdlgen_xnet`'s DESC_BITS).
+    pub fn desc_bits(&self) -> usize {
+        let (dw, ba) = (self.dw as usize, self.plan.ba as usize);
+        7 * dw + 7 * ba + 9 + self.wa() as usize + self.ta() as usize
+    }
+
+    /// Run `r`'s descriptor for image `n` as the DESC fields, least significant first
+    /// (the order `hdlgen_xnet` slices them in): (value, width).
+    pub fn desc_fields(&self, r: usize, n: usize) -> Vec<(u64, usize)> {
+        let d = self.plan.desc(r, n);
+        let (dw, ba) = (self.dw as usize, self.plan.ba);
+        let b = ba as usize;
+        let two = |v: [u64; 2]| v[0] | v[1] << ba;
+        let (och, ors, obase) = d
+            .output
+            .map_or((0, 0, 0), |m| (m.ch, m.rs(), m.base));
+        vec![
+            (d.input.h as u64, dw),
+            (d.input.w as u64, dw),
+            (d.input.ch as u64, dw),
+            (d.input.rs() as u64, b),
+            (d.k as u64, 3),
+            (d.p as u64, 3),
+            (d.pad_one as u64, 1),
+            (two(d.row0(ba)), 2 * b),
+            (two(d.col0(ba)), 2 * b),
+            (d.oh as u64, dw),
+            (d.ow as u64, dw),
+            (d.groups as u64, dw),
+            (d.pool as u64, 1),
+            (och as u64, dw),
+            (ors as u64, b),
+            (obase as u64, b),
+            (d.output.is_none() as u64, 1),
+            (d.wbase as u64, self.wa() as usize),
+            (d.tbase as u64, self.ta() as usize),
+        ]
+    }
+
+    /// The DESC table (image 0's descriptors, run 0 first) as hex digits, most
+    /// significant first, and its width.
+    pub fn desc_table(&self) -> (u32, String) {
+        let mut bits: Vec<bool> = vec![];
+        for r in 0..self.plan.runs.len() {
+            for (v, w) in self.desc_fields(r, 0) {
+                debug_assert!(w >= 64 || v < 1 << w, "descriptor field {v} fits {w} bits");
+                bits.extend((0..w).map(|b| v >> b & 1 == 1));
+            }
+        }
+        let digits = (0..bits.len().div_ceil(4))
+            .rev()
+            .map(|d| {
+                let nib = (0..4)
+                    .filter(|b| bits.get(d * 4 + b).copied().unwrap_or(false))
+                    .fold(0u32, |n, b| n | 1 << b);
+                char::from_digit(nib, 16).expect("a nibble")
+            })
+            .collect();
+        (bits.len() as u32, digits)
+    }
+
+    /// Run 0's `d_row0` for odd images (region 1).
+    pub fn row0_alt(&self) -> u64 {
+        let r = self.plan.desc(0, 1).row0(self.plan.ba);
+        r[0] | r[1] << self.plan.ba
+    }
+
+    /// Cycles of an image's runs, `done` to `done`.
+    pub fn run_cycles(&self, reg_every: usize) -> usize {
+        self.plan.cycles(reg_every) + XNET_GAP * self.plan.runs.len()
+    }
+
+    /// Steady-state cycles per image: the front end and the runs overlap.
+    pub fn interval(&self, reg_every: usize) -> usize {
+        self.front.cycles().max(self.run_cycles(reg_every))
+    }
+}
+
+/// Plans all of `net` on the layer-sequential engine of PE outputs × SIMD inputs with
+/// banks of 2^ba words: the front end for layers 0..=2, the sequencer for the rest.
+pub fn xnet(net: &Network, pe: usize, simd: usize, ba: u32) -> Result<Xnet, SeqError> {
+    let front = front(net)?;
+    if front.cout % simd != 0 {
+        return Err(SeqError {
+            layer: net.layers[0].name.clone(),
+            why: format!("{} filters are not a multiple of SIMD {simd}", front.cout),
+        });
+    }
+    let plan = plan(net, front.pool + 1, pe, simd, ba)?;
+    let mut aw = 2;
+    let mut tw = 2;
+    let mut dims = 7;
+    for r in &plan.runs {
+        let (lo, hi) = int_range(net, r.conv);
+        aw = aw.max(signed_bits(lo, hi));
+        if r.threshold.is_some() {
+            tw = tw.max(signed_bits(lo - 1, hi + 2));
+        }
+        let d = &r.desc;
+        let o = d.output.map_or(0, |m| m.ch);
+        dims = [d.input.h, d.input.w, d.input.ch, d.oh, d.ow, d.groups, o]
+            .into_iter()
+            .fold(dims, usize::max);
+    }
+    let dw = (usize::BITS - dims.leading_zeros()).max(3);
+    if dw > ba {
+        return Err(SeqError {
+            layer: net.layers[front.pool + 1].name.clone(),
+            why: format!("a dimension of {dims} needs more bits than the banks' {ba}-bit addresses"),
+        });
+    }
+    let last = plan.runs.last().expect("a plan has runs");
+    let cls = last.desc.groups * pe;
+    Ok(Xnet {
+        front,
+        plan,
+        aw,
+        tw,
+        dw,
+        cls,
+        spram: false,
+    })
+}
+
+/// The layer-sequential engine for `net`: 64 weight bits a cycle (four SPRAMs' width, PE
+/// 2 × SIMD 32) where the channels allow, else narrower; the smallest banks that hold
+/// the maps. The first plan that works; otherwise why the widest could not.
+pub fn choose(net: &Network) -> Result<Xnet, SeqError> {
+    let mut first_err = None;
+    for simd in [32, 16, 8, 4, 2] {
+        for pe in [2, 1] {
+            for ba in 6..=12 {
+                match xnet(net, pe, simd, ba) {
+                    Ok(x) => return Ok(x),
+                    Err(e) if ba == 12 => {
+                        first_err.get_or_insert(e);
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+    Err(first_err.expect("some plan was tried"))
 }
 
 #[cfg(test)]
