@@ -30,7 +30,8 @@ fn write(g: &Generated, name: &str) -> (PathBuf, Vec<PathBuf>) {
     (d, files)
 }
 
-/// Generates at a logic-cell budget, or at the smallest folding (`None`).
+/// Generates at a logic-cell budget, at the smallest folding (`None`), or (`SEQ`) the
+/// layer-sequential engine.
 fn gen(path: &str, reg_every: usize, luts: Option<u64>) -> Generated {
     let net = Network::load(&root().join(path)).expect("loads");
     let folds = luts.is_none().then(|| {
@@ -39,28 +40,38 @@ fn gen(path: &str, reg_every: usize, luts: Option<u64>) -> Generated {
             hdlgen::rtl::lower::compute_layers(&net).len()
         ]
     });
+    // iCE40 (REG_EVERY 2) keeps the sequencer's weights in SPRAM, as a UP5K build does.
+    let seq = (luts == Some(SEQ)).then_some(hdlgen::rtl::gen::SeqOptions {
+        spram: reg_every == 2,
+    });
     generate(
         &net,
         &GenOptions {
-            lut_budget: luts,
-            folds,
+            lut_budget: luts.filter(|_| seq.is_none()),
+            folds: folds.filter(|_| seq.is_none()),
             reg_every,
+            seq,
             ..GenOptions::default()
         },
     )
     .expect("generates")
 }
 
+/// The `luts` of [`gen`] that asks for the layer-sequential engine.
+const SEQ: u64 = u64::MAX;
+
 #[test]
 fn every_example_bnn_synthesises_for_ice40_and_ecp5() {
     // The digits BNN as `gen` makes it for the iCEBreaker and at an ECP5-sized budget; the
-    // MNIST BNN (too big for a UP5K) at its smallest folding, which keeps yosys quick.
+    // MNIST BNN (too big for a UP5K as a chain) at its smallest folding, which keeps yosys
+    // quick, and on the layer-sequential engine.
     // On iCE40 the generator's LUT4 estimate (the figure the folding search and the
     // capacity check use) must be within 25 % of yosys's count.
     for (path, tag, luts) in [
         ("examples/digits/bnn.yaml", "digits", Some(4224)),
         ("examples/digits/bnn.yaml", "digits-fast", Some(20_000)),
         ("examples/mnist_bnn.yaml", "mnist", None),
+        ("examples/mnist_bnn.yaml", "mnist-seq", Some(SEQ)),
     ] {
         for family in [Family::Ice40, Family::Ecp5] {
             let g = gen(path, if family == Family::Ice40 { 2 } else { 1 }, luts);

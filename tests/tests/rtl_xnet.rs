@@ -10,7 +10,9 @@ use hdlgen::Network;
 use hdlgen_tests::check::{random_sample, Rng};
 
 fn load(path: &str) -> Network {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path);
     Network::load(&p).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

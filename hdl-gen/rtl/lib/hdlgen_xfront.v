@@ -20,7 +20,8 @@
 // high (a read register with a clock enable, as hdlgen_cfgmem's: a stall keeps it);
 // thresholds: t_data = {flip, t} (TW + 1 bits) of channel t_addr, read with w_re too.
 // o_* is hdlgen_xseq's external write port, behind a two-entry register slice; while
-// o_ready is low the slice fills and then the pipeline stalls. `done` pulses after the last word is written; then the next image
+// o_ready is low the slice fills and then channels stop issuing (credits: the pipeline
+// behind the issue never stalls). `done` pulses after the last word is written; then the next image
 // is taken. COUT must be a multiple of SIMD. Cycles per pooled pixel: (K+1)² + 2·COUT +
 // (K+1) + 6 (MNIST's conv1, free flow: 18,430 an image with its 784 pixels, measured in
 // tests/tests/rtl_xseq.rs).
@@ -124,12 +125,16 @@ module hdlgen_xfront #(
     wire [GB-1:0] w_last = WL_I[GB-1:0];
     wire [IA-1:0] pix_last = NPIX_L[IA-1:0];
     wire [BA-1:0] ors_c = ORS[BA-1:0], och_c = OCH[BA-1:0];
-    // Stall: finished words wait in a two-entry register slice (hdlgen_skid) while
-    // o_ready is low; the pipeline advances while the slice has room, a flip-flop.
-    wire en;
+    // Back-pressure by credit: finished words wait in a two-entry register slice
+    // (hdlgen_skid) while o_ready is low. `pend` counts the words whose last channel has
+    // issued and that have not left the slice; channels issue only while it is below 2,
+    // so the slice never overflows and everything after the issue runs free (no clock
+    // enable fanning out over the trees: it was a UP5K critical path).
+    reg [1:0] pend = 2'd0;
+    wire hold = pend[1];
     assign w_addr = o;
     assign t_addr = o;
-    assign w_re = en;
+    assign w_re = 1'b1;
 
     always @(posedge clk) begin
         ld_v <= 1'b0;
@@ -172,7 +177,7 @@ module hdlgen_xfront #(
                             pc <= pc + one_c;
                             lx <= lx + one_c;
                         end
-                    end else if (!ld_v && en) begin
+                    end else if (!ld_v) begin
                         st <= CALC;
                         o <= {OB{1'b0}};
                         wpos <= {GB{1'b0}};
@@ -180,7 +185,7 @@ module hdlgen_xfront #(
                         iss <= 1'b1;
                     end
                 end
-                CALC: if (en) begin
+                CALC: if (!hold) begin
                     // Channel o issues; the patch stays until the channel after the last
                     // has formed its terms (one cycle after its issue).
                     if (o == o_last) iss <= 1'b0;
@@ -235,16 +240,20 @@ module hdlgen_xfront #(
     reg [BA-1:0] t_wa = {BA{1'b0}};
     reg [1:0] t_bank = 2'd0;
     always @(posedge clk) begin
-        if (rst) t_v <= 1'b0;
-        else if (en) t_v <= st == CALC && iss;
-        if (en) begin
-            t_word <= wpos == w_last;
-            t_lastw <= o == o_last;
-            t_lastb <= last_blk;
-            t_ph <= ph;
-            t_wa <= word_a;
-            t_bank <= {by[0], bx[0]};
-        end
+        t_v <= st == CALC && iss && !hold && !rst;
+        t_word <= wpos == w_last;
+        t_lastw <= o == o_last;
+        t_lastb <= last_blk;
+        t_ph <= ph;
+        t_wa <= word_a;
+        t_bank <= {by[0], bx[0]};
+        // A word's last channel of the block's second row issues: one more word owed.
+        case ({st == CALC && iss && !hold && ph && wpos == w_last, o_we && o_ready})
+            2'b10: pend <= pend + 1'b1;
+            2'b01: pend <= pend - 1'b1;
+            default: ;
+        endcase
+        if (rst) pend <= 2'd0;
     end
     wire [NW-1:0] nneg;
     wire [SW-1:0] sum [0:1];
@@ -280,7 +289,7 @@ module hdlgen_xfront #(
                 .TAG_W(TG)
             ) u_tree (
                 .clk(clk),
-                .en(en),
+                .en(1'b1),
                 .in_valid(t_v),
                 .in_tag(tg_in),
                 .in_data(terms),
@@ -316,16 +325,13 @@ module hdlgen_xfront #(
     reg [BA-1:0] h_wa = {BA{1'b0}};
     reg [1:0] h_bank = 2'd0;
     always @(posedge clk) begin
-        if (rst) h_v <= 1'b0;
-        else if (en) h_v <= tv[0];
-        if (en) begin
-            h_any <= |hit;
-            h_ph <= r_ph;
-            h_word <= r_word;
-            h_fin <= r_lastw && r_lastb;
-            h_wa <= r_wa;
-            h_bank <= r_bank;
-        end
+        h_v <= tv[0] && !rst;
+        h_any <= |hit;
+        h_ph <= r_ph;
+        h_word <= r_word;
+        h_fin <= r_lastw && r_lastb;
+        h_wa <= r_wa;
+        h_bank <= r_bank;
     end
     // Row 0's bits wait per channel in pbits (channel o at [0] when row 1's arrives).
     reg [COUT-1:0] pbits = {COUT{1'b0}};
@@ -333,24 +339,25 @@ module hdlgen_xfront #(
     reg [SIMD-1:0] col = {SIMD{1'b0}};
     wire [SIMD:0] col_nx = {h_any | pbits[0], col};
     always @(posedge clk) begin
-        if (en && h_v) pbits <= pb_nx[COUT:1];
-        if (en && h_v && h_ph) col <= col_nx[SIMD:1];
+        if (h_v) pbits <= pb_nx[COUT:1];
+        if (h_v && h_ph) col <= col_nx[SIMD:1];
     end
-    // A word leaves with its last channel; the image's last word carries `fin`.
-    wire o_fin;
+    // A word leaves with its last channel; the image's last word carries `fin`. The
+    // slice always has room for it (`pend`).
+    wire o_fin, s_ready;
     hdlgen_skid #(
         .W(1 + 2 + BA + SIMD)
     ) u_out (
         .clk(clk),
         .rst(rst),
-        .in_valid(en && h_v && h_ph && h_word),
-        .in_ready(en),
+        .in_valid(h_v && h_ph && h_word),
+        .in_ready(s_ready),
         .in_data({h_fin, h_bank, h_wa, col_nx[SIMD:1]}),
         .out_valid(o_we),
         .out_ready(o_ready),
         .out_data({o_fin, o_bank, o_addr, o_data})
     );
     always @(posedge clk) done <= o_we && o_ready && o_fin && !rst;
-    wire _unused_ok = &{1'b0, tv[1], tg[1], lin, col_nx[0], pb_nx[0], 1'b0};
+    wire _unused_ok = &{1'b0, tv[1], tg[1], lin, col_nx[0], pb_nx[0], s_ready, 1'b0};
 endmodule
 `default_nettype wire

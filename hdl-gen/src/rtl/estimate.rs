@@ -485,12 +485,17 @@ fn seq_cost(x: &Xnet) -> (u64, u64, u64) {
     let f = &x.front;
     let (kk, xw) = ((f.k * f.k) as u64, f.in_w as u64 + 1);
     let pk = (f.k as u64 + 1).pow(2);
-    let core_lut = lanes * 2 + 4 * pe * (aw + 2);
+    // Per (pixel, output): XNOR + popcount leaves (~2 LUT4 a lane), the count routing,
+    // accumulator, threshold compare.
+    let core_lut = lanes * 2 + 4 * pe * (2 * aw + 8);
     let core_ff = lanes * 9 / 10 + 4 * pe * (2 * aw + 2);
-    // Banks: write data multiplexer (sequencer or front), read address per bank.
-    let bank_lut = 4 * simd + 4 * 3 * ba + 30 * dw + 200;
-    let bank_ff = 4 * simd + 2 * 4 * simd + 20 * dw + 8 * ba + 150;
-    let front_lut = 2 * (kk + 1) * (xw + 2) + pk * xw / 2 + simd + 250;
+    // Sequencer: loop counters and flags, the banks' tap addresses (two adders each) and
+    // padding compares, the written words' collector and the external port's multiplexer.
+    let bank_lut = 8 * simd + 12 * ba + 40 * dw + 300;
+    let bank_ff = 12 * simd + 20 * dw + 8 * ba + 150;
+    // Front end: two adder trees of K·K + 1 terms (each a conditional negation), the
+    // patch, coordinates, the channel loop, its output slice.
+    let front_lut = 4 * (kk + 1) * (xw + 2) + pk * xw / 2 + simd + 250;
     let front_ff = 2 * (kk + 1) * (xw + 2) + pk * xw + 2 * simd + 200;
     let out = x.cls as u64 * aw;
     let lut = core_lut + bank_lut + front_lut + out / 2 + 60;

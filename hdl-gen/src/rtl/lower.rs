@@ -19,6 +19,7 @@
 //! after `flatten` (the window is the whole map).
 
 use super::params::REGISTER_DEPTH;
+use super::xseq::Xnet;
 use crate::arith::signed_bits;
 use crate::error::{Error, SpecError, SpecErrorExt};
 use crate::layers::binary_conv2d::Padding;
@@ -28,7 +29,6 @@ use crate::layers::Op;
 use crate::network::Network;
 use crate::spec::source::Span;
 use crate::tensor::{Shape, ValType};
-use super::xseq::Xnet;
 
 /// Largest `store: logic` weight table (one Verilog constant; Verilator's limit is 65,536).
 pub const MAX_LOGIC_BITS: usize = 32_768;

@@ -515,11 +515,19 @@ pub fn front(net: &Network) -> Result<Front, SeqError> {
         ));
     }
     if !matches!(net.layers.get(1).map(|l| &l.op), Some(Op::Threshold(_))) {
-        return Err(err(1, "the front end needs a threshold after the first layer"));
+        return Err(err(
+            1,
+            "the front end needs a threshold after the first layer",
+        ));
     }
     match net.layers.get(2).map(|l| &l.op) {
         Some(Op::MaxPool(m)) if m.win.kh == 2 && m.win.kw == 2 && m.win.stride == 2 => {}
-        _ => return Err(err(2, "the front end needs a 2×2 max-pool after the threshold")),
+        _ => {
+            return Err(err(
+                2,
+                "the front end needs a 2×2 max-pool after the threshold",
+            ))
+        }
     }
     let (lo, hi) = int_range(net, 0);
     Ok(Front {
@@ -587,9 +595,7 @@ impl Xnet {
         let (dw, ba) = (self.dw as usize, self.plan.ba);
         let b = ba as usize;
         let two = |v: [u64; 2]| v[0] | v[1] << ba;
-        let (och, ors, obase) = d
-            .output
-            .map_or((0, 0, 0), |m| (m.ch, m.rs(), m.base));
+        let (och, ors, obase) = d.output.map_or((0, 0, 0), |m| (m.ch, m.rs(), m.base));
         vec![
             (d.input.h as u64, dw),
             (d.input.w as u64, dw),
@@ -682,7 +688,9 @@ pub fn xnet(net: &Network, pe: usize, simd: usize, ba: u32) -> Result<Xnet, SeqE
     if dw > ba {
         return Err(SeqError {
             layer: net.layers[front.pool + 1].name.clone(),
-            why: format!("a dimension of {dims} needs more bits than the banks' {ba}-bit addresses"),
+            why: format!(
+                "a dimension of {dims} needs more bits than the banks' {ba}-bit addresses"
+            ),
         });
     }
     let last = plan.runs.last().expect("a plan has runs");
