@@ -75,7 +75,8 @@ module hdlgen_xfront #(
     localparam integer SW = TWD + NW;                   // tree sum width
     localparam integer PH = OH / 2;                     // pooled map
     localparam integer PWD = OW / 2;
-    localparam integer CW = 12;                         // coordinates (signed)
+    localparam integer HW_MAX = (H > W) ? H : W;
+    localparam integer CW = $clog2(HW_MAX + 2 * PK + 1) + 1;    // coordinates (signed)
     localparam integer GB = (SIMD > 1) ? $clog2(SIMD) : 1;
     localparam integer PK1_I = PK - 1, PH1_I = PH - 1, PW1_I = PWD - 1;
     localparam integer OL_I = COUT - 1, WL_I = SIMD - 1, NPIX_L = NPIX - 1;
@@ -98,7 +99,9 @@ module hdlgen_xfront #(
     reg [CW-1:0] by = 0, bx = 0;                        // pooled pixel
     reg [CW-1:0] pc = 0;                                // patch column being read
     reg [CW-1:0] ly = 0, lx = 0;                        // its image coordinates (signed)
-    reg [7:0] nload = 0;                                // reads issued
+    reg [7:0] nrem = 0;                                 // reads still to issue
+    reg nz = 1'b0;                                      // nrem != 0
+    reg pc_end = 1'b0;                                  // pc == PK − 1
     reg ld_v = 1'b0, ld_in = 1'b0;                      // a read's data arrives; in the image
     reg [NP*XW-1:0] patch = {NP*XW{1'b0}};
     wire [CW-1:0] h_c = H[CW-1:0], w_c = W[CW-1:0], p_c = P[CW-1:0];
@@ -121,6 +124,9 @@ module hdlgen_xfront #(
     reg [BA-1:0] blk_a = {BA{1'b0}};                    // + (bx>>1)·OCH
     reg [BA-1:0] word_a = {BA{1'b0}};                   // + the word of channel o
     reg last_blk = 1'b0;
+    // Loop ends as flip-flops, set as the counters reach them, so every decision of the
+    // channel loop is a gate or two from flip-flops (the loop's enables fan out widely).
+    reg o_end = 1'b0, w_end = 1'b0, bx_end = 1'b0;
     wire [OB-1:0] o_last = OL_I[OB-1:0];
     wire [GB-1:0] w_last = WL_I[GB-1:0];
     wire [IA-1:0] pix_last = NPIX_L[IA-1:0];
@@ -158,29 +164,37 @@ module hdlgen_xfront #(
                     pc <= 0;
                     ly <= -p_c;
                     lx <= -p_c;
-                    nload <= 0;
+                    nrem <= np_c;
+                    nz <= 1'b1;
+                    pc_end <= 1'b0;
+                    bx_end <= PWD == 1;
                     row_a <= obase;
                     blk_a <= obase;
                     last_blk <= PH * PWD == 1;
                 end
                 LOAD: begin
                     // One read a cycle (its data next cycle), then the channel loop.
-                    if (nload != np_c) begin
+                    if (nz) begin
                         ld_v <= 1'b1;
                         ld_in <= in_img;
-                        nload <= nload + 1'b1;
-                        if (pc == pk1) begin
+                        nrem <= nrem - 1'b1;
+                        nz <= nrem != 8'd1;
+                        if (pc_end) begin
                             pc <= 0;
+                            pc_end <= 1'b0;
                             lx <= bx2 - p_c;
                             ly <= ly + one_c;
                         end else begin
                             pc <= pc + one_c;
+                            pc_end <= pc + one_c == pk1;
                             lx <= lx + one_c;
                         end
                     end else if (!ld_v) begin
                         st <= CALC;
                         o <= {OB{1'b0}};
+                        o_end <= COUT == 1;
                         wpos <= {GB{1'b0}};
+                        w_end <= SIMD == 1;
                         word_a <= blk_a;
                         iss <= 1'b1;
                     end
@@ -188,25 +202,31 @@ module hdlgen_xfront #(
                 CALC: if (!hold) begin
                     // Channel o issues; the patch stays until the channel after the last
                     // has formed its terms (one cycle after its issue).
-                    if (o == o_last) iss <= 1'b0;
+                    if (o_end) iss <= 1'b0;
                     if (iss) begin
                         o <= o + 1'b1;
-                        wpos <= (wpos == w_last) ? {GB{1'b0}} : wpos + 1'b1;
-                        if (wpos == w_last) word_a <= word_a + 1'b1;
+                        o_end <= o + 1'b1 == o_last;
+                        wpos <= w_end ? {GB{1'b0}} : wpos + 1'b1;
+                        w_end <= w_end ? SIMD == 1 : wpos + 1'b1 == w_last;
+                        if (w_end) word_a <= word_a + 1'b1;
                     end else if (!ph) begin
                         st <= LOAD;                     // shift the patch up a row
                         ph <= 1'b1;
-                        nload <= np_c - pk_c;
+                        nrem <= pk_c;
+                        nz <= 1'b1;
                     end else if (last_blk) begin
                         st <= RECV;                     // the last channel issued a cycle ago
                         ph <= 1'b0;
                     end else begin
                         st <= LOAD;                     // the next pooled pixel
                         ph <= 1'b0;
-                        nload <= 0;
+                        nrem <= np_c;
+                        nz <= 1'b1;
                         pc <= 0;
-                        if (bx == pw1) begin
+                        pc_end <= 1'b0;
+                        if (bx_end) begin
                             bx <= 0;
+                            bx_end <= PWD == 1;
                             by <= by + one_c;
                             ly <= by2 + two_c - p_c;
                             lx <= -p_c;
@@ -219,6 +239,7 @@ module hdlgen_xfront #(
                             last_blk <= by + one_c == ph1 && PWD == 1;
                         end else begin
                             bx <= bx + one_c;
+                            bx_end <= bx + one_c == pw1;
                             ly <= by2 - p_c;
                             lx <= bx2 + two_c - p_c;
                             if (bx[0]) blk_a <= blk_a + och_c;
@@ -241,14 +262,14 @@ module hdlgen_xfront #(
     reg [1:0] t_bank = 2'd0;
     always @(posedge clk) begin
         t_v <= st == CALC && iss && !hold && !rst;
-        t_word <= wpos == w_last;
-        t_lastw <= o == o_last;
+        t_word <= w_end;
+        t_lastw <= o_end;
         t_lastb <= last_blk;
         t_ph <= ph;
         t_wa <= word_a;
         t_bank <= {by[0], bx[0]};
         // A word's last channel of the block's second row issues: one more word owed.
-        case ({st == CALC && iss && !hold && ph && wpos == w_last, o_we && o_ready})
+        case ({st == CALC && iss && !hold && ph && w_end, o_we && o_ready})
             2'b10: pend <= pend + 1'b1;
             2'b01: pend <= pend - 1'b1;
             default: ;
