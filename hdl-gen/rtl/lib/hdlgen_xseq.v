@@ -141,12 +141,23 @@ module hdlgen_xseq #(
     wire finish = run && a_by && lby;
     wire ich1 = d_ich == one_u, k1 = k_u == one_u, ng1 = d_ng == one_u;
     wire nbx1 = nbx == one_u, nby1 = nby == one_u;
-    wire lch_n = !run ? ich1 : lch ? ich1 : ch + two_u == d_ich;
-    wire lkx_n = !run ? k1 : !a_kx ? lkx : lkx ? k1 : kx + two_u == k_u;
-    wire lky_n = !run ? k1 : !a_ky ? lky : lky ? k1 : ky + two_u == k_u;
-    wire lg_n = !run ? ng1 : !a_g ? lg : lg ? ng1 : g + two_u == d_ng;
-    wire lbx_n = !run ? nbx1 : !a_bx ? lbx : lbx ? nbx1 : bx + two_u == nbx;
-    wire lby_n = !run ? nby1 : !a_by ? lby : by + two_u == nby;
+    // Each counter's second-to-last value, loaded while idle: "the next value is the
+    // last" is then an equality with a flip-flop, not an adder and a compare.
+    reg [DW-1:0] ich_2 = 0, k_2 = 0, ng_2 = 0, nbx_2 = 0, nby_2 = 0;
+    always @(posedge clk)
+        if (!run) begin
+            ich_2 <= d_ich - two_u;
+            k_2 <= k_u - two_u;
+            ng_2 <= d_ng - two_u;
+            nbx_2 <= nbx - two_u;
+            nby_2 <= nby - two_u;
+        end
+    wire lch_n = !run ? ich1 : lch ? ich1 : ch == ich_2;
+    wire lkx_n = !run ? k1 : !a_kx ? lkx : lkx ? k1 : kx == k_2;
+    wire lky_n = !run ? k1 : !a_ky ? lky : lky ? k1 : ky == k_2;
+    wire lg_n = !run ? ng1 : !a_g ? lg : lg ? ng1 : g == ng_2;
+    wire lbx_n = !run ? nbx1 : !a_bx ? lbx : lbx ? nbx1 : bx == nbx_2;
+    wire lby_n = !run ? nby1 : !a_by ? lby : by == nby_2;
     always @(posedge clk) begin
         if (!rst) begin
             lch <= lch_n;
