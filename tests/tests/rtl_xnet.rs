@@ -97,3 +97,136 @@ fn generated_layer_sequential_top_is_lint_clean() {
     let warnings = hdlgen_sim::lint(&d, &[]).unwrap_or_else(|e| panic!("lint: {e}"));
     assert!(warnings.is_empty(), "{warnings:#?}");
 }
+
+/// A random network of the form the layer-sequential engine runs: an integer image, a
+/// first convolution (zero or no padding, 3×3 or 5×5, a pad value on signed images),
+/// threshold and 2×2 pool; one or two binary convolutions (padding one, zero or none,
+/// thresholds in either direction, pooled or not); flatten, a dense layer and the output
+/// (plain or with scale and bias). Channel counts make the engine pick SIMD 8, 16 or 32
+/// and PE 1 or 2.
+fn random_yaml(seed: u64) -> String {
+    let mut g = hdlgen::arith::SplitMix64::new(seed);
+    let mut pick = |v: &[&'static str]| v[(g.next() % v.len() as u64) as usize];
+    let hw = pick(&["8", "10", "12"]);
+    let k1 = pick(&["3", "5"]);
+    let pad1 = pick(&["zero", "none"]);
+    let signed = pick(&["true", "false"]);
+    let bits = pick(&["4", "6", "8"]);
+    let f1 = pick(&["8", "16", "32"]);
+    let f2 = pick(&["16", "32", "64"]);
+    let mut pad2 = pick(&["one", "zero", "none"]);
+    let dir = [
+        pick(&["ge", "le"]),
+        pick(&["ge", "le"]),
+        pick(&["ge", "le"]),
+    ];
+    let mut pool2 = pick(&["yes", "no"]) == "yes";
+    let third = pick(&["yes", "no"]) == "yes";
+    let units = pick(&["4", "5", "10", "7"]);
+    let affine = pick(&["yes", "no"]) == "yes";
+    // Shapes that chain: the pooled map after c1 is at least 3 wide for a valid c2, and
+    // c2's output at least 2 for its pool.
+    let n: usize = hw.parse().expect("a size");
+    let m1 = if pad1 == "none" {
+        n + 1 - k1.parse::<usize>().expect("a size")
+    } else {
+        n
+    } / 2;
+    if pad2 == "none" && m1 < 3 {
+        pad2 = "zero";
+    }
+    let m2 = if pad2 == "none" { m1 - 2 } else { m1 };
+    pool2 &= m2 >= 2;
+    let pv = if signed == "true" && pad1 == "zero" {
+        ", pad_value: -3"
+    } else {
+        ""
+    };
+    let mut y = format!(
+        "version: 1\nname: xr{seed}\ninput: {{shape: [{hw}, {hw}, 1], bits: {bits}, signed: {signed}}}\nlayers:\n  - binary_conv2d: {{name: c1, filters: {f1}, kernel: {k1}, padding: {pad1}{pv}, weights: {{random: {}}}}}\n  - threshold: {{name: t1, thresholds: {{random: {}}}, direction: {}}}\n  - maxpool: {{name: p1, size: 2}}\n  - binary_conv2d: {{name: c2, filters: {f2}, kernel: 3, padding: {pad2}, weights: {{random: {}}}}}\n  - threshold: {{name: t2, thresholds: {{random: {}}}, direction: {}}}\n",
+        seed * 10 + 1,
+        seed * 10 + 2,
+        dir[0],
+        seed * 10 + 3,
+        seed * 10 + 4,
+        dir[1]
+    );
+    if pool2 {
+        y += "  - maxpool: {name: p2, size: 2}\n";
+    }
+    if third {
+        y += &format!(
+            "  - binary_conv2d: {{name: c3, filters: 16, kernel: 1, padding: none, weights: {{random: {}}}}}\n  - threshold: {{name: t3, thresholds: {{random: {}}}, direction: {}}}\n",
+            seed * 10 + 5,
+            seed * 10 + 6,
+            dir[2]
+        );
+    }
+    y += &format!(
+        "  - flatten\n  - binary_dense: {{name: fc, units: {units}, weights: {{random: {}}}}}\n",
+        seed * 10 + 7
+    );
+    y += if affine {
+        "  - output: {name: o, scale: {random: 8}, bias: {random: 9}}\n"
+    } else {
+        "  - output: {name: o}\n"
+    };
+    y
+}
+
+#[test]
+fn random_layer_sequential_networks_are_bit_exact_at_their_estimated_interval() {
+    let n: u64 = std::env::var("HDLGEN_XNET_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    let mut ran = 0;
+    for seed in 0..n {
+        let yaml = random_yaml(seed);
+        let net = match Network::parse(hdlgen::spec::source::Source::new(
+            format!("xr{seed}.yaml"),
+            yaml.clone(),
+            "",
+        )) {
+            Ok(n) => n,
+            Err(e) => panic!("seed {seed}: {e:?}\n{yaml}"),
+        };
+        let x = match hdlgen::rtl::xseq::choose(&net) {
+            Ok(x) => x,
+            Err(e) => panic!("seed {seed}: no engine: {e}\n{yaml}"),
+        };
+        eprintln!(
+            "seed {seed}: PE {} SIMD {} BA {}, {} runs, {} cycles",
+            x.plan.pe,
+            x.plan.simd,
+            x.plan.ba,
+            x.plan.runs.len(),
+            x.interval(2)
+        );
+        let g = seq_design(&net);
+        let mut rng = Rng(seed + 100);
+        let samples: Vec<Sample> = (0..4).map(|_| random_sample(&net, &mut rng)).collect();
+        let mut s = NetSim::build(&g, &SimOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        s.load(&g.images);
+        let drive = Drive {
+            stall_pct: if seed % 2 == 1 { 30 } else { 0 },
+            seed,
+        };
+        let rep = s.run(&net, &samples, drive).expect("runs");
+        assert_eq!(
+            (rep.agree, rep.first_mismatch.clone()),
+            (4, None),
+            "seed {seed}\n{yaml}"
+        );
+        if drive.stall_pct == 0 {
+            let iv = rep.interval.expect("interval");
+            let est = g.estimate.interval as f64;
+            assert!(
+                (iv - est).abs() <= 0.02 * est,
+                "seed {seed}: measured interval {iv} vs estimated {est}\n{yaml}"
+            );
+        }
+        ran += 1;
+    }
+    assert_eq!(ran, n);
+}
