@@ -381,6 +381,15 @@ pub enum Progress {
     },
 }
 
+/// Whether the YAML fixes a `pe` or `simd` of the chain's folding.
+fn fixed_folding(net: &Network) -> bool {
+    net.layers.iter().any(|l| match &l.op {
+        Op::BinaryConv2d(c) => c.fold.pe.is_some() || c.fold.simd.is_some(),
+        Op::BinaryDense(d) => d.fold.pe.is_some() || d.fold.simd.is_some(),
+        _ => false,
+    })
+}
+
 /// The network with every `pe`/`simd` from the YAML removed (for `--fit`).
 fn unfixed(net: &Network) -> Network {
     let mut n = net.clone();
@@ -538,8 +547,9 @@ fn seq_options(gopts: &GenOptions, device: &Device) -> GenOptions {
 
 /// Generates with `gopts` (a board's, [`board_gen_options`], plus taps or hex as wanted)
 /// the engine `engine` picks, checked against the device: the dataflow chain's folding
-/// (`fit`: ignoring the YAML's), else (`Auto`) the layer-sequential engine when the chain
-/// does not fit; an error with estimate against capacity and what would fit otherwise.
+/// (`fit`: ignoring the YAML's), else (`Auto`, unless the YAML fixes the chain's folding
+/// without `fit`) the layer-sequential engine when the chain does not fit; an error with
+/// estimate against capacity and what would fit otherwise.
 pub fn board_generate(
     net: &Network,
     gopts: &GenOptions,
@@ -574,9 +584,10 @@ pub fn board_generate(
         Err(Error::Input { message, .. }) if message.starts_with("no folding fits") => message,
         Err(e) => return Err(e),
     };
-    // The layer-sequential engine, where the network has its form and it fits.
+    // The layer-sequential engine, where the network has its form and it fits (not when
+    // the YAML fixes a folding of the chain and `--fit` does not lift it).
     let seq = generate(net, &seq_options(gopts, device));
-    if engine == EngineChoice::Auto {
+    if engine == EngineChoice::Auto && (fit || !fixed_folding(net)) {
         if let Ok(g) = &seq {
             if over_capacity(&g.estimate, device).is_none() {
                 return Ok(seq.expect("checked"));
@@ -607,8 +618,8 @@ pub fn board_generate(
 /// What `gen`, `sim` and `check --board` generate: `Seq`, the layer-sequential engine;
 /// `Dataflow`, the chain at `gopts`' budget as before; `Auto`, the chain, unless it has no
 /// folding within the budget or does not fit the device and the layer-sequential engine
-/// does (as `build` picks). With `budget_given` (`--luts`), `Auto` is the chain: the user
-/// asked for a folding at that budget.
+/// does (as `build` picks). With `budget_given` (`--luts`) or a folding fixed in the YAML,
+/// `Auto` is the chain: the user asked for one.
 pub fn gen_for_board(
     net: &Network,
     gopts: &GenOptions,
@@ -618,7 +629,7 @@ pub fn gen_for_board(
 ) -> Result<Generated, Error> {
     match engine {
         EngineChoice::Seq => generate(net, &seq_options(gopts, device)),
-        EngineChoice::Auto if !budget_given => {
+        EngineChoice::Auto if !budget_given && !fixed_folding(net) => {
             let chain = generate(net, gopts);
             let chain_fits = chain
                 .as_ref()

@@ -423,16 +423,19 @@ fn boards_are_listed_with_their_constraint_files() {
 fn too_big_for_the_board_is_an_error_before_any_tool_runs() {
     let t = TempDir::new().unwrap();
     let dir = t.path().join("b");
+    // MNIST as a chain of engines does not fit a UP5K; the layer-sequential engine does.
     // A yosys that cannot exist: the error must come before synthesis is attempted.
-    let o = hdlgen(
-        &[
+    let run = |extra: &[&str]| {
+        let mut args = vec![
             "build",
             "examples/mnist_bnn.yaml",
             "-o",
             dir.to_str().unwrap(),
-        ],
-        &[("HDLGEN_YOSYS", "/nonexistent/yosys")],
-    );
+        ];
+        args.extend_from_slice(extra);
+        hdlgen(&args, &[("HDLGEN_YOSYS", "/nonexistent/yosys")])
+    };
+    let o = run(&["--engine", "dataflow"]);
     assert_eq!(o.code, Some(1), "{}", o.stderr);
     let s = o.squashed();
     assert!(
@@ -441,11 +444,38 @@ fn too_big_for_the_board_is_an_error_before_any_tool_runs() {
         o.stderr
     );
     assert!(
-        s.contains("itfitson:") && s.contains("ulx3s-85f"),
+        s.contains("thelayer-sequentialenginefits(25013cycles/image):`--engineseq`"),
         "{}",
         o.stderr
     );
     assert!(!dir.exists(), "nothing written");
+    // By default (`--engine auto`) the plan takes that engine and the build goes on to
+    // synthesis.
+    let o = run(&[]);
+    assert_eq!(o.code, Some(4), "{}", o.stderr);
+    assert!(o.stderr.contains("/nonexistent/yosys"), "{}", o.stderr);
+    assert!(!o.squashed().contains("doesnotfit"), "{}", o.stderr);
+    // A network of another form cannot take it: the error names the layer.
+    let yaml = "version: 1\nname: v\ninput: {shape: [64], bits: 1, signed: false}\nlayers:\n  - binary_dense: {name: fc, units: 10, weights: {random: 1}}\n  - output: {name: o}\n";
+    let net = t.path().join("v.yaml");
+    std::fs::write(&net, yaml).unwrap();
+    let o = hdlgen(
+        &[
+            "build",
+            net.to_str().unwrap(),
+            "--engine",
+            "seq",
+            "-o",
+            dir.to_str().unwrap(),
+        ],
+        &[("HDLGEN_YOSYS", "/nonexistent/yosys")],
+    );
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(
+        o.squashed().contains("nolayer-sequentialengine:layer`fc`"),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]

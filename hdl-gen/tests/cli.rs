@@ -93,10 +93,15 @@ fn check_estimates_for_the_board_asked_for() {
         a.extend_from_slice(args);
         serde_json::from_str::<serde_json::Value>(&ok(&a)).unwrap()["hardware_estimate"].clone()
     };
-    let ice = est(&[]);
+    // A UP5K holds no folding of the chain, but the layer-sequential engine.
+    let ice = est(&["--engine", "dataflow"]);
     assert_eq!(ice["board"], "icebreaker");
     assert_eq!(ice["fits"], false, "{ice}");
     assert!(ice["note"].as_str().unwrap().contains("no folding fits"));
+    let seq = est(&[]);
+    assert_eq!(seq["fits"], true, "{seq}");
+    assert_eq!(seq["estimate"]["engines"][0]["kind"], "seq", "{seq}");
+    assert_eq!(seq["estimate"]["interval"], 25_013, "{seq}");
     let big = est(&["--board", "ulx3s-85f"]);
     assert_eq!(big["board"], "ulx3s-85f");
     assert_eq!(big["fits"], true, "{big}");

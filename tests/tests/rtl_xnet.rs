@@ -30,20 +30,32 @@ fn seq_design(net: &Network) -> Generated {
     .expect("generates")
 }
 
+/// The shipped MNIST example (plain output) and the trained digits BNN (scale and bias)
+/// on the engine: every image's last-layer sums and prediction, at exactly the estimated
+/// interval (MNIST: 25,013 cycles, the figure docs/board-flow.md gives).
 #[test]
-fn mnist_on_the_layer_sequential_engine_is_bit_exact() {
-    let net = load("examples/mnist_bnn.yaml");
-    let g = seq_design(&net);
-    assert_eq!(g.design.engines.len(), 2, "the engine and the output layer");
-    let mut rng = Rng(11);
-    let samples: Vec<Sample> = (0..6).map(|_| random_sample(&net, &mut rng)).collect();
-    let mut s = NetSim::build(&g, &SimOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-    s.load(&g.images);
-    let rep = s.run(&net, &samples, Drive::default()).expect("runs");
-    assert_eq!((rep.agree, rep.first_mismatch), (6, None));
-    let iv = rep.interval.expect("interval");
-    eprintln!("interval {iv} estimated {}", g.estimate.interval);
-    assert!((iv - g.estimate.interval as f64).abs() <= 0.02 * g.estimate.interval as f64);
+fn examples_on_the_layer_sequential_engine_are_bit_exact() {
+    for (path, interval) in [
+        ("examples/mnist_bnn.yaml", Some(25_013)),
+        ("examples/digits/bnn.yaml", None),
+    ] {
+        let net = load(path);
+        let g = seq_design(&net);
+        assert_eq!(g.design.engines.len(), 2, "the engine and the output layer");
+        if let Some(i) = interval {
+            assert_eq!(g.estimate.interval, i, "{path}");
+        }
+        let mut rng = Rng(11);
+        let samples: Vec<Sample> = (0..6).map(|_| random_sample(&net, &mut rng)).collect();
+        let mut s = NetSim::build(&g, &SimOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        s.load(&g.images);
+        let rep = s.run(&net, &samples, Drive::default()).expect("runs");
+        assert_eq!((rep.agree, rep.first_mismatch), (6, None), "{path}");
+        let iv = rep.interval.expect("interval");
+        let est = g.estimate.interval as f64;
+        eprintln!("{path}: interval {iv} estimated {est}");
+        assert!((iv - est).abs() < 0.5, "{path}: {iv} vs {est}");
+    }
 }
 
 #[test]
@@ -174,6 +186,7 @@ fn random_yaml(seed: u64) -> String {
     y
 }
 
+/// The estimated interval is exact (without stalls).
 #[test]
 fn random_layer_sequential_networks_are_bit_exact_at_their_estimated_interval() {
     let n: u64 = std::env::var("HDLGEN_XNET_CASES")
@@ -221,8 +234,9 @@ fn random_layer_sequential_networks_are_bit_exact_at_their_estimated_interval() 
         if drive.stall_pct == 0 {
             let iv = rep.interval.expect("interval");
             let est = g.estimate.interval as f64;
+            eprintln!("seed {seed}: interval {iv}, estimated {est}");
             assert!(
-                (iv - est).abs() <= 0.02 * est,
+                (iv - est).abs() < 0.5,
                 "seed {seed}: measured interval {iv} vs estimated {est}\n{yaml}"
             );
         }

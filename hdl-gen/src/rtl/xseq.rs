@@ -456,12 +456,15 @@ impl Front {
         (self.oh / 2) * (self.ow / 2)
     }
 
-    /// Cycles an image takes in `hdlgen_xfront` with pixels every cycle and its output
+    /// Cycles between images in `hdlgen_xfront` with pixels every cycle and its output
     /// never held: the pixels, then per pooled pixel the patch, two rows of channels, a
-    /// patch row and the pipeline (its header; measured in tests/tests/rtl_xseq.rs).
+    /// patch row and the pipeline (its header); the last block's pipeline drains while
+    /// the next image arrives. (An image's first pixel to its `done` is 5 cycles more:
+    /// MNIST's conv1 18,430 in tests/tests/rtl_xseq.rs; the interval is measured in
+    /// tests/tests/rtl_xnet.rs.)
     pub fn cycles(&self) -> usize {
         let pk = self.k + 1;
-        self.h * self.w + self.blocks() * (pk * pk + 2 * self.cout + pk + 6) + 6
+        self.h * self.w + self.blocks() * (pk * pk + 2 * self.cout + pk + 6) + 1
     }
 
     /// The weight memory: channel o's K·K weights, bit ky·K + kx = 1 for +1.
