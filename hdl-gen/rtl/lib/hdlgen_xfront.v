@@ -23,7 +23,7 @@
 // o_ready is low the slice fills and then channels stop issuing (credits: the pipeline
 // behind the issue never stalls). `done` pulses after the last word is written; then the next image
 // is taken. COUT must be a multiple of SIMD. Cycles per pooled pixel: (K+1)² + 2·COUT +
-// (K+1) + 6 (MNIST's conv1, free flow: 18,430 an image with its 784 pixels, measured in
+// (K+1) + 8 (MNIST's conv1, free flow: 18,822 an image with its 784 pixels, measured in
 // tests/tests/rtl_xseq.rs).
 `default_nettype none
 module hdlgen_xfront #(
@@ -90,7 +90,7 @@ module hdlgen_xfront #(
     assign in_ready = st == RECV;
     always @(posedge clk) begin
         if (in_valid && st == RECV) imem[wa] <= in_data;
-        iq <= imem[lin[IA-1:0]];
+        iq <= imem[ra];
     end
 
     // ---------------------------------------------------------------- patch load
@@ -102,6 +102,11 @@ module hdlgen_xfront #(
     reg [7:0] nrem = 0;                                 // reads still to issue
     reg nz = 1'b0;                                      // nrem != 0
     reg pc_end = 1'b0;                                  // pc == PK − 1
+    // A patch read: its address and in-image flag are registered (the address is
+    // ly·W + lx, an adder chain), the memory reads the cycle after, the data arrives
+    // the cycle after that (ld_v).
+    reg rv = 1'b0, r_in = 1'b0;                         // a read issues; in the image
+    reg [IA-1:0] ra = {IA{1'b0}};
     reg ld_v = 1'b0, ld_in = 1'b0;                      // a read's data arrives; in the image
     reg [NP*XW-1:0] patch = {NP*XW{1'b0}};
     wire [CW-1:0] h_c = H[CW-1:0], w_c = W[CW-1:0], p_c = P[CW-1:0];
@@ -143,7 +148,11 @@ module hdlgen_xfront #(
     assign w_re = 1'b1;
 
     always @(posedge clk) begin
-        ld_v <= 1'b0;
+        rv <= 1'b0;
+        ld_v <= rv;
+        ld_in <= r_in;
+        ra <= lin[IA-1:0];
+        r_in <= in_img;
         if (rst) begin
             st <= RECV;
             wa <= {IA{1'b0}};
@@ -175,8 +184,7 @@ module hdlgen_xfront #(
                 LOAD: begin
                     // One read a cycle (its data next cycle), then the channel loop.
                     if (nz) begin
-                        ld_v <= 1'b1;
-                        ld_in <= in_img;
+                        rv <= 1'b1;
                         nrem <= nrem - 1'b1;
                         nz <= nrem != 8'd1;
                         if (pc_end) begin
@@ -189,7 +197,7 @@ module hdlgen_xfront #(
                             pc_end <= pc + one_c == pk1;
                             lx <= lx + one_c;
                         end
-                    end else if (!ld_v) begin
+                    end else if (!rv && !ld_v) begin
                         st <= CALC;
                         o <= {OB{1'b0}};
                         o_end <= COUT == 1;

@@ -460,11 +460,11 @@ impl Front {
     /// never held: the pixels, then per pooled pixel the patch, two rows of channels, a
     /// patch row and the pipeline (its header); the last block's pipeline drains while
     /// the next image arrives. (An image's first pixel to its `done` is 5 cycles more:
-    /// MNIST's conv1 18,430 in tests/tests/rtl_xseq.rs; the interval is measured in
+    /// MNIST's conv1 18,822 in tests/tests/rtl_xseq.rs; the interval is measured in
     /// tests/tests/rtl_xnet.rs.)
     pub fn cycles(&self) -> usize {
         let pk = self.k + 1;
-        self.h * self.w + self.blocks() * (pk * pk + 2 * self.cout + pk + 6) + 1
+        self.h * self.w + self.blocks() * (pk * pk + 2 * self.cout + pk + 8) + 1
     }
 
     /// The weight memory: channel o's K·K weights, bit ky·K + kx = 1 for +1.
