@@ -80,16 +80,18 @@ module hdlgen_xfront #(
     localparam integer GB = (SIMD > 1) ? $clog2(SIMD) : 1;
     localparam integer PK1_I = PK - 1, PH1_I = PH - 1, PW1_I = PWD - 1;
     localparam integer OL_I = COUT - 1, WL_I = SIMD - 1, NPIX_L = NPIX - 1;
-    localparam [1:0] RECV = 2'd0, WAIT = 2'd1, LOAD = 2'd2, CALC = 2'd3;
+    localparam integer RECV = 0, WAIT = 1, LOAD = 2, CALC = 3, NEXT = 4;    // one-hot
+    localparam [4:0] S_RECV = 5'd1, S_WAIT = 5'd2, S_LOAD = 5'd4, S_CALC = 5'd8, S_NEXT = 5'd16;
 
     // ---------------------------------------------------------------- image memory
     reg [IN_W-1:0] imem [0:NPIX-1];
     reg [IN_W-1:0] iq = {IN_W{1'b0}};
     reg [IA-1:0] wa = {IA{1'b0}};
-    reg [1:0] st = RECV;
-    assign in_ready = st == RECV;
+    reg [4:0] st = S_RECV;
+    reg wa_end = NPIX == 1;                             // wa is the image's last pixel
+    assign in_ready = st[RECV];
     always @(posedge clk) begin
-        if (in_valid && st == RECV) imem[wa] <= in_data;
+        if (in_valid && st[RECV]) imem[wa] <= in_data;
         iq <= imem[ra];
     end
 
@@ -123,7 +125,6 @@ module hdlgen_xfront #(
     // ---------------------------------------------------------------- channel loop
     reg [OB-1:0] o = {OB{1'b0}};
     reg [GB-1:0] wpos = {GB{1'b0}};                     // o mod SIMD
-    reg iss = 1'b0;                                     // a channel issues this cycle
     reg ph = 1'b0;                                      // the block row being computed
     reg [BA-1:0] row_a = {BA{1'b0}};                    // obase + (by>>1)·ORS
     reg [BA-1:0] blk_a = {BA{1'b0}};                    // + (bx>>1)·OCH
@@ -154,108 +155,109 @@ module hdlgen_xfront #(
         ra <= lin[IA-1:0];
         r_in <= in_img;
         if (rst) begin
-            st <= RECV;
+            st <= S_RECV;
             wa <= {IA{1'b0}};
-            iss <= 1'b0;
+            wa_end <= NPIX == 1;
         end else begin
-            case (st)
-                RECV: if (in_valid) begin
-                    wa <= wa + 1'b1;
-                    if (wa == pix_last) begin
-                        wa <= {IA{1'b0}};
-                        st <= WAIT;
-                    end
+            // One-hot states, so each decision below is a few flip-flops deep.
+            if (st[RECV] && in_valid) begin
+                wa <= wa + 1'b1;
+                wa_end <= wa + 1'b1 == pix_last;
+                if (wa_end) begin
+                    wa <= {IA{1'b0}};
+                    wa_end <= NPIX == 1;
+                    st <= S_WAIT;
                 end
-                WAIT: if (go) begin
-                    st <= LOAD;
-                    by <= 0;
-                    bx <= 0;
-                    pc <= 0;
-                    ly <= -p_c;
-                    lx <= -p_c;
-                    nrem <= np_c;
-                    nz <= 1'b1;
-                    pc_end <= 1'b0;
-                    bx_end <= PWD == 1;
-                    row_a <= obase;
-                    blk_a <= obase;
-                    last_blk <= PH * PWD == 1;
-                end
-                LOAD: begin
-                    // One read a cycle (its data next cycle), then the channel loop.
-                    if (nz) begin
-                        rv <= 1'b1;
-                        nrem <= nrem - 1'b1;
-                        nz <= nrem != 8'd1;
-                        if (pc_end) begin
-                            pc <= 0;
-                            pc_end <= 1'b0;
-                            lx <= bx2 - p_c;
-                            ly <= ly + one_c;
-                        end else begin
-                            pc <= pc + one_c;
-                            pc_end <= pc + one_c == pk1;
-                            lx <= lx + one_c;
-                        end
-                    end else if (!rv && !ld_v) begin
-                        st <= CALC;
-                        o <= {OB{1'b0}};
-                        o_end <= COUT == 1;
-                        wpos <= {GB{1'b0}};
-                        w_end <= SIMD == 1;
-                        word_a <= blk_a;
-                        iss <= 1'b1;
-                    end
-                end
-                CALC: if (!hold) begin
-                    // Channel o issues; the patch stays until the channel after the last
-                    // has formed its terms (one cycle after its issue).
-                    if (o_end) iss <= 1'b0;
-                    if (iss) begin
-                        o <= o + 1'b1;
-                        o_end <= o + 1'b1 == o_last;
-                        wpos <= w_end ? {GB{1'b0}} : wpos + 1'b1;
-                        w_end <= w_end ? SIMD == 1 : wpos + 1'b1 == w_last;
-                        if (w_end) word_a <= word_a + 1'b1;
-                    end else if (!ph) begin
-                        st <= LOAD;                     // shift the patch up a row
-                        ph <= 1'b1;
-                        nrem <= pk_c;
-                        nz <= 1'b1;
-                    end else if (last_blk) begin
-                        st <= RECV;                     // the last channel issued a cycle ago
-                        ph <= 1'b0;
-                    end else begin
-                        st <= LOAD;                     // the next pooled pixel
-                        ph <= 1'b0;
-                        nrem <= np_c;
-                        nz <= 1'b1;
+            end
+            if (st[WAIT] && go) begin
+                st <= S_LOAD;
+                by <= 0;
+                bx <= 0;
+                pc <= 0;
+                ly <= -p_c;
+                lx <= -p_c;
+                nrem <= np_c;
+                nz <= 1'b1;
+                pc_end <= 1'b0;
+                bx_end <= PWD == 1;
+                row_a <= obase;
+                blk_a <= obase;
+                last_blk <= PH * PWD == 1;
+            end
+            if (st[LOAD]) begin
+                // One read a cycle (its data two cycles later), then the channel loop.
+                if (nz) begin
+                    rv <= 1'b1;
+                    nrem <= nrem - 1'b1;
+                    nz <= nrem != 8'd1;
+                    if (pc_end) begin
                         pc <= 0;
                         pc_end <= 1'b0;
-                        if (bx_end) begin
-                            bx <= 0;
-                            bx_end <= PWD == 1;
-                            by <= by + one_c;
-                            ly <= by2 + two_c - p_c;
-                            lx <= -p_c;
-                            if (by[0]) begin
-                                row_a <= row_a + ors_c;
-                                blk_a <= row_a + ors_c;
-                            end else begin
-                                blk_a <= row_a;
-                            end
-                            last_blk <= by + one_c == ph1 && PWD == 1;
+                        lx <= bx2 - p_c;
+                        ly <= ly + one_c;
+                    end else begin
+                        pc <= pc + one_c;
+                        pc_end <= pc + one_c == pk1;
+                        lx <= lx + one_c;
+                    end
+                end else if (!rv && !ld_v) begin
+                    st <= S_CALC;
+                    o <= {OB{1'b0}};
+                    o_end <= COUT == 1;
+                    wpos <= {GB{1'b0}};
+                    w_end <= SIMD == 1;
+                    word_a <= blk_a;
+                end
+            end
+            if (st[CALC] && !hold) begin
+                // Channel o issues; after the last, NEXT (the patch stays until the
+                // last channel has formed its terms, one cycle after its issue).
+                o <= o + 1'b1;
+                o_end <= o + 1'b1 == o_last;
+                wpos <= w_end ? {GB{1'b0}} : wpos + 1'b1;
+                w_end <= w_end ? SIMD == 1 : wpos + 1'b1 == w_last;
+                if (w_end) word_a <= word_a + 1'b1;
+                if (o_end) st <= S_NEXT;
+            end
+            if (st[NEXT]) begin
+                if (!ph) begin
+                    st <= S_LOAD;                       // shift the patch up a row
+                    ph <= 1'b1;
+                    nrem <= pk_c;
+                    nz <= 1'b1;
+                end else if (last_blk) begin
+                    st <= S_RECV;
+                    ph <= 1'b0;
+                end else begin
+                    st <= S_LOAD;                       // the next pooled pixel
+                    ph <= 1'b0;
+                    nrem <= np_c;
+                    nz <= 1'b1;
+                    pc <= 0;
+                    pc_end <= 1'b0;
+                    if (bx_end) begin
+                        bx <= 0;
+                        bx_end <= PWD == 1;
+                        by <= by + one_c;
+                        ly <= by2 + two_c - p_c;
+                        lx <= -p_c;
+                        if (by[0]) begin
+                            row_a <= row_a + ors_c;
+                            blk_a <= row_a + ors_c;
                         end else begin
-                            bx <= bx + one_c;
-                            bx_end <= bx + one_c == pw1;
-                            ly <= by2 - p_c;
-                            lx <= bx2 + two_c - p_c;
-                            if (bx[0]) blk_a <= blk_a + och_c;
-                            last_blk <= by == ph1 && bx + one_c == pw1;
+                            blk_a <= row_a;
                         end
+                        last_blk <= by + one_c == ph1 && PWD == 1;
+                    end else begin
+                        bx <= bx + one_c;
+                        bx_end <= bx + one_c == pw1;
+                        ly <= by2 - p_c;
+                        lx <= bx2 + two_c - p_c;
+                        if (bx[0]) blk_a <= blk_a + och_c;
+                        last_blk <= by == ph1 && bx + one_c == pw1;
                     end
                 end
-            endcase
+            end
         end
         if (ld_v) patch <= {(ld_in ? px : pad), patch[NP*XW-1:XW]};
     end
@@ -269,7 +271,7 @@ module hdlgen_xfront #(
     reg [BA-1:0] t_wa = {BA{1'b0}};
     reg [1:0] t_bank = 2'd0;
     always @(posedge clk) begin
-        t_v <= st == CALC && iss && !hold && !rst;
+        t_v <= st[CALC] && !hold && !rst;
         t_word <= w_end;
         t_lastw <= o_end;
         t_lastb <= last_blk;
@@ -277,7 +279,7 @@ module hdlgen_xfront #(
         t_wa <= word_a;
         t_bank <= {by[0], bx[0]};
         // A word's last channel of the block's second row issues: one more word owed.
-        case ({st == CALC && iss && !hold && ph && w_end, o_we && o_ready})
+        case ({st[CALC] && !hold && ph && w_end, o_we && o_ready})
             2'b10: pend <= pend + 1'b1;
             2'b01: pend <= pend - 1'b1;
             default: ;
