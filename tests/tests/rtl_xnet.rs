@@ -244,3 +244,40 @@ fn random_layer_sequential_networks_are_bit_exact_at_their_estimated_interval() 
     }
     assert_eq!(ran, n);
 }
+
+/// Without the top's registered range checks (`cfg_regs` off, so `hdlgen_xnet` checks
+/// its own), a write past a memory's words that would alias a used word if its high
+/// address bits were dropped changes nothing.
+#[test]
+fn writes_outside_a_memory_are_ignored() {
+    let net = load("examples/mnist_bnn.yaml");
+    let g = generate(
+        &net,
+        &GenOptions {
+            taps: true,
+            hex: false,
+            seq: Some(SeqOptions { spram: true }),
+            ..GenOptions::default()
+        },
+    )
+    .expect("generates");
+    let mut rng = Rng(13);
+    let samples: Vec<Sample> = (0..2).map(|_| random_sample(&net, &mut rng)).collect();
+    let mut s = NetSim::build(&g, &SimOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    s.load(&g.images);
+    let (_, wb, lb) = g.design.cfg_fields();
+    for (u, unit) in g.design.units.iter().enumerate() {
+        // The next power of two above the depth, plus 1: word 1 with the top bits gone.
+        let alias = unit.depth.next_power_of_two() as u64 + 1;
+        if alias < 1 << wb {
+            for lane in 0..unit.lanes() as u64 {
+                s.write_cfg(
+                    ((u as u64) << (wb + lb)) | (alias << lb) | lane,
+                    0x5a5a_5a5a,
+                );
+            }
+        }
+    }
+    let rep = s.run(&net, &samples, Drive::default()).expect("runs");
+    assert_eq!((rep.agree, rep.first_mismatch), (2, None));
+}

@@ -58,7 +58,9 @@ module hdlgen_xnet #(
     parameter W_INIT = "",
     parameter T_INIT = "",
     parameter integer CFG_AW = 1,
-    parameter integer CFG_LW = 1
+    parameter integer CFG_LW = 1,
+    // The write enables arrive range-checked (rtl::top with cfg_regs): no checks here.
+    parameter integer CFG_CHECKED = 0
 ) (
     input  wire                 clk,
     input  wire                 rst,
@@ -102,10 +104,11 @@ module hdlgen_xnet #(
     localparam [CFG_LW:0] N_W = L_W[CFG_LW:0], N_T = L_T[CFG_LW:0];
     wire [CFG_AW:0] word_x = {1'b0, cfg_word};
     wire [CFG_LW:0] lane_x = {1'b0, cfg_lane};
-    wire fw_ok = fw_we && word_x < D_F && lane_x < N_K;
-    wire ft_ok = ft_we && word_x < D_F && lane_x < N_F;
-    wire w_ok = w_we && word_x < D_W && lane_x < N_W;
-    wire t_ok = t_we && word_x < D_T && lane_x < N_T;
+    wire chk = CFG_CHECKED != 0;
+    wire fw_ok = fw_we && (chk || (word_x < D_F && lane_x < N_K));
+    wire ft_ok = ft_we && (chk || (word_x < D_F && lane_x < N_F));
+    wire w_ok = w_we && (chk || (word_x < D_W && lane_x < N_W));
+    wire t_ok = t_we && (chk || (word_x < D_T && lane_x < N_T));
     localparam integer LW_W = (PE * SIMD > 32) ? $clog2((PE * SIMD + 31) / 32) : 1;
     localparam integer LW_T = (PE * (TW + 1) > 32) ? $clog2((PE * (TW + 1) + 31) / 32) : 1;
     localparam integer LW_F = (FTW + 1 > 32) ? $clog2((FTW + 1 + 31) / 32) : 1;

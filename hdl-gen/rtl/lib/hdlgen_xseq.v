@@ -143,7 +143,9 @@ module hdlgen_xseq #(
     wire nbx1 = nbx == one_u, nby1 = nby == one_u;
     // Each counter's second-to-last value, loaded while idle: "the next value is the
     // last" is then an equality with a flip-flop, not an adder and a compare.
+    // Likewise "a loop of one iteration" (the first value is the last) while running.
     reg [DW-1:0] ich_2 = 0, k_2 = 0, ng_2 = 0, nbx_2 = 0, nby_2 = 0;
+    reg ich1_q = 1'b0, k1_q = 1'b0, ng1_q = 1'b0, nbx1_q = 1'b0;
     always @(posedge clk)
         if (!run) begin
             ich_2 <= d_ich - two_u;
@@ -151,12 +153,16 @@ module hdlgen_xseq #(
             ng_2 <= d_ng - two_u;
             nbx_2 <= nbx - two_u;
             nby_2 <= nby - two_u;
+            ich1_q <= ich1;
+            k1_q <= k1;
+            ng1_q <= ng1;
+            nbx1_q <= nbx1;
         end
-    wire lch_n = !run ? ich1 : lch ? ich1 : ch == ich_2;
-    wire lkx_n = !run ? k1 : !a_kx ? lkx : lkx ? k1 : kx == k_2;
-    wire lky_n = !run ? k1 : !a_ky ? lky : lky ? k1 : ky == k_2;
-    wire lg_n = !run ? ng1 : !a_g ? lg : lg ? ng1 : g == ng_2;
-    wire lbx_n = !run ? nbx1 : !a_bx ? lbx : lbx ? nbx1 : bx == nbx_2;
+    wire lch_n = !run ? ich1 : lch ? ich1_q : ch == ich_2;
+    wire lkx_n = !run ? k1 : !a_kx ? lkx : lkx ? k1_q : kx == k_2;
+    wire lky_n = !run ? k1 : !a_ky ? lky : lky ? k1_q : ky == k_2;
+    wire lg_n = !run ? ng1 : !a_g ? lg : lg ? ng1_q : g == ng_2;
+    wire lbx_n = !run ? nbx1 : !a_bx ? lbx : lbx ? nbx1_q : bx == nbx_2;
     wire lby_n = !run ? nby1 : !a_by ? lby : by == nby_2;
     always @(posedge clk) begin
         if (!rst) begin

@@ -704,6 +704,7 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                         ("T_INIT", init(unit_of(k, UnitKind::Thresholds))),
                         ("CFG_AW", cfg_aw.clone()),
                         ("CFG_LW", cfg_lw.clone()),
+                        ("CFG_CHECKED", p(opts.cfg_regs as usize)),
                     ],
                     conns,
                 );
