@@ -41,7 +41,21 @@ module hdlgen_argmax_plain #(
 
     wire fire = r_full && (!ov || out_ready);       // class c moves to the output register
     wire [IN_W-1:0] a = r[IN_W-1:0];
-    wire newbest = c == {PW{1'b0}} || $signed(a) > $signed(best);
+    // Whether class c beats the best so far, compared a class ahead (gt), so the
+    // decision below is a flip-flop: at class c's move, class c + 1 (lane 1) is compared
+    // with both candidates for the best it will meet, and the right one kept.
+    reg gt = 1'b0;
+    wire newbest = c == {PW{1'b0}} || gt;
+    wire [IN_W-1:0] a1;                             // class c + 1 (one class: unused)
+    generate
+        if (CLS > 1) begin : g_next
+            assign a1 = r[IN_W +: IN_W];
+        end else begin : g_one
+            assign a1 = a;
+        end
+    endgenerate
+    wire gt_a = $signed(a1) > $signed(a);
+    wire gt_best = $signed(a1) > $signed(best);
     wire c_last = c == CLS_LAST;
     wire [SW+IN_W-1:0] a_x = {{SW{a[IN_W-1]}}, a};      // sign-extended (SW >= IN_W)
     assign in_ready = !r_full;
@@ -64,6 +78,7 @@ module hdlgen_argmax_plain #(
         if (!r_full) r <= in_data;
         else if (fire) r <= r >> IN_W;
         if (fire) begin
+            gt <= newbest ? gt_a : gt_best;
             o_score <= a_x[SW-1:0];
             o_last <= c_last;
             o_pred <= newbest ? c : bidx;
