@@ -618,7 +618,16 @@ impl Xnet {
             (obase as u64, b),
             (d.output.is_none() as u64, 1),
             (d.wbase as u64, self.wa() as usize),
-            (d.tbase as u64, self.ta() as usize),
+            // The last run has no thresholds (its tbase, the count of them all, may not
+            // even fit the field).
+            (
+                if d.output.is_some() {
+                    d.tbase as u64
+                } else {
+                    0
+                },
+                self.ta() as usize,
+            ),
         ]
     }
 
@@ -628,7 +637,7 @@ impl Xnet {
         let mut bits: Vec<bool> = vec![];
         for r in 0..self.plan.runs.len() {
             for (v, w) in self.desc_fields(r, 0) {
-                debug_assert!(w >= 64 || v < 1 << w, "descriptor field {v} fits {w} bits");
+                assert!(w >= 64 || v < 1 << w, "descriptor field {v} fits {w} bits");
                 bits.extend((0..w).map(|b| v >> b & 1 == 1));
             }
         }
@@ -806,6 +815,22 @@ mod tests {
         assert!(e.why.contains("more than 127 words"), "{e}");
         let e = plan(&net, 3, 3, 33, 8).expect_err("PE 3");
         assert!(e.why.contains("not a multiple of"), "{e}");
+    }
+
+    /// Every descriptor field fits its width: the digits BNN has 16 threshold words, so
+    /// a 4-bit threshold address, which the last run's (unused) base of 16 did not fit.
+    #[test]
+    fn descriptor_fields_fit_their_widths() {
+        for path in ["mnist_bnn.yaml", "digits/bnn.yaml"] {
+            let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../examples")
+                .join(path);
+            let net = Network::load(&p).expect("example");
+            let x = choose(&net).expect("plans");
+            let (width, hex) = x.desc_table();
+            assert_eq!(width as usize, x.desc_bits() * x.plan.runs.len(), "{path}");
+            assert_eq!(hex.len(), (width as usize).div_ceil(4), "{path}");
+        }
     }
 
     #[test]
