@@ -393,3 +393,57 @@ fn ambiguous_missing_and_misshapen_contents_are_typed_errors() {
     // Nothing was written.
     assert_eq!(std::fs::read_to_string(&asc).unwrap(), asc_with(&[&new]));
 }
+
+/// The layer-sequential engine (MNIST on a UP5K): new front-end weights and sequencer
+/// thresholds are block-RAM patches, new sequencer weights live in SPRAM (a host writes
+/// them; nothing in the bitstream changes), another structure is not patchable. (A build
+/// patched this way was byte-identical to a full rebuild: docs/board-flow.md.)
+#[test]
+fn layer_sequential_weights_are_patchable() {
+    let dir = tmp("seq");
+    std::fs::create_dir_all(&dir).unwrap();
+    let yaml = std::fs::read_to_string(root().join("examples/mnist_bnn.yaml")).unwrap();
+    let gen_seq = |subs: &[(&str, &str)]| {
+        let mut y = yaml.clone();
+        for (a, b) in subs {
+            let z = y.replacen(a, b, 1);
+            assert_ne!(z, y, "{a}");
+            y = z;
+        }
+        let p = dir.join("mnist_bnn.yaml");
+        std::fs::write(&p, y).unwrap();
+        let net = Network::load(&p).unwrap();
+        generate(
+            &net,
+            &GenOptions {
+                seq: Some(hdlgen::rtl::gen::SeqOptions { spram: true }),
+                cfg_regs: true,
+                ..GenOptions::default()
+            },
+        )
+        .unwrap()
+    };
+    let a = gen_seq(&[]);
+    let b = gen_seq(&[
+        (
+            "name: conv1, filters: 32, kernel: 3, padding: zero, weights: {random: 1}",
+            "name: conv1, filters: 32, kernel: 3, padding: zero, weights: {random: 5}",
+        ),
+        ("thresholds: {random: 12}", "thresholds: {random: 22}"),
+        (
+            "name: fc, units: 10, weights: {random: 4}",
+            "name: fc, units: 10, weights: {random: 7}",
+        ),
+    ]);
+    let changed: Vec<String> = patch::plan(&a, &b)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .iter()
+        .map(|&u| hdlgen::rtl::top::unit_file(&b.design, u))
+        .collect();
+    assert_eq!(changed, ["conv1_fc_fw.hex", "conv1_fc_t.hex"]);
+    let other = gen_seq(&[("name: conv3, filters: 128", "name: conv3, filters: 64")]);
+    assert!(matches!(
+        patch::plan(&a, &other),
+        Err(FlowError::NotPatchable { .. })
+    ));
+}
