@@ -299,6 +299,10 @@ fn fingerprint(parts: &[&str]) -> String {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FoldReport {
     pub engine: String,
+    /// The estimate's engine kind (`mvau`, `seq`: the layer-sequential engine, whose
+    /// weight words serve 4 output pixels, ...).
+    #[serde(default)]
+    pub kind: String,
     pub pe: Option<usize>,
     pub simd: Option<usize>,
     pub cycles: u64,
@@ -440,6 +444,26 @@ fn over_capacity(est: &Estimate, device: &Device) -> Option<String> {
         ));
     }
     (!over.is_empty()).then(|| over.join(" and "))
+}
+
+/// The summary's folding line: `engine pe×simd` per compute engine, the
+/// layer-sequential engine with its 4 pixels a weight word.
+fn folding_line(folding: &[FoldReport]) -> String {
+    let parts: Vec<String> = folding
+        .iter()
+        .filter_map(|f| {
+            let (pe, simd) = (f.pe?, f.simd?);
+            Some(if f.kind == "seq" {
+                format!(
+                    "{} layer-sequential, 4 pixels × PE {pe} × SIMD {simd}",
+                    f.engine
+                )
+            } else {
+                format!("{} {pe}×{simd}", f.engine)
+            })
+        })
+        .collect();
+    format!("folding: {}", parts.join(", "))
 }
 
 /// A folding as `engine pe×simd` text.
@@ -1006,6 +1030,7 @@ pub fn build(
             .iter()
             .map(|e| FoldReport {
                 engine: e.name.clone(),
+                kind: e.kind.to_string(),
                 pe: e.pe,
                 simd: e.simd,
                 cycles: e.cycles,
@@ -1235,14 +1260,7 @@ pub fn summary(r: &BuildReport) -> String {
         "{} → {} ({} {}), top {}",
         r.network, r.board, r.device, r.package, r.top
     ));
-    line(format!(
-        "folding: {}",
-        r.folding
-            .iter()
-            .filter_map(|f| Some(format!("{} {}×{}", f.engine, f.pe?, f.simd?)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
+    line(folding_line(&r.folding));
     let logic_name = match r.family {
         Family::Ice40 => "logic cells",
         Family::Ecp5 => "LUT4 slots",
@@ -1343,6 +1361,25 @@ pub fn summary(r: &BuildReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_folding_line_names_the_layer_sequential_engine() {
+        let f = |engine: &str, kind: &str, pe: Option<usize>| FoldReport {
+            engine: engine.into(),
+            kind: kind.into(),
+            pe,
+            simd: pe.map(|p| p * 16),
+            cycles: 1,
+        };
+        assert_eq!(
+            folding_line(&[f("conv1_fc", "seq", Some(2)), f("scores", "argmax", None)]),
+            "folding: conv1_fc layer-sequential, 4 pixels × PE 2 × SIMD 32"
+        );
+        assert_eq!(
+            folding_line(&[f("conv1_bn1", "mvau", Some(2)), f("fc", "mvau", Some(1))]),
+            "folding: conv1_bn1 2×32, fc 1×16"
+        );
+    }
 
     #[test]
     fn a_near_miss_suggests_other_seeds_and_a_far_one_does_not() {
