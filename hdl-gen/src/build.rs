@@ -611,12 +611,9 @@ pub fn board_generate(
     // The layer-sequential engine, where the network has its form and it fits (not when
     // the YAML fixes a folding of the chain and `--fit` does not lift it).
     let seq = generate(net, &seq_options(gopts, device));
-    if engine == EngineChoice::Auto && (fit || !fixed_folding(net)) {
-        if let Ok(g) = &seq {
-            if over_capacity(&g.estimate, device).is_none() {
-                return Ok(seq.expect("checked"));
-            }
-        }
+    let seq_fits = matches!(&seq, Ok(g) if over_capacity(&g.estimate, device).is_none());
+    if engine == EngineChoice::Auto && (fit || !fixed_folding(net)) && seq_fits {
+        return seq;
     }
     // Say which folding would fit, if any.
     let fitting = generate(&unfixed(net), gopts)

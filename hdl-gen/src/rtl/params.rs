@@ -284,7 +284,7 @@ pub fn hex(unit: &Unit, img: &UnitImage) -> String {
 }
 
 /// `width` bits as hex digits, most significant first.
-fn hex_digits(width: usize, bit: impl Fn(usize) -> bool) -> String {
+pub(crate) fn hex_digits(width: usize, bit: impl Fn(usize) -> bool) -> String {
     (0..width.div_ceil(4))
         .rev()
         .map(|d| {

@@ -641,15 +641,7 @@ impl Xnet {
                 bits.extend((0..w).map(|b| v >> b & 1 == 1));
             }
         }
-        let digits = (0..bits.len().div_ceil(4))
-            .rev()
-            .map(|d| {
-                let nib = (0..4)
-                    .filter(|b| bits.get(d * 4 + b).copied().unwrap_or(false))
-                    .fold(0u32, |n, b| n | 1 << b);
-                char::from_digit(nib, 16).expect("a nibble")
-            })
-            .collect();
+        let digits = super::params::hex_digits(bits.len(), |k| bits[k]);
         (bits.len() as u32, digits)
     }
 
