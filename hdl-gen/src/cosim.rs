@@ -38,6 +38,10 @@ pub enum CosimError {
         want: usize,
         streams: String,
     },
+    /// A check inside a primitive (`$fatal` in simulation) failed: the design reached a
+    /// state its hardware would not handle (e.g. a block RAM word read and written at once).
+    #[error("the design stopped at cycle {cycle}: {message}")]
+    Assertion { cycle: u64, message: String },
 }
 
 /// How to drive the streams.
@@ -340,6 +344,12 @@ impl NetSim {
             }
             self.sim.tick(p.clk);
             self.cycle += 1;
+            if let Some(message) = self.sim.error() {
+                return Err(CosimError::Assertion {
+                    cycle: self.cycle,
+                    message,
+                });
+            }
             idle = if progress { 0 } else { idle + 1 };
             if idle > limit {
                 let streams = format!(

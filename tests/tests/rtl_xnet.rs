@@ -100,14 +100,31 @@ fn mnist_layer_sequential_under_back_pressure_and_a_corrupted_weight() {
 
 #[test]
 fn generated_layer_sequential_top_is_lint_clean() {
-    let net = load("examples/mnist_bnn.yaml");
-    let g = seq_design(&net);
-    let mut d = hdlgen_sim::Design::new(g.top_name.clone());
-    for (name, text) in g.verilog() {
-        d = d.text(name.clone(), text.clone());
+    // MNIST's plain output layer is computed by hdlgen_xnet (ARGMAX); with a scale and
+    // bias it is hdlgen_argmax after the sums beat.
+    let plain = load("examples/mnist_bnn.yaml");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/mnist_bnn.yaml");
+    let text = std::fs::read_to_string(path).expect("example");
+    let affine_yaml = text.replace(
+        "output: {name: scores}",
+        "output: {name: scores, scale: {random: 8}, bias: {random: 9}}",
+    );
+    assert_ne!(affine_yaml, text);
+    let affine = Network::parse(hdlgen::spec::source::Source::new(
+        "mnist_affine.yaml",
+        affine_yaml,
+        "",
+    ))
+    .expect("parses");
+    for (what, net) in [("plain", &plain), ("affine", &affine)] {
+        let g = seq_design(net);
+        let mut d = hdlgen_sim::Design::new(g.top_name.clone());
+        for (name, text) in g.verilog() {
+            d = d.text(name.clone(), text.clone());
+        }
+        let warnings = hdlgen_sim::lint(&d, &[]).unwrap_or_else(|e| panic!("lint: {e}"));
+        assert!(warnings.is_empty(), "{what}: {warnings:#?}");
     }
-    let warnings = hdlgen_sim::lint(&d, &[]).unwrap_or_else(|e| panic!("lint: {e}"));
-    assert!(warnings.is_empty(), "{warnings:#?}");
 }
 
 /// A random network of the form the layer-sequential engine runs: an integer image, a

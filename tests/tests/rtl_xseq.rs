@@ -308,41 +308,7 @@ impl Tb {
 
     /// Runs one layer: descriptor on the ports, a start pulse, until done.
     fn run(&mut self, d: &Desc, what: &str) -> Out {
-        let i = d.input;
-        let o = d.output.unwrap_or(MapLayout {
-            h: 0,
-            w: 0,
-            ch: 0,
-            base: 0,
-        });
-        let row0 = d.row0(BA);
-        let col0 = d.col0(BA);
-        for (n, v) in [
-            ("d_ih", i.h),
-            ("d_iw", i.w),
-            ("d_ich", i.ch),
-            ("d_irs", i.rs()),
-            ("d_k", d.k),
-            ("d_p", d.p),
-            ("d_pone", d.pad_one as usize),
-            ("d_oh", d.oh),
-            ("d_ow", d.ow),
-            ("d_ng", d.groups),
-            ("d_pool", d.pool as usize),
-            ("d_och", o.ch),
-            ("d_ors", o.rs()),
-            ("d_obase", o.base),
-            ("d_final", d.output.is_none() as usize),
-            ("d_wbase", d.wbase),
-            ("d_tbase", d.tbase),
-        ] {
-            self.set(n, v as u64);
-        }
-        self.set("d_row0", row0[0] | row0[1] << BA);
-        self.set("d_col0", col0[0] | col0[1] << BA);
-        self.set("start", 1);
-        self.tick();
-        self.set("start", 0);
+        self.start(d);
         let mut out = Out {
             words: HashMap::new(),
             sums: HashMap::new(),
@@ -385,11 +351,56 @@ impl Tb {
                 assert!(out.sums.insert(g, s).is_none(), "{what}: group {g} twice");
             }
             self.tick();
+            if let Some(e) = self.sim.error() {
+                panic!(
+                    "{what}: the simulation stopped at cycle {}: {e}",
+                    out.cycles
+                );
+            }
             if done {
                 break;
             }
         }
         out
+    }
+
+    /// Puts a layer's descriptor on the ports and pulses `start`.
+    fn start(&mut self, d: &Desc) {
+        let i = d.input;
+        let o = d.output.unwrap_or(MapLayout {
+            h: 0,
+            w: 0,
+            ch: 0,
+            base: 0,
+        });
+        let row0 = d.row0(BA);
+        let col0 = d.col0(BA);
+        for (n, v) in [
+            ("d_ih", i.h),
+            ("d_iw", i.w),
+            ("d_ich", i.ch),
+            ("d_irs", i.rs()),
+            ("d_k", d.k),
+            ("d_p", d.p),
+            ("d_pone", d.pad_one as usize),
+            ("d_oh", d.oh),
+            ("d_ow", d.ow),
+            ("d_ng", d.groups),
+            ("d_pool", d.pool as usize),
+            ("d_och", o.ch),
+            ("d_ors", o.rs()),
+            ("d_obase", o.base),
+            ("d_final", d.output.is_none() as usize),
+            ("d_wbase", d.wbase),
+            ("d_tbase", d.tbase),
+        ] {
+            self.set(n, v as u64);
+        }
+        self.set("d_row0", row0[0] | row0[1] << BA);
+        self.set("d_col0", col0[0] | col0[1] << BA);
+        self.set("start", 1);
+        self.tick();
+        self.set("start", 0);
     }
 }
 
@@ -648,6 +659,70 @@ fn xseq_runs_the_mnist_chain_through_its_banks() {
         ..conv(5, 5, 128, 10, 5, BinPad::None, false)
     };
     run_case(&mut tb, &fc, &m3, &mut g, 100, 0, r, "fc");
+}
+
+#[test]
+fn a_write_to_a_word_a_run_reads_stops_the_simulation() {
+    // The banks are block RAMs without a read-during-write bypass (no_rw_check): a word
+    // read and written in one cycle would read undefined data on the board, so the
+    // simulation model stops there. The external port writes the first word of the
+    // input map (bank 0) in every cycle of a run that reads it.
+    let (pe, simd) = (2, 8);
+    let mut tb = Tb::new(pe, simd, 2);
+    let mut g = SplitMix64::new(7);
+    let c = conv(4, 4, 8, 8, 3, BinPad::None, false);
+    tb.load_map(&pm1(&mut g, 4 * 4 * 8, 3), Dims::map(4, 4, 8), 5);
+    let d = Desc {
+        input: MapLayout {
+            h: c.h,
+            w: c.w,
+            ch: 1,
+            base: 5,
+        },
+        k: 3,
+        p: 0,
+        pad_one: false,
+        oh: 2,
+        ow: 2,
+        groups: c.cout / pe,
+        pool: false,
+        output: Some(MapLayout {
+            h: 2,
+            w: 2,
+            ch: 1,
+            base: 60,
+        }),
+        wbase: 0,
+        tbase: 0,
+    };
+    assert!(tb.sim.error().is_none(), "no stop before the run");
+    tb.start(&d);
+    tb.set("ext_we", 1);
+    tb.set("ext_bank", 0);
+    tb.set("ext_addr", 5);
+    tb.set_wide("ext_data", &[0]);
+    for _ in 0..d.beats() + 20 {
+        tb.tick();
+        if tb.sim.error().is_some() {
+            break;
+        }
+    }
+    // Verilator prints the $fatal's text; the model's error names its line.
+    let e = tb.sim.error().expect("the collision stops the simulation");
+    let line: usize = e
+        .strip_prefix("hdlgen_xseq.v:")
+        .and_then(|r| r.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("stopped elsewhere: {e}"));
+    let src = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../hdl-gen/rtl/lib/hdlgen_xseq.v"),
+    )
+    .expect("source");
+    let text = src.lines().skip(line - 1).take(4).collect::<String>();
+    assert!(
+        text.contains("is read and written in one cycle"),
+        "{e}: {text}"
+    );
 }
 
 #[test]

@@ -133,6 +133,7 @@ module hdlgen_link #(
     reg [TW-1:0] idle = {TW{1'b0}};        // cycles since the last byte of a frame
     // Flags, one cycle behind the registers they read (see the header).
     reg rem_one = 1'b0, lo_zero = 1'b0, type_ok = 1'b0, len_ok = 1'b0, timeout = 1'b0;
+    reg len_nz = 1'b0, len_cfg = 1'b0, len_img = 1'b0;
     reg is_cfg = 1'b0, is_img = 1'b0, mid = 1'b0, watch = 1'b0;
     // A reply waits in (reply_type, reply_code) from reply_req until the transmitter takes
     // it (reply_busy); it is written only while no reply is pending (can_reply).
@@ -160,8 +161,12 @@ module hdlgen_link #(
         rem_one <= rem == 16'd1;
         lo_zero <= flen[7:0] == 8'd0;
         type_ok <= (ftype == T_CFG) || (ftype == T_IMAGE) || (ftype == T_INFO);
-        len_ok <= (ftype == T_CFG) ? (flen != 16'd0 && flen[2:0] == 3'd0 && {1'b0, flen} <= BUF17) :
-                  (ftype == T_IMAGE) ? (flen == IMG16) : (flen == 16'd0);
+        // Length checks in two flip-flop steps (a 16-bit compare chain into the type's mux
+        // was the UP5K's critical path); the CRC byte comes a byte time after the length.
+        len_nz <= flen != 16'd0;
+        len_cfg <= flen[2:0] == 3'd0 && {1'b0, flen} <= BUF17;
+        len_img <= flen == IMG16;
+        len_ok <= is_cfg ? (len_nz && len_cfg) : is_img ? len_img : !len_nz;
         is_cfg <= ftype == T_CFG;
         is_img <= ftype == T_IMAGE;
         ack_type <= (is_cfg || is_img) ? R_ACK : R_INFO;

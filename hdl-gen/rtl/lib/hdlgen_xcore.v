@@ -132,6 +132,26 @@ module hdlgen_xcore #(
         end
     endgenerate
 
+    // Each lane's beat value 2·count − SIMD (CW + 1 bits, signed). For SIMD a power of two
+    // it is count − SIMD/2 (count's top two bits decremented mod 4) shifted left: bit logic
+    // that folds into the rotation's LUTs, where a subtraction was a second carry chain
+    // in front of the accumulator's (the UP5K's critical path).
+    localparam POW2 = SIMD >= 2 && (SIMD & (SIMD - 1)) == 0;
+    wire [N*(CW+1)-1:0] beat;
+    generate
+        for (j = 0; j < N; j = j + 1) begin : g_beat
+            wire [CW-1:0] c = rcnt[j*CW +: CW];
+            if (POW2 && CW > 2) begin : g_bits
+                assign beat[j*(CW+1) +: CW+1] = {c[CW-1] ~^ c[CW-2], ~c[CW-2], c[CW-3:0], 1'b0};
+            end else if (POW2) begin : g_two                    // SIMD = 2
+                assign beat[j*(CW+1) +: CW+1] = {c[1] ~^ c[0], ~c[0], 1'b0};
+            end else begin : g_sub
+                wire [CW:0] c2 = {c, 1'b0};
+                assign beat[j*(CW+1) +: CW+1] = c2 - SIMD[CW:0];
+            end
+        end
+    endgenerate
+
     // Accumulators: a group's first beat starts from 0; after its last beat the sums
     // stand for one cycle (out_valid), and a following group's first beat overwrites them.
     reg [N*AW-1:0] acc = {N*AW{1'b0}};
@@ -150,8 +170,8 @@ module hdlgen_xcore #(
         for (k = 0; k < N; k = k + 1) begin
             if (r_valid) begin
                 acc[k*AW +: AW] <= (r_first ? {AW{1'b0}} : acc[k*AW +: AW])
-                    + (r_m[k / PE] ? ({{(AW-CW-1){1'b0}}, rcnt[k*CW +: CW], 1'b0}
-                                      - SIMD[AW-1:0]) : {AW{1'b0}});
+                    + (r_m[k / PE] ? {{(AW-CW-1){beat[k*(CW+1) + CW]}}, beat[k*(CW+1) +: CW+1]}
+                                   : {AW{1'b0}});
             end
         end
     end

@@ -17,7 +17,8 @@
 // Channel bits collect into SIMD-bit words, word k of pixel (by, bx) written to bank
 // (by mod 2)·2 + (bx mod 2) at obase + (by>>1)·ORS + (bx>>1)·OCH + k (rtl::xseq::MapLayout).
 // Weights: w_data = the K·K bits of channel w_addr from the cycle after one with w_re
-// high (a read register with a clock enable, as hdlgen_cfgmem's: a stall keeps it);
+// high (a read register with a clock enable, as hdlgen_cfgmem's; w_addr runs a cycle
+// ahead of the channel issued);
 // thresholds: t_data = {flip, t} (TW + 1 bits) of channel t_addr, read with w_re too.
 // o_* is hdlgen_xseq's external write port, behind a two-entry register slice; while
 // o_ready is low the slice fills and then channels stop issuing (credits: the pipeline
@@ -144,7 +145,12 @@ module hdlgen_xfront #(
     // enable fanning out over the trees: it was a UP5K critical path).
     reg [1:0] pend = 2'd0;
     wire hold = pend[1];
-    assign w_addr = o;
+    // The weights are read a cycle ahead, at o's next value, and registered with their
+    // count of −1s (below), so the block RAM's output feeds flip-flops only (its read
+    // into the trees' first adders was the UP5K's critical path).
+    wire to_calc = st[LOAD] && !nz && !rv && !ld_v;
+    wire [OB-1:0] o_nx = rst ? o : to_calc ? {OB{1'b0}} : (st[CALC] && !hold) ? o + 1'b1 : o;
+    assign w_addr = o_nx;
     assign t_addr = o;
     assign w_re = 1'b1;
 
@@ -298,7 +304,14 @@ module hdlgen_xfront #(
         cnt_neg = {NW{1'b0}};
         for (q = 0; q < K * K; q = q + 1) cnt_neg = cnt_neg + {{(NW-1){1'b0}}, !w_data[q]};
     end
-    assign nneg = cnt_neg;
+    // Channel o's weights and their count of −1s, in the cycle after its issue.
+    reg [K*K-1:0] w_q = {(K*K){1'b0}};
+    reg [NW-1:0] nneg_q = {NW{1'b0}};
+    always @(posedge clk) begin
+        w_q <= w_data;
+        nneg_q <= cnt_neg;
+    end
+    assign nneg = nneg_q;
     genvar s, t;
     generate
         for (s = 0; s < 2; s = s + 1) begin : g_tree
@@ -307,7 +320,7 @@ module hdlgen_xfront #(
                 localparam integer E = (t / K) * PK + s + (t % K);
                 wire [XW-1:0] x = patch[E*XW +: XW];
                 wire [TWD+XW-1:0] xs = {{TWD{x[XW-1]}}, x};     // sign-extended
-                assign terms[t*TWD +: TWD] = w_data[t] ? xs[TWD-1:0] : ~xs[TWD-1:0];
+                assign terms[t*TWD +: TWD] = w_q[t] ? xs[TWD-1:0] : ~xs[TWD-1:0];
                 wire _unused_x = &{1'b0, xs[TWD+XW-1:TWD], 1'b0};
             end
             wire [TWD+NW-1:0] nx = {{TWD{1'b0}}, nneg};

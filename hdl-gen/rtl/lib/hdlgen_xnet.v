@@ -2,7 +2,8 @@
 // Kind::Seq): hdlgen_xfront computes the first layer (integer image → binary conv,
 // threshold, 2×2 pool) into the first map, then hdlgen_xseq runs the binary layers one
 // after another (descriptors from the DESC table, rtl::xseq::SeqPlan) and the last run's
-// sums leave as one beat of CLS lanes for the output layer.
+// sums leave as one beat of CLS lanes for the output layer, or (ARGMAX = 1) as that
+// layer's class stream.
 //
 // The first map has two regions: the front writes image n + 1's into region (n + 1) mod 2
 // while the runs of image n read region n mod 2 (`pending`: a written map the runs have
@@ -19,6 +20,13 @@
 // (COUT words of K·K bits) and thresholds (COUT words {flip, t}, FTW + 1 bits), the
 // sequencer's weights (WD words of PE·SIMD bits; in SPRAM with W_SPRAM) and thresholds
 // (TD words of PE {flip, t} fields).
+//
+// Output. ARGMAX = 0: out_data = the CLS sums (AW bits each, class c at [c·AW +: AW]), one
+// beat a image. ARGMAX = 1: the output layer without scale and bias, as
+// hdlgen_argmax_plain computes it (out_data = class c's sum sign-extended to SW bits, one
+// class a beat, out_last with the last, out_pred = the first index of the largest), shifted
+// out of the sums register itself instead of a copy. sums_valid pulses once an image, in a
+// cycle the sums register holds all CLS sums (sums_data), for a tap.
 `default_nettype none
 module hdlgen_xnet #(
     // front: hdlgen_xfront
@@ -52,6 +60,8 @@ module hdlgen_xnet #(
     parameter [NRUN*DESCW-1:0] DESC = {(NRUN*DESCW){1'b0}},
     parameter [2*BA-1:0] ROW0_ALT = {(2*BA){1'b0}},
     parameter integer CLS = 10,
+    parameter integer ARGMAX = 0,
+    parameter integer SW = 13,
     parameter integer W_SPRAM = 0,
     parameter FW_INIT = "",
     parameter FT_INIT = "",
@@ -69,7 +79,11 @@ module hdlgen_xnet #(
     input  wire [IN_W-1:0]      in_data,
     output wire                 out_valid,
     input  wire                 out_ready,
-    output wire [CLS*AW-1:0]    out_data,
+    output wire [((ARGMAX != 0) ? SW : CLS*AW)-1:0] out_data,
+    output wire                 out_last,
+    output wire [((CLS > 1) ? $clog2(CLS) : 1)-1:0] out_pred,
+    output wire                 sums_valid,
+    output wire [CLS*AW-1:0]    sums_data,
     input  wire                 fw_we,
     input  wire                 ft_we,
     input  wire                 w_we,
@@ -145,7 +159,7 @@ module hdlgen_xnet #(
     reg [RB-1:0] run = {RB{1'b0}};
     reg s_par = 1'b0;               // region the runs read
     reg active = 1'b0, loaded = 1'b0, start = 1'b0;
-    reg ov = 1'b0;                  // the sums beat is valid
+    reg ov = 1'b0;                  // the sums (ARGMAX: classes of them) are leaving
     reg [DESC_BITS-1:0] dq = {DESC_BITS{1'b0}};
     wire [DESCW-1:0] dsel = DESC[run*DESCW +: DESCW];
     wire first = run == {RB{1'b0}};
@@ -218,24 +232,85 @@ module hdlgen_xnet #(
 
     // ---------------------------------------------------------------- sums out
     // The last run's groups arrive on acc_*: pixel 0's PE sums are outputs g·PE .. g·PE +
-    // PE − 1. The beat is valid from that run's done until taken.
+    // PE − 1. They are complete at that run's done, and the last run of the next image
+    // starts only once they have left (ov low), so a group never meets a shift.
+    localparam integer PW = (CLS > 1) ? $clog2(CLS) : 1;
+    localparam integer CLS_LAST_I = CLS - 1;
+    localparam [PW-1:0] CLS_LAST = CLS_LAST_I[PW-1:0];
     reg [CLS*AW-1:0] sums = {(CLS*AW){1'b0}};
+    reg [PW-1:0] oc = {PW{1'b0}};       // ARGMAX: the class offered
+    wire fire = ov && out_ready;
+    wire shift = ARGMAX != 0 && fire;
     genvar c;
     generate
         for (c = 0; c < CLS; c = c + 1) begin : g_cls
             localparam integer G = c / PE;
             localparam [DW-1:0] GV = G[DW-1:0];
-            always @(posedge clk)
-                if (acc_valid && acc_group == GV) sums[c*AW +: AW] <= acc_data[(c % PE)*AW +: AW];
+            if (c + 1 < CLS) begin : g_shift
+                always @(posedge clk)
+                    if (acc_valid && acc_group == GV) sums[c*AW +: AW] <= acc_data[(c % PE)*AW +: AW];
+                    else if (shift) sums[c*AW +: AW] <= sums[(c+1)*AW +: AW];
+            end else begin : g_top
+                always @(posedge clk)
+                    if (acc_valid && acc_group == GV) sums[c*AW +: AW] <= acc_data[(c % PE)*AW +: AW];
+            end
         end
     endgenerate
+    wire leaves = ARGMAX == 0 || oc == CLS_LAST;    // this beat ends the image's output
     assign out_valid = ov;
-    assign out_data = sums;
     always @(posedge clk) begin
-        if (out_ready) ov <= 1'b0;
+        if (fire) begin
+            if (leaves) ov <= 1'b0;
+            oc <= leaves ? {PW{1'b0}} : oc + 1'b1;
+        end
         if (s_done && last) ov <= 1'b1;
-        if (rst) ov <= 1'b0;
+        if (rst) begin
+            ov <= 1'b0;
+            oc <= {PW{1'b0}};
+        end
     end
+    reg sv = 1'b0;
+    always @(posedge clk) sv <= s_done && last && !rst;
+    assign sums_valid = (ARGMAX != 0) ? sv : fire;
+    assign sums_data = sums;
+
+    // ARGMAX: whether class oc + 1 beats the best it will meet is decided at class oc's
+    // move (gt, a flip-flop), as in hdlgen_argmax_plain: ties go to the lower index.
+    wire [AW-1:0] a = sums[AW-1:0];
+    wire [AW-1:0] a1;
+    generate
+        if (CLS > 1) begin : g_next
+            assign a1 = sums[AW +: AW];
+        end else begin : g_one
+            assign a1 = a;
+        end
+    endgenerate
+    reg gt = 1'b0;
+    reg [AW-1:0] best = {AW{1'b0}};
+    reg [PW-1:0] bidx = {PW{1'b0}};
+    wire newbest = oc == {PW{1'b0}} || gt;
+    always @(posedge clk)
+        if (shift) begin
+            gt <= newbest ? $signed(a1) > $signed(a) : $signed(a1) > $signed(best);
+            if (newbest) begin
+                best <= a;
+                bidx <= oc;
+            end
+        end
+    generate
+        if (ARGMAX != 0) begin : g_argmax
+            wire [SW+AW-1:0] ax = {{SW{a[AW-1]}}, a};
+            assign out_data = ax[SW-1:0];
+            assign out_last = oc == CLS_LAST;
+            assign out_pred = newbest ? oc : bidx;
+            wire _unused_x = &{1'b0, ax, 1'b0};
+        end else begin : g_sums
+            assign out_data = sums;
+            assign out_last = 1'b0;
+            assign out_pred = {PW{1'b0}};
+            wire _unused_g = &{1'b0, gt, best, bidx, newbest, a1, 1'b0};
+        end
+    endgenerate
     wire _unused_a = &{1'b0, acc_data, 1'b0};
     wire _unused_c = &{1'b0, cfg_word, cfg_lane, 1'b0};
 endmodule

@@ -34,6 +34,8 @@
 // Weights: the word of group g, tap (ky, kx), chunk k is at d_wbase + ((g·K + ky)·K + kx)·ICH
 // + k (PE·SIMD bits, output p at bits [p·SIMD +: SIMD]), read again for every block;
 // w_data must show the word at w_addr one cycle later (block RAM or SPRAM read register).
+// w_addr runs a beat ahead of the issue and w_data is registered here: the weights travel
+// from the memory (an SPRAM in a corner of a UP5K) to the core in a cycle of their own.
 // Thresholds: word d_tbase + g = PE fields {flip, t} of TW + 1 bits (hdlgen_xcore's
 // in_thr/in_flip), same latency. Written maps: C_out must be a multiple of SIMD.
 // Loop order: blocks in raster order, groups, ky, kx, chunks; one beat a cycle, so from
@@ -77,7 +79,7 @@ module hdlgen_xseq #(
     input  wire                 d_final,
     input  wire [WA-1:0]        d_wbase,
     input  wire [TA-1:0]        d_tbase,
-    output reg  [WA-1:0]        w_addr,
+    output wire [WA-1:0]        w_addr,
     input  wire [PE*SIMD-1:0]   w_data,
     output reg  [TA-1:0]        t_addr,
     input  wire [PE*(TW+1)-1:0] t_data,
@@ -128,7 +130,7 @@ module hdlgen_xseq #(
     wire [DW-1:0] three_u = 3;
     reg [BA-1:0] rb0 = 0, rb1 = 0, cb0 = 0, cb1 = 0;   // block address parts per parity
     reg [BA-1:0] tr0 = 0, tr1 = 0, tc0 = 0, tc1 = 0;   // tap address parts per parity
-    reg [WA-1:0] widx = 0;                          // weight word within the block
+    reg [WA-1:0] wad = 0;                           // the next beat's weight word
     reg [BA-1:0] orow = 0, ocol = 0;                // output address parts of the block
     reg [BA-1:0] chunk = 0;                         // output word of group g
     reg [GB-1:0] gpos = 0;                          // g mod GPW
@@ -196,10 +198,12 @@ module hdlgen_xseq #(
             tr0 <= d_row0[0 +: BA]; tr1 <= d_row0[BA +: BA];
             cb0 <= d_col0[0 +: BA]; cb1 <= d_col0[BA +: BA];
             tc0 <= d_col0[0 +: BA]; tc1 <= d_col0[BA +: BA];
-            widx <= 0; orow <= d_obase; ocol <= 0; chunk <= 0; gpos <= 0;
+            wad <= d_wbase; orow <= d_obase; ocol <= 0; chunk <= 0; gpos <= 0;
         end else if (run) begin
             if (finish) run <= 1'b0;
-            widx <= widx + 1'b1;
+            // Weight words run d_wbase + ((g·K + ky)·K + kx)·ICH + ch: one a beat, from
+            // d_wbase again after a block's last beat (a_bx).
+            wad <= a_bx ? d_wbase : wad + 1'b1;
             ch <= lch ? {DW{1'b0}} : ch + 1'b1;
             if (a_kx) begin
                 if (!lkx) begin
@@ -238,7 +242,6 @@ module hdlgen_xseq #(
                     g <= g + 1'b1;
                 end else begin
                     g <= 0;
-                    widx <= 0;
                 end
             end
             if (a_bx) begin
@@ -325,7 +328,6 @@ module hdlgen_xseq #(
         s1_slots <= slots;
         s1_rot <= rot;
         s1_tag <= {g, wa, wmask, finish, word_end, d_final};
-        w_addr <= d_wbase + widx;
         t_addr <= d_tbase + g_x[TA-1:0];
     end
     // A bank whose pixel is outside the input map reads the ones word (padding `one`;
@@ -355,7 +357,11 @@ module hdlgen_xseq #(
     wire [4*SIMD-1:0] rdata;
     generate
         for (b = 0; b < 4; b = b + 1) begin : g_bank
-            reg [SIMD-1:0] mem [0:(1<<BA)-1];
+            // no_rw_check: a run's reads never meet a write to their word (the maps a run
+            // reads and writes are apart, and the front end writes the other copy of the
+            // first map); a block RAM's read data would be undefined there, and yosys's
+            // bypass for it cost 320 flip-flops. Simulation stops on such a collision.
+            (* no_rw_check *) reg [SIMD-1:0] mem [0:(1<<BA)-1];
             reg [SIMD-1:0] q = {SIMD{1'b0}};
             integer i;
             initial begin
@@ -370,10 +376,22 @@ module hdlgen_xseq #(
                 q <= mem[raddr[b*BA +: BA]];
             end
             assign rdata[b*SIMD +: SIMD] = q;
+`ifndef SYNTHESIS
+            always @(posedge clk)
+                if (s1_v && ((wr_q[b] && wr_addr == raddr[b*BA +: BA]) ||
+                             (ext_go && ext_bank == b && ext_addr == raddr[b*BA +: BA])))
+                    $fatal(1, "hdlgen_xseq: bank %0d word %0d is read and written in one cycle",
+                           b, raddr[b*BA +: BA]);
+`endif
         end
     endgenerate
 
-    // S2: the core's inputs (bank and weight data straight from the block RAMs).
+    // The weight word of the beat in S1 (read in its S0), registered for S2.
+    assign w_addr = wad;
+    reg [PE*SIMD-1:0] w_q = {(PE*SIMD){1'b0}};
+    always @(posedge clk) w_q <= w_data;
+
+    // S2: the core's inputs (bank data straight from the block RAMs, weights from w_q).
     reg s2_v = 1'b0, s2_first = 1'b0, s2_last = 1'b0;
     reg [3:0] s2_m = 4'd0;
     reg [1:0] s2_rot = 2'd0;
@@ -415,7 +433,7 @@ module hdlgen_xseq #(
         .in_valid(s2_v),
         .in_first(s2_first),
         .in_last(s2_last),
-        .in_w(w_data),
+        .in_w(w_q),
         .in_x(rdata),
         .in_m(s2_m),
         .in_rot(s2_rot),

@@ -542,7 +542,14 @@ pub fn estimate(d: &Design, replicate: bool) -> Estimate {
         .enumerate()
         .map(|(k, e)| {
             let mut x = engine(e, d.reg_every);
-            if replicate && k + 1 < n {
+            if k > 0 && super::top::folds_argmax(d, k - 1) {
+                // Shifted out of the layer-sequential engine's sums: no copy of them.
+                if let Kind::Argmax { cls, in_w, .. } = e.kind {
+                    x.ff = x.ff.saturating_sub((cls * in_w as usize) as u64);
+                    x.lc = logic_cells(x.lut4, x.ff);
+                }
+            }
+            if replicate && k + 1 < n && !super::top::folds_argmax(d, k) {
                 let (l, f) = skid_cost(e.output.width());
                 x.lut4 += l;
                 x.ff += f;

@@ -219,6 +219,15 @@ fn swg(
 }
 
 /// Builds the top module of a lowered design.
+/// Whether engine `k` is the layer-sequential engine and computes the output layer after it
+/// too (`hdlgen_xnet` with ARGMAX: a plain output layer, the design's last engine), so that
+/// engine `k + 1` instantiates nothing: its class stream comes from engine `k`.
+pub fn folds_argmax(d: &Design, k: usize) -> bool {
+    matches!(d.engines.get(k).map(|e| &e.kind), Some(Kind::Seq(_)))
+        && k + 2 == d.engines.len()
+        && matches!(d.engines[k + 1].kind, Kind::Argmax { plain: true, .. })
+}
+
 pub fn top(d: &Design, opts: &TopOptions) -> Module {
     let mut cx = Cx {
         m: Module::new(top_name(d)),
@@ -398,7 +407,8 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
         };
         // With `replicate`, the engine's output reaches the next engine through a
         // two-entry register slice (`hdlgen_skid`).
-        let out = if opts.replicate && k + 1 < n {
+        let folded = k > 0 && folds_argmax(d, k - 1);
+        let out = if opts.replicate && k + 1 < n && !folds_argmax(d, k) {
             let eo = stream(&mut cx, &format!("{name}_out"), e.output.width());
             cx.inst(
                 "hdlgen_skid",
@@ -641,8 +651,43 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                 let we = |kind: UnitKind| {
                     unit_of(k, kind).map_or(Expr::lit(1, 0), |u| unit_we[u].clone())
                 };
+                let fold = folds_argmax(d, k);
                 let mut conns = base(&s, &out);
-                conns.push(("out_data", out.data.clone()));
+                if fold {
+                    // The class stream, wired to the output layer's stream (below); the
+                    // sums stream carries the tap only.
+                    let cls_valid = cx.wire(&format!("{name}_cls_valid"), 1);
+                    let cls_ready = cx.wire(&format!("{name}_cls_ready"), 1);
+                    let sw = d.engines[k + 1].output.width();
+                    let score = cx.wire(&format!("{name}_cls_score"), sw);
+                    let last = cx.wire(&format!("{name}_cls_last"), 1);
+                    let pred = cx.wire(&format!("{name}_cls_pred"), field_bits(x.cls) as usize);
+                    conns.retain(|(n, _)| !n.starts_with("out_"));
+                    conns.extend([
+                        ("out_valid", cls_valid),
+                        ("out_ready", cls_ready),
+                        ("out_data", score),
+                        ("out_last", last),
+                        ("out_pred", pred),
+                        ("sums_valid", out.valid.clone()),
+                        ("sums_data", out.data.clone()),
+                    ]);
+                } else {
+                    // Unused outputs: the sums beat is the stream.
+                    let last = cx.wire(&format!("{name}_no_last"), 1);
+                    let pred = cx.wire(&format!("{name}_no_pred"), field_bits(x.cls) as usize);
+                    let sv = cx.wire(&format!("{name}_no_sums_valid"), 1);
+                    let sd = cx.wire(&format!("{name}_no_sums"), e.output.width());
+                    cx.unused
+                        .extend([last.clone(), pred.clone(), sv.clone(), sd.clone()]);
+                    conns.extend([
+                        ("out_data", out.data.clone()),
+                        ("out_last", last),
+                        ("out_pred", pred),
+                        ("sums_valid", sv),
+                        ("sums_data", sd),
+                    ]);
+                }
                 conns.push(("fw_we", we(UnitKind::FrontWeights)));
                 conns.push(("ft_we", we(UnitKind::FrontThresholds)));
                 conns.push(("w_we", we(UnitKind::Weights)));
@@ -696,6 +741,15 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                             },
                         ),
                         ("CLS", p(x.cls)),
+                        ("ARGMAX", p(fold as usize)),
+                        (
+                            "SW",
+                            p(if fold {
+                                d.engines[k + 1].output.width()
+                            } else {
+                                x.aw as usize
+                            }),
+                        ),
                         ("W_SPRAM", p(w_spram as usize)),
                         ("FW_INIT", init(unit_of(k, UnitKind::FrontWeights))),
                         ("FT_INIT", init(unit_of(k, UnitKind::FrontThresholds))),
@@ -708,6 +762,28 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                     ],
                     conns,
                 );
+            }
+            Kind::Argmax {
+                cls,
+                in_w,
+                sw,
+                plain,
+                ..
+            } if folded => {
+                // Computed by the layer-sequential engine before it (folds_argmax): its
+                // class stream is this engine's output; its sums stream ends here.
+                let src = format!("e{}_{}", k - 1, ident(&d.engines[k - 1].name));
+                cx.m.assign(out.valid.clone(), Expr::id(format!("{src}_cls_valid")));
+                cx.m.assign(Expr::id(format!("{src}_cls_ready")), out.ready.clone());
+                cx.m.assign(out.data.clone(), Expr::id(format!("{src}_cls_score")));
+                cx.m.assign(s.ready.clone(), Expr::lit(1, 1));
+                cx.unused
+                    .extend([s.valid.clone(), s.ready.clone(), s.data.clone()]);
+                if let (Some(ol), Some(op)) = (&out_last, &out_pred) {
+                    cx.m.assign(ol.clone(), Expr::id(format!("{src}_cls_last")));
+                    cx.m.assign(op.clone(), Expr::id(format!("{src}_cls_pred")));
+                }
+                let _ = (cls, in_w, sw, plain);
             }
             Kind::Argmax {
                 cls,
