@@ -444,7 +444,7 @@ fn too_big_for_the_board_is_an_error_before_any_tool_runs() {
         o.stderr
     );
     assert!(
-        s.contains("thelayer-sequentialenginefits(25013cycles/image):`--engineseq`"),
+        s.contains("thelayer-sequentialenginefits(25016cycles/image):`--engineseq`"),
         "{}",
         o.stderr
     );

@@ -101,7 +101,7 @@ fn check_estimates_for_the_board_asked_for() {
     let seq = est(&[]);
     assert_eq!(seq["fits"], true, "{seq}");
     assert_eq!(seq["estimate"]["engines"][0]["kind"], "seq", "{seq}");
-    assert_eq!(seq["estimate"]["interval"], 25_013, "{seq}");
+    assert_eq!(seq["estimate"]["interval"], 25_016, "{seq}");
     let big = est(&["--board", "ulx3s-85f"]);
     assert_eq!(big["board"], "ulx3s-85f");
     assert_eq!(big["fits"], true, "{big}");

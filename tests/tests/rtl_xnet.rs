@@ -36,7 +36,7 @@ fn seq_design(net: &Network) -> Generated {
 #[test]
 fn examples_on_the_layer_sequential_engine_are_bit_exact() {
     for (path, interval) in [
-        ("examples/mnist_bnn.yaml", Some(25_013)),
+        ("examples/mnist_bnn.yaml", Some(25_016)),
         ("examples/digits/bnn.yaml", None),
     ] {
         let net = load(path);

@@ -19,7 +19,7 @@
 //
 // Timing: one beat a cycle, no back-pressure (the engine's controller schedules every
 // beat; a cycle with in_valid low is a bubble). A group's results are on out_acc / out_bits
-// with out_valid for exactly one cycle, LAT = popcount_latency(SIMD, REG_EVERY) + 1 cycles
+// with out_valid for exactly one cycle, LAT = popcount_latency(SIMD, REG_EVERY) + 2 cycles
 // after the cycle its last beat entered (hdlgen::rtl::lib::xcore_latency), with out_tag =
 // the in_tag of that last beat. Groups may follow each other back to back.
 // out_acc lane j·PE + p at bits [(j·PE + p)·AW +: AW], signed: AW must hold every acc
@@ -159,19 +159,36 @@ module hdlgen_xcore #(
     reg [PE*TW-1:0] thr = {PE*TW{1'b0}};
     reg [PE-1:0] flip = {PE{1'b0}};
     reg [TAG_W-1:0] tag = {TAG_W{1'b0}};
+    // The beat values, routed and masked, are registered before the accumulators (with
+    // the group's flags, thresholds and tag): the routing's multiplexers into the
+    // accumulator's carry chain were the UP5K's critical path.
     integer k;
+    reg [N*(CW+1)-1:0] bq = {(N*(CW+1)){1'b0}};
+    reg b_valid = 1'b0, b_first = 1'b0, b_last = 1'b0;
+    reg [PE*TW-1:0] b_thr = {PE*TW{1'b0}};
+    reg [PE-1:0] b_flip = {PE{1'b0}};
+    reg [TAG_W-1:0] b_tag = {TAG_W{1'b0}};
     always @(posedge clk) begin
-        ov <= r_valid && r_last && !rst;
-        if (r_valid && r_last) begin
-            thr <= r_thr;
-            flip <= r_flip;
-            tag <= r_tag;
+        b_valid <= r_valid && !rst;
+        b_first <= r_first;
+        b_last <= r_last;
+        b_thr <= r_thr;
+        b_flip <= r_flip;
+        b_tag <= r_tag;
+        for (k = 0; k < N; k = k + 1)
+            bq[k*(CW+1) +: CW+1] <= r_m[k / PE] ? beat[k*(CW+1) +: CW+1] : {(CW+1){1'b0}};
+    end
+    always @(posedge clk) begin
+        ov <= b_valid && b_last && !rst;
+        if (b_valid && b_last) begin
+            thr <= b_thr;
+            flip <= b_flip;
+            tag <= b_tag;
         end
         for (k = 0; k < N; k = k + 1) begin
-            if (r_valid) begin
-                acc[k*AW +: AW] <= (r_first ? {AW{1'b0}} : acc[k*AW +: AW])
-                    + (r_m[k / PE] ? {{(AW-CW-1){beat[k*(CW+1) + CW]}}, beat[k*(CW+1) +: CW+1]}
-                                   : {AW{1'b0}});
+            if (b_valid) begin
+                acc[k*AW +: AW] <= (b_first ? {AW{1'b0}} : acc[k*AW +: AW])
+                    + {{(AW-CW-1){bq[k*(CW+1) + CW]}}, bq[k*(CW+1) +: CW+1]};
             end
         end
     end

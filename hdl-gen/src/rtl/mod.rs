@@ -167,7 +167,7 @@ pub mod lib {
 
     /// Cycles from a group's last beat entering `hdlgen_xcore` to its results (out_valid).
     pub fn xcore_latency(simd: usize, reg_every: usize) -> usize {
-        1 + popcount_latency(simd, reg_every)
+        2 + popcount_latency(simd, reg_every)
     }
 
     /// Register stages of `hdlgen_addtree` (the same LATENCY as `hdlgen_popcount`).
