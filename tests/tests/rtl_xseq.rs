@@ -364,7 +364,7 @@ impl Tb {
         out
     }
 
-    /// Puts a layer's descriptor on the ports and pulses `start`.
+    /// Puts a layer's descriptor on the ports and, a cycle later, pulses `start`.
     fn start(&mut self, d: &Desc) {
         let i = d.input;
         let o = d.output.unwrap_or(MapLayout {
@@ -398,6 +398,7 @@ impl Tb {
         }
         self.set("d_row0", row0[0] | row0[1] << BA);
         self.set("d_col0", col0[0] | col0[1] << BA);
+        self.tick(); // the descriptor stands a cycle before `start`
         self.set("start", 1);
         self.tick();
         self.set("start", 0);

@@ -25,7 +25,7 @@
 // beat a image. ARGMAX = 1: the output layer without scale and bias, as
 // hdlgen_argmax_plain computes it (out_data = class c's sum sign-extended to SW bits, one
 // class a beat, out_last with the last, out_pred = the first index of the largest), shifted
-// out of the sums register itself instead of a copy. sums_valid pulses once an image, in a
+// out of the sums register itself instead of a copy, a class every two cycles at most. sums_valid pulses once an image, in a
 // cycle the sums register holds all CLS sums (sums_data), for a tap.
 `default_nettype none
 module hdlgen_xnet #(
@@ -239,7 +239,11 @@ module hdlgen_xnet #(
     localparam [PW-1:0] CLS_LAST = CLS_LAST_I[PW-1:0];
     reg [CLS*AW-1:0] sums = {(CLS*AW){1'b0}};
     reg [PW-1:0] oc = {PW{1'b0}};       // ARGMAX: the class offered
-    wire fire = ov && out_ready;
+    // ARGMAX: a class leaves only while the comparisons registered below are fresh (no
+    // class left and no group was written in the cycle before): one every two cycles.
+    reg fresh = 1'b0;
+    wire offer = ov && (ARGMAX == 0 || fresh);
+    wire fire = offer && out_ready;
     wire shift = ARGMAX != 0 && fire;
     genvar c;
     generate
@@ -257,7 +261,7 @@ module hdlgen_xnet #(
         end
     endgenerate
     wire leaves = ARGMAX == 0 || oc == CLS_LAST;    // this beat ends the image's output
-    assign out_valid = ov;
+    assign out_valid = offer;
     always @(posedge clk) begin
         if (fire) begin
             if (leaves) ov <= 1'b0;
@@ -275,7 +279,10 @@ module hdlgen_xnet #(
     assign sums_data = sums;
 
     // ARGMAX: whether class oc + 1 beats the best it will meet is decided at class oc's
-    // move (gt, a flip-flop), as in hdlgen_argmax_plain: ties go to the lower index.
+    // move (gt, a flip-flop), as in hdlgen_argmax_plain: ties go to the lower index. Both
+    // comparisons it chooses from are flip-flops (c_a: against class oc, c_b: against the
+    // best so far) of registers that change only when a class leaves or a group arrives,
+    // hence `fresh` (the compare into the decision was a UP5K critical path).
     wire [AW-1:0] a = sums[AW-1:0];
     wire [AW-1:0] a1;
     generate
@@ -289,9 +296,15 @@ module hdlgen_xnet #(
     reg [AW-1:0] best = {AW{1'b0}};
     reg [PW-1:0] bidx = {PW{1'b0}};
     wire newbest = oc == {PW{1'b0}} || gt;
+    reg c_a = 1'b0, c_b = 1'b0;
+    always @(posedge clk) begin
+        c_a <= $signed(a1) > $signed(a);
+        c_b <= $signed(a1) > $signed(best);
+        fresh <= !shift && !acc_valid && !rst;
+    end
     always @(posedge clk)
         if (shift) begin
-            gt <= newbest ? $signed(a1) > $signed(a) : $signed(a1) > $signed(best);
+            gt <= newbest ? c_a : c_b;
             if (newbest) begin
                 best <= a;
                 bidx <= oc;
@@ -308,7 +321,7 @@ module hdlgen_xnet #(
             assign out_data = sums;
             assign out_last = 1'b0;
             assign out_pred = {PW{1'b0}};
-            wire _unused_g = &{1'b0, gt, best, bidx, newbest, a1, 1'b0};
+            wire _unused_g = &{1'b0, gt, best, bidx, newbest, c_a, c_b, fresh, 1'b0};
         end
     endgenerate
     wire _unused_a = &{1'b0, acc_data, 1'b0};

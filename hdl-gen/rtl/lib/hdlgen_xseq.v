@@ -13,7 +13,7 @@
 // its pixel (xcore in_rot). The last word of every bank (2^BA − 1) is all ones and read
 // for taps outside the input map (padding `one`); maps must leave it alone.
 //
-// Descriptor (inputs, valid in the cycle `start` is high and stable until `done`):
+// Descriptor (inputs, valid from the cycle before `start` is high and stable until `done`):
 //   d_ih, d_iw, d_ich, d_irs            input map: height, width, CH, RS
 //   d_k, d_p, d_pone                    kernel K×K, stride 1, P rows/columns of padding on
 //                                       the top/left (output (oy, ox) reads input
@@ -143,29 +143,52 @@ module hdlgen_xseq #(
     wire finish = run && a_by && lby;
     wire ich1 = d_ich == one_u, k1 = k_u == one_u, ng1 = d_ng == one_u;
     wire nbx1 = nbx == one_u, nby1 = nby == one_u;
-    // Each counter's second-to-last value, loaded while idle: "the next value is the
-    // last" is then an equality with a flip-flop, not an adder and a compare.
-    // Likewise "a loop of one iteration" (the first value is the last) while running.
-    reg [DW-1:0] ich_2 = 0, k_2 = 0, ng_2 = 0, nbx_2 = 0, nby_2 = 0;
-    reg ich1_q = 1'b0, k1_q = 1'b0, ng1_q = 1'b0, nbx1_q = 1'b0;
+    wire ich2 = d_ich == two_u, k2 = k_u == two_u, ng2 = d_ng == two_u;
+    wire nbx2 = nbx == two_u, nby2 = nby == two_u;
+    // Every flag's next value is a multiplexer of flip-flops, and their products (a_*)
+    // one gate more (the compares were the UP5K's critical path):
+    // - the descriptor's facts ("a loop of one / two iterations", count − 3) are loaded
+    //   while idle, so the descriptor must be stable from the cycle before `start`;
+    // - "the next value is the last" needs "the counter is at its second-to-last
+    //   value", a flag of its own (e*), kept like the last-value flags, its compare (the
+    //   counter against count − 3) made a cycle early, when the counter steps up.
+    reg [DW-1:0] ich_3 = 0, k_3 = 0, ng_3 = 0, nbx_3 = 0, nby_3 = 0;
+    reg ich1_q = 1'b0, k1_q = 1'b0, ng1_q = 1'b0, nbx1_q = 1'b0, nby1_q = 1'b0;
+    reg ich2_q = 1'b0, k2_q = 1'b0, ng2_q = 1'b0, nbx2_q = 1'b0, nby2_q = 1'b0;
     always @(posedge clk)
         if (!run) begin
-            ich_2 <= d_ich - two_u;
-            k_2 <= k_u - two_u;
-            ng_2 <= d_ng - two_u;
-            nbx_2 <= nbx - two_u;
-            nby_2 <= nby - two_u;
+            ich_3 <= d_ich - three_u;
+            k_3 <= k_u - three_u;
+            ng_3 <= d_ng - three_u;
+            nbx_3 <= nbx - three_u;
+            nby_3 <= nby - three_u;
             ich1_q <= ich1;
             k1_q <= k1;
             ng1_q <= ng1;
             nbx1_q <= nbx1;
+            nby1_q <= nby1;
+            ich2_q <= ich2;
+            k2_q <= k2;
+            ng2_q <= ng2;
+            nbx2_q <= nbx2;
+            nby2_q <= nby2;
         end
-    wire lch_n = !run ? ich1 : lch ? ich1_q : ch == ich_2;
-    wire lkx_n = !run ? k1 : !a_kx ? lkx : lkx ? k1_q : kx == k_2;
-    wire lky_n = !run ? k1 : !a_ky ? lky : lky ? k1_q : ky == k_2;
-    wire lg_n = !run ? ng1 : !a_g ? lg : lg ? ng1_q : g == ng_2;
-    wire lbx_n = !run ? nbx1 : !a_bx ? lbx : lbx ? nbx1_q : bx == nbx_2;
-    wire lby_n = !run ? nby1 : !a_by ? lby : by == nby_2;
+    reg ech = 1'b0, ekx = 1'b0, eky = 1'b0, eg = 1'b0, ebx = 1'b0, eby = 1'b0;
+    always @(posedge clk)
+        if (!rst) begin
+            ech <= (!run || lch) ? ich2_q : ch == ich_3;
+            ekx <= !run ? k2_q : !a_kx ? ekx : lkx ? k2_q : kx == k_3;
+            eky <= !run ? k2_q : !a_ky ? eky : lky ? k2_q : ky == k_3;
+            eg <= !run ? ng2_q : !a_g ? eg : lg ? ng2_q : g == ng_3;
+            ebx <= !run ? nbx2_q : !a_bx ? ebx : lbx ? nbx2_q : bx == nbx_3;
+            eby <= !run ? nby2_q : !a_by ? eby : by == nby_3;
+        end
+    wire lch_n = (!run || lch) ? ich1_q : ech;
+    wire lkx_n = !run ? k1_q : !a_kx ? lkx : lkx ? k1_q : ekx;
+    wire lky_n = !run ? k1_q : !a_ky ? lky : lky ? k1_q : eky;
+    wire lg_n = !run ? ng1_q : !a_g ? lg : lg ? ng1_q : eg;
+    wire lbx_n = !run ? nbx1_q : !a_bx ? lbx : lbx ? nbx1_q : ebx;
+    wire lby_n = !run ? nby1_q : !a_by ? lby : eby;
     always @(posedge clk) begin
         if (!rst) begin
             lch <= lch_n;
