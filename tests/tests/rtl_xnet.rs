@@ -262,6 +262,50 @@ fn random_layer_sequential_networks_are_bit_exact_at_their_estimated_interval() 
     assert_eq!(ran, n);
 }
 
+/// A plan whose only run is the dense layer (no thresholds, so no threshold memory), with
+/// 200 classes: the run of the next image waits while the classes leave the sums register
+/// (Xnet::folded_interval); bit-exact and exact in interval.
+#[test]
+fn a_dense_only_plan_with_many_classes_is_exact() {
+    let yaml =
+        "version: 1\nname: xdense\ninput: {shape: [8, 8, 1], bits: 8, signed: false}\nlayers:\n\
+  - binary_conv2d: {name: c1, filters: 32, kernel: 3, padding: zero, weights: {random: 1}}\n\
+  - threshold: {name: t1, thresholds: {random: 2}, direction: ge}\n\
+  - maxpool: {name: p1, size: 2}\n\
+  - flatten\n\
+  - binary_dense: {name: fc, units: 200, weights: {random: 3}}\n\
+  - output: {name: o}\n";
+    let net = Network::parse(hdlgen::spec::source::Source::new(
+        "xdense.yaml",
+        yaml.to_string(),
+        "",
+    ))
+    .expect("parses");
+    let g = seq_design(&net);
+    let Some(hdlgen::rtl::lower::Kind::Seq(x)) = g.design.engines.first().map(|e| &e.kind) else {
+        panic!("the layer-sequential engine")
+    };
+    assert_eq!(x.plan.runs.len(), 1);
+    assert_eq!(x.plan.threshold_words, 0);
+    assert!(
+        x.folded_interval(2) > x.interval(2),
+        "the classes' wait shows in the interval"
+    );
+    assert_eq!(g.estimate.interval as usize, x.folded_interval(2));
+    let mut rng = Rng(5);
+    let samples: Vec<Sample> = (0..4).map(|_| random_sample(&net, &mut rng)).collect();
+    let mut s = NetSim::build(&g, &SimOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    s.load(&g.images);
+    let rep = s.run(&net, &samples, Drive::default()).expect("runs");
+    assert_eq!((rep.agree, rep.first_mismatch), (4, None));
+    let iv = rep.interval.expect("interval");
+    assert!(
+        (iv - g.estimate.interval as f64).abs() < 0.5,
+        "measured interval {iv} vs estimated {}",
+        g.estimate.interval
+    );
+}
+
 /// Without the top's registered range checks (`cfg_regs` off, so `hdlgen_xnet` checks
 /// its own), a write past a memory's words that would alias a used word if its high
 /// address bits were dropped changes nothing.

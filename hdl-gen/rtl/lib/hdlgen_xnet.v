@@ -22,11 +22,12 @@
 // (TD words of PE {flip, t} fields).
 //
 // Output. ARGMAX = 0: out_data = the CLS sums (AW bits each, class c at [c·AW +: AW]), one
-// beat a image. ARGMAX = 1: the output layer without scale and bias, as
+// beat an image. ARGMAX = 1: the output layer without scale and bias, as
 // hdlgen_argmax_plain computes it (out_data = class c's sum sign-extended to SW bits, one
-// class a beat, out_last with the last, out_pred = the first index of the largest), shifted
-// out of the sums register itself instead of a copy, a class every two cycles at most. sums_valid pulses once an image, in a
-// cycle the sums register holds all CLS sums (sums_data), for a tap.
+// class a beat, out_last with the last, out_pred = the first index of the largest),
+// shifted out of the sums register itself instead of a copy, a class every two cycles at
+// most. sums_valid pulses once an image, in a cycle the sums register holds all CLS sums
+// (sums_data), for a tap.
 `default_nettype none
 module hdlgen_xnet #(
     // front: hdlgen_xfront
@@ -205,7 +206,8 @@ module hdlgen_xnet #(
     hdlgen_cfgmem #(.W(PE * SIMD), .D(WD), .HUGE(W_SPRAM), .INIT_FILE(W_INIT)) u_w (
         .clk(clk), .we(w_ok), .waddr(cfg_word[WA-1:0]), .wlane(cfg_lane[LW_W-1:0]),
         .wdata(cfg_data), .re(1'b1), .raddr(w_addr), .rdata(w_data));
-    hdlgen_cfgmem #(.W(PE * (TW + 1)), .D(TD), .INIT_FILE(T_INIT)) u_t (
+    // TD = 0: no run has a threshold (the dense layer alone); a one-word memory stands in.
+    hdlgen_cfgmem #(.W(PE * (TW + 1)), .D((TD > 0) ? TD : 1), .INIT_FILE(T_INIT)) u_t (
         .clk(clk), .we(t_ok), .waddr(cfg_word[TA-1:0]), .wlane(cfg_lane[LW_T-1:0]),
         .wdata(cfg_data), .re(1'b1), .raddr(t_addr), .rdata(t_data));
     wire tap_valid, acc_valid;

@@ -544,12 +544,16 @@ pub fn estimate(d: &Design, replicate: bool) -> Estimate {
             let mut x = engine(e, d.reg_every);
             if k > 0 && super::top::folds_argmax(d, k - 1) {
                 // Shifted out of the layer-sequential engine's sums: no copy of them.
-                // A class leaves every two cycles (hdlgen_xnet's registered comparisons).
+                // A class leaves every two cycles (hdlgen_xnet's registered comparisons);
+                // the engine's interval counts the wait (Xnet::folded_interval).
                 if let Kind::Argmax { cls, in_w, .. } = e.kind {
                     x.ff = x.ff.saturating_sub((cls * in_w as usize) as u64);
                     x.lc = logic_cells(x.lut4, x.ff);
-                    x.cycles = 2 * cls as u64 + 2;
+                    x.cycles = 2 * cls as u64;
                 }
+            }
+            if let (true, Kind::Seq(s)) = (super::top::folds_argmax(d, k), &e.kind) {
+                x.cycles = s.folded_interval(d.reg_every) as u64;
             }
             if replicate && k + 1 < n && !super::top::folds_argmax(d, k) {
                 let (l, f) = skid_cost(e.output.width());

@@ -814,7 +814,7 @@ pub fn lower_seq(
     debug_assert_eq!(o.classes, x.cls);
     let f = &x.front;
     let (pe, simd) = (x.plan.pe, x.plan.simd);
-    let units = vec![
+    let mut units = vec![
         Unit {
             engine: 0,
             kind: UnitKind::FrontWeights,
@@ -836,14 +836,17 @@ pub fn lower_seq(
             depth: x.plan.weight_words,
             spram: x.spram,
         },
-        Unit {
+    ];
+    // A plan whose only run is the dense layer has no thresholds (and no memory for them).
+    if x.plan.threshold_words > 0 {
+        units.push(Unit {
             engine: 0,
             kind: UnitKind::Thresholds,
             width: pe * (x.tw as usize + 1),
             depth: x.plan.threshold_words,
             spram: false,
-        },
-    ];
+        });
+    }
     let input = Fmt {
         lanes: 1,
         bits: net.input.bits,

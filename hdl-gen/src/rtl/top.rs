@@ -763,13 +763,7 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                     conns,
                 );
             }
-            Kind::Argmax {
-                cls,
-                in_w,
-                sw,
-                plain,
-                ..
-            } if folded => {
+            Kind::Argmax { .. } if folded => {
                 // Computed by the layer-sequential engine before it (folds_argmax): its
                 // class stream is this engine's output; its sums stream ends here.
                 let src = format!("e{}_{}", k - 1, ident(&d.engines[k - 1].name));
@@ -783,7 +777,6 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                     cx.m.assign(ol.clone(), Expr::id(format!("{src}_cls_last")));
                     cx.m.assign(op.clone(), Expr::id(format!("{src}_cls_pred")));
                 }
-                let _ = (cls, in_w, sw, plain);
             }
             Kind::Argmax {
                 cls,

@@ -660,6 +660,19 @@ impl Xnet {
     pub fn interval(&self, reg_every: usize) -> usize {
         self.front.cycles().max(self.run_cycles(reg_every))
     }
+
+    /// The same with the output layer folded in (`hdlgen_xnet` ARGMAX): the last run of
+    /// an image starts only once the previous image's classes have left its sums
+    /// register, one every two cycles, so the runs before it must cover 2·CLS − 2 cycles
+    /// (a plan of one run waits; measured exact in `tests/tests/rtl_xnet.rs`).
+    pub fn folded_interval(&self, reg_every: usize) -> usize {
+        let last = self.plan.runs.len() - 1;
+        let tail = xseq_cycles(&self.plan.desc(last, 0), self.plan.simd, reg_every)
+            + XNET_GAP
+            + 2 * self.cls
+            - 2;
+        self.interval(reg_every).max(tail)
+    }
 }
 
 /// Plans all of `net` on the layer-sequential engine of PE outputs × SIMD inputs with
