@@ -784,9 +784,14 @@ fn sim(
 ) -> Result<(), Error> {
     let (net, g) = generate(path, hw, true)?;
     let batch = input::load(&net, input_path)?;
-    let tool = |e: hdlgen::cosim::CosimError| Error::Tool {
-        message: e.to_string(),
-        help: None,
+    // A check inside the design that stopped the simulation is the hardware misbehaving
+    // (exit 5, as a mismatch); anything else is the simulator's failure.
+    let tool = |e: hdlgen::cosim::CosimError| match e {
+        hdlgen::cosim::CosimError::Assertion { .. } => Error::Mismatch(e.to_string()),
+        _ => Error::Tool {
+            message: e.to_string(),
+            help: None,
+        },
     };
     let t0 = std::time::Instant::now();
     let mut s = hdlgen::cosim::NetSim::build(
