@@ -13,7 +13,7 @@
 // its pixel (xcore in_rot). The last word of every bank (2^BA − 1) is all ones and read
 // for taps outside the input map (padding `one`); maps must leave it alone.
 //
-// Descriptor (inputs, valid from the cycle before `start` is high and stable until `done`):
+// Descriptor (inputs, valid from the cycle before `start` (taken while !busy) until `done`):
 //   d_ih, d_iw, d_ich, d_irs            input map: height, width, CH, RS
 //   d_k, d_p, d_pone                    kernel K×K, stride 1, P rows/columns of padding on
 //                                       the top/left (output (oy, ox) reads input
