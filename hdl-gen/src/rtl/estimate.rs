@@ -542,6 +542,7 @@ pub fn estimate(d: &Design, replicate: bool) -> Estimate {
         .enumerate()
         .map(|(k, e)| {
             let mut x = engine(e, d.reg_every);
+            let folds = super::top::folds_argmax(d, k);
             if k > 0 && super::top::folds_argmax(d, k - 1) {
                 // Shifted out of the layer-sequential engine's sums: no copy of them.
                 // A class leaves every two cycles (hdlgen_xnet's registered comparisons);
@@ -552,10 +553,10 @@ pub fn estimate(d: &Design, replicate: bool) -> Estimate {
                     x.cycles = 2 * cls as u64;
                 }
             }
-            if let (true, Kind::Seq(s)) = (super::top::folds_argmax(d, k), &e.kind) {
+            if let (true, Kind::Seq(s)) = (folds, &e.kind) {
                 x.cycles = s.folded_interval(d.reg_every) as u64;
             }
-            if replicate && k + 1 < n && !super::top::folds_argmax(d, k) {
+            if replicate && k + 1 < n && !folds {
                 let (l, f) = skid_cost(e.output.width());
                 x.lut4 += l;
                 x.ff += f;

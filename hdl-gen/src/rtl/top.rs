@@ -218,7 +218,6 @@ fn swg(
     (beats, bmask)
 }
 
-/// Builds the top module of a lowered design.
 /// Whether engine `k` is the layer-sequential engine and computes the output layer after it
 /// too (`hdlgen_xnet` with ARGMAX: a plain output layer, the design's last engine), so that
 /// engine `k + 1` instantiates nothing: its class stream comes from engine `k`.
@@ -228,6 +227,12 @@ pub fn folds_argmax(d: &Design, k: usize) -> bool {
         && matches!(d.engines[k + 1].kind, Kind::Argmax { plain: true, .. })
 }
 
+/// Engine `k`'s instance name in the top, the prefix of its wires.
+fn engine_name(d: &Design, k: usize) -> String {
+    format!("e{k}_{}", ident(&d.engines[k].name))
+}
+
+/// Builds the top module of a lowered design.
 pub fn top(d: &Design, opts: &TopOptions) -> Module {
     let mut cx = Cx {
         m: Module::new(top_name(d)),
@@ -380,7 +385,7 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
         (w, l, dq)
     });
     for (k, e) in d.engines.iter().enumerate() {
-        let name = format!("e{k}_{}", ident(&e.name));
+        let name = engine_name(d, k);
         cx.m.items.push(Item::Comment(format!(
             "engine {k}: {} (layers {}..={})",
             e.name, e.first, e.last
@@ -766,7 +771,7 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
             Kind::Argmax { .. } if folded => {
                 // Computed by the layer-sequential engine before it (folds_argmax): its
                 // class stream is this engine's output; its sums stream ends here.
-                let src = format!("e{}_{}", k - 1, ident(&d.engines[k - 1].name));
+                let src = engine_name(d, k - 1);
                 cx.m.assign(out.valid.clone(), Expr::id(format!("{src}_cls_valid")));
                 cx.m.assign(Expr::id(format!("{src}_cls_ready")), out.ready.clone());
                 cx.m.assign(out.data.clone(), Expr::id(format!("{src}_cls_score")));
