@@ -23,8 +23,8 @@
 // Timing with free-flowing streams (in_valid and out_ready always high): one beat per
 // cycle, a vector costs exactly SF·NF cycles, back to back, so consecutive output beats
 // are SF·NF cycles apart; in_ready is high for SF of every SF·NF cycles. Latency: a
-// vector's output beat is valid L = popcount_latency(SIMD, REG_EVERY) + 6 cycles after
-// the cycle that issues its last beat, i.e. after the cycle its last input beat is
+// vector's output beat is valid L = popcount_latency(SIMD, REG_EVERY) + 6 + W_PIPE cycles
+// after the cycle that issues its last beat, i.e. after the cycle its last input beat is
 // accepted, plus (NF − 1)·SF (hdlgen::rtl::lib::mvau_latency; the same in both modes).
 //
 // Memories (hdlgen_cfgmem, written in 32-bit lanes over cfg_*; contents survive rst):
@@ -56,6 +56,8 @@
 //          replay ring of SF ≤ 4 beats is the head); the weight memory's read register
 //   s2:    operands again (MODE 1 also −x); weight word register: block-RAM outputs feed
 //          only flip-flops (on ECP5 a DP16KD's clock-to-out alone is 5.8 ns)
+//   s3:    W_PIPE = 1 only: the weight word once more (w_p) and the operands in one kept
+//          copy per XG PEs (MODE 1 −x there instead of in s2)
 //   trees: XNOR&mask + popcount per PE (and a popcount of the mask), or ±x + addtree per
 //          PE — popcount_latency(SIMD, REG_EVERY) stages (hdlgen_popcount's leaves
 //          absorb the XNOR into their LUTs)
@@ -103,6 +105,14 @@ module hdlgen_mvau #(
     // RAM address, data and byte enables, landing a cycle later, while en is low. The
     // threshold memory registers its writes likewise (they happen while idle).
     parameter integer CFG_REG = 0,
+    // W_PIPE = 1 (ECP5 plans, block-RAM weights): stage s3 between the weight word register
+    // (which flow::netlist folds into the DP16KD output register) and the trees, a
+    // flip-flop per weight bit that can sit beside its PE (MNIST conv2's on an 85F was
+    // 7.35 ns of routing from the block RAM rows to its popcount leaves), and the operands
+    // with it in a copy per XG PEs (an operand register into 32 PEs' adder trees: 6.1 ns
+    // of routing). One cycle more latency.
+    parameter integer W_PIPE = 0,
+    parameter integer XG = 8,
     // CFG_CHECKED = 1: wcfg_we/tcfg_we are only ever set for words and lanes inside their
     // memory (the top range-checks them in its registered bus copy, so the strobes reach
     // the memories' write decode straight from flip-flops); the checks here are left out.
@@ -326,13 +336,43 @@ module hdlgen_mvau #(
             s2_in <= s1_in;
         end
     end
-    wire [DB-1:0] x = s2_in[DB-1:0];
-    wire [SIMD-1:0] m;
+
+    // What the trees take: valid and tag (ov, otag), the weight word (wt) and NG copies of
+    // the operands (xs; copy g serves PEs g·XG .. g·XG + XG − 1), from s2, or with W_PIPE
+    // from s3.
+    localparam integer NG = (W_PIPE == 1) ? (PE + XG - 1) / XG : 1;
+    wire ov;
+    wire [TGW-1:0] otag;
+    wire [WW-1:0] wt;
+    wire [NG*RW-1:0] xs;
+    genvar gi;
     generate
-        if (USE_MASK == 1) begin : g_m
-            assign m = s2_in[RW-1:DB];
-        end else begin : g_m1
-            assign m = {SIMD{1'b1}};
+        if (W_PIPE == 1) begin : g_s3
+            reg s3_valid = 1'b0;
+            reg [TGW-1:0] s3_tag;
+            reg [WW-1:0] w_p;
+            always @(posedge clk) begin
+                if (rst) s3_valid <= 1'b0;
+                else if (en) s3_valid <= s2_valid;
+                if (en) begin
+                    s3_tag <= s2_tag;
+                    w_p <= w_q;
+                end
+            end
+            for (gi = 0; gi < NG; gi = gi + 1) begin : g_x
+                // Kept through the always block, as en_c: opt_merge would make one copy.
+                reg [RW-1:0] s3_in;
+                (* keep *) always @(posedge clk) if (en) s3_in <= s2_in;
+                assign xs[gi*RW +: RW] = s3_in;
+            end
+            assign ov = s3_valid;
+            assign otag = s3_tag;
+            assign wt = w_p;
+        end else begin : g_s2
+            assign ov = s2_valid;
+            assign otag = s2_tag;
+            assign wt = w_q;
+            assign xs = s2_in;
         end
     endgenerate
 
@@ -343,20 +383,20 @@ module hdlgen_mvau #(
     wire [TGW-1:0] pt_last_d;
     generate
         if (LAT == 1) begin : g_p1
-            assign pv_last_d = s2_valid;
-            assign pt_last_d = s2_tag;
+            assign pv_last_d = ov;
+            assign pt_last_d = otag;
             always @(posedge clk) begin
                 if (rst) pv <= 1'b0;
-                else if (en) pv <= s2_valid;
-                if (en) pt <= s2_tag;
+                else if (en) pv <= ov;
+                if (en) pt <= otag;
             end
         end else begin : g_pn
             assign pv_last_d = pv[LAT-2];
             assign pt_last_d = pt[TGW*(LAT-1)-1 -: TGW];
             always @(posedge clk) begin
                 if (rst) pv <= {LAT{1'b0}};
-                else if (en) pv <= {pv[LAT-2:0], s2_valid};
-                if (en) pt <= {pt[TGW*(LAT-1)-1:0], s2_tag};
+                else if (en) pv <= {pv[LAT-2:0], ov};
+                if (en) pt <= {pt[TGW*(LAT-1)-1:0], otag};
             end
         end
     endgenerate
@@ -373,7 +413,15 @@ module hdlgen_mvau #(
     generate
         if (MODE == 0) begin : g_xnor
             for (p = 0; p < PE; p = p + 1) begin : g_pe
-                wire [SIMD-1:0] agree = ~(x ^ w_q[p*SIMD +: SIMD]) & m;
+                localparam integer G = (W_PIPE == 1) ? p / XG : 0;
+                wire [DB-1:0] x = xs[G*RW +: DB];
+                wire [SIMD-1:0] mp;
+                if (USE_MASK == 1) begin : g_mp
+                    assign mp = xs[G*RW+DB +: SIMD];
+                end else begin : g_mp1
+                    assign mp = {SIMD{1'b1}};
+                end
+                wire [SIMD-1:0] agree = ~(x ^ wt[p*SIMD +: SIMD]) & mp;
                 wire v_unused;
                 wire t_unused;
                 hdlgen_popcount #(.N(SIMD), .REG_EVERY(REG_EVERY), .TAG_W(1)) u_pc (
@@ -385,8 +433,9 @@ module hdlgen_mvau #(
                 wire v_unused;
                 wire t_unused;
                 wire [NCW-1:0] n_cnt;
+                // Counted taps from copy 0's mask (shared by the PEs).
                 hdlgen_popcount #(.N(SIMD), .REG_EVERY(REG_EVERY), .TAG_W(1)) u_n (
-                    .clk(clk), .en(en), .in_valid(1'b0), .in_tag(1'b0), .in_bits(m),
+                    .clk(clk), .en(en), .in_valid(1'b0), .in_tag(1'b0), .in_bits(xs[RW-1:DB]),
                     .out_valid(v_unused), .out_tag(t_unused), .count(n_cnt)
                 );
                 if (ACC_W > NCW) begin : g_ext
@@ -401,20 +450,29 @@ module hdlgen_mvau #(
                 assign n_beat = {ACC_W{1'b0}};
             end
         end else begin : g_int
-            // −x_k is formed from s1 into s2 (one negation per lane, shared by all PEs),
-            // so a PE's lane is a multiplexer in front of its adder tree.
-            wire [SIMD*(EW+1)-1:0] nx_d;
-            reg [SIMD*(EW+1)-1:0] nx;
+            // −x_k is formed into the operands' last stage (one negation per lane, shared
+            // by the PEs of a copy), so a PE's lane is a multiplexer in front of its tree.
+            localparam integer NXW = SIMD * (EW + 1);
+            wire [RW-1:0] nsrc = (W_PIPE == 1) ? s2_in : s1_in;
+            wire [NXW-1:0] nx_d;
+            wire [NG*NXW-1:0] nxs;
             for (i = 0; i < SIMD; i = i + 1) begin : g_neg
-                wire [EW:0] xd = {s1_in[i*EW+EW-1], s1_in[i*EW +: EW]};
+                wire [EW:0] xd = {nsrc[i*EW+EW-1], nsrc[i*EW +: EW]};
                 assign nx_d[i*(EW+1) +: EW+1] = -xd;
             end
-            always @(posedge clk) if (en) nx <= nx_d;
+            for (gi = 0; gi < NG; gi = gi + 1) begin : g_nx
+                reg [NXW-1:0] nx;
+                (* keep *) always @(posedge clk) if (en) nx <= nx_d;
+                assign nxs[gi*NXW +: NXW] = nx;
+            end
             for (p = 0; p < PE; p = p + 1) begin : g_pe
+                localparam integer G = (W_PIPE == 1) ? p / XG : 0;
+                wire [DB-1:0] x = xs[G*RW +: DB];
+                wire [NXW-1:0] nx = nxs[G*NXW +: NXW];
                 wire [SIMD*(EW+1)-1:0] t;
                 for (i = 0; i < SIMD; i = i + 1) begin : g_lane
                     wire [EW:0] xi = {x[i*EW+EW-1], x[i*EW +: EW]};
-                    assign t[i*(EW+1) +: EW+1] = w_q[p*SIMD + i] ? xi : nx[i*(EW+1) +: EW+1];
+                    assign t[i*(EW+1) +: EW+1] = wt[p*SIMD + i] ? xi : nx[i*(EW+1) +: EW+1];
                 end
                 wire v_unused;
                 wire t_unused;
@@ -424,7 +482,6 @@ module hdlgen_mvau #(
                 );
             end
             assign n_beat = {ACC_W{1'b0}};
-            wire _unused_m = &{1'b0, m, 1'b0};
         end
     endgenerate
 
@@ -547,7 +604,7 @@ module hdlgen_mvau #(
             end else if (LAT >= 2) begin : g_tr_pt
                 assign t_raddr = pt[TGW*(LAT-1)-1 -: NW];   // the nf of the tag before pc
             end else begin : g_tr_s2
-                assign t_raddr = s2_tag[TGW-1:2];
+                assign t_raddr = otag[TGW-1:2];
             end
             reg [TWW-1:0] t_q;
             wire t_we = tcfg_we && t_word_ok && t_lane_ok;

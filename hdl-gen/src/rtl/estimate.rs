@@ -170,6 +170,20 @@ fn weight_regs(m: &Mvau) -> (u64, u64) {
     )
 }
 
+/// Flip-flops of `hdlgen_mvau`'s W_PIPE stage (`Mvau::w_pipe`): the weight word once
+/// more, and the operands (MODE 1 also −x, which then has no other register) in a copy
+/// per 8 PEs.
+fn w_pipe_ff(m: &Mvau) -> u64 {
+    let copies = m.pe.div_ceil(8) as u64;
+    let ops = (m.simd * m.in_w as usize + if m.masked { m.simd } else { 0 }) as u64;
+    let neg = if m.int {
+        (copies - 1) * (m.simd * (m.in_w as usize + 1)) as u64
+    } else {
+        0
+    };
+    (m.pe * m.simd) as u64 + copies * ops + neg + 2
+}
+
 /// What the folding search charges for a block of block RAM a whole-window generator
 /// adds, in logic cells (a UP5K's logic cells per EBR, 5,280 / 30): its ring copies trade
 /// block RAM for throughput, and the budget counts logic only.
@@ -556,6 +570,12 @@ pub fn estimate(d: &Design, replicate: bool) -> Estimate {
             if let (true, Kind::Seq(s)) = (folds, &e.kind) {
                 x.cycles = s.folded_interval(d.reg_every) as u64;
             }
+            if let Kind::Mvau { mvau, .. } = &e.kind {
+                if mvau.w_pipe(replicate) {
+                    x.ff += w_pipe_ff(mvau);
+                    x.lc = logic_cells(x.lut4, x.ff);
+                }
+            }
             if replicate && k + 1 < n && !folds {
                 let (l, f) = skid_cost(e.output.width());
                 x.lut4 += l;
@@ -665,7 +685,10 @@ pub fn choose_folding(
                 let mut mm = **m;
                 mm.pe = p;
                 mm.simd = s;
-                let (l, ff, _) = mvau_cost(&mm, reg_every);
+                let (l, mut ff, _) = mvau_cost(&mm, reg_every);
+                if mm.w_pipe(replicate) {
+                    ff += w_pipe_ff(&mm);
+                }
                 let (rl, rf) = weight_regs(&mm);
                 let lc = match whole(s) {
                     Some(sw) => {

@@ -138,6 +138,15 @@ impl Mvau {
     pub fn spram(&self) -> bool {
         self.store == Store::Spram && self.sf() * self.nf() > REGISTER_DEPTH
     }
+    /// The weight memory is block RAM (more than 4 words, loadable, not SPRAM).
+    pub fn block_ram_weights(&self) -> bool {
+        !self.logic() && !self.spram() && self.sf() * self.nf() > REGISTER_DEPTH
+    }
+    /// `hdlgen_mvau`'s W_PIPE stage (weight word and operands registered once more in
+    /// front of the trees): on ECP5 plans (`replicate`) over block-RAM weights.
+    pub fn w_pipe(&self, replicate: bool) -> bool {
+        replicate && self.block_ram_weights()
+    }
     pub fn sf(&self) -> usize {
         self.mw / self.simd
     }

@@ -160,9 +160,10 @@ pub mod lib {
     /// Cycles from the cycle `hdlgen_mvau` issues a vector's last beat (the cycle its last
     /// input beat is accepted, plus (NF − 1)·SF replayed beats) to the cycle its output
     /// beat is valid, with no stalls; the same in both modes. A vector costs SF·NF cycles.
-    /// (Operands twice registered, the trees, accumulate, result, activation, FIFO.)
-    pub fn mvau_latency(simd: usize, reg_every: usize) -> usize {
-        6 + popcount_latency(simd, reg_every)
+    /// (Operands twice registered, the trees, accumulate, result, activation, FIFO; with
+    /// `w_pipe`, W_PIPE = 1, the operands' third register.)
+    pub fn mvau_latency(simd: usize, reg_every: usize, w_pipe: bool) -> usize {
+        6 + w_pipe as usize + popcount_latency(simd, reg_every)
     }
 
     /// Cycles from a group's last beat entering `hdlgen_xcore` to its results (out_valid).
