@@ -697,19 +697,21 @@ mod xcore {
         sim: hdlgen_sim::Instance,
         ports: Vec<hdlgen_sim::PortHandle>,
         shape: (usize, usize, usize, usize, usize),
-        want: std::collections::VecDeque<(u64, Vec<i64>, Vec<bool>, u64)>,
+        /// (cycle, sums, bits, tag, the group's thresholds).
+        want: std::collections::VecDeque<(u64, Vec<i64>, Vec<bool>, u64, Thr)>,
         cycle: u64,
         checked: usize,
         what: String,
     }
 
     impl Run {
-        /// One cycle: drives a beat (or a bubble with random inputs), checks the outputs
-        /// against the result owed this cycle (or none), ticks.
+        /// One cycle: drives a beat (or a bubble with random inputs), and the thresholds of
+        /// the result owed this cycle (random when none), checks the outputs against it
+        /// (and pre_valid/pre_tag against the one owed next cycle), ticks.
         fn step(
             &mut self,
             g: &mut SplitMix64,
-            drive: Option<(&Beat, bool, bool, &Thr, u64)>,
+            drive: Option<(&Beat, bool, bool, u64)>,
             reset: bool,
         ) {
             let (pe, simd, pix, aw, tw) = self.shape;
@@ -722,18 +724,21 @@ mod xcore {
             let junk_thr: Thr = (0..pe)
                 .map(|_| ((g.next() % 64) as i64 - 32, g.next().is_multiple_of(2)))
                 .collect();
-            let (b, first, last, thr, tag) = drive.unwrap_or((
+            let (b, first, last, tag) = drive.unwrap_or((
                 &junk,
                 g.next().is_multiple_of(2),
                 g.next().is_multiple_of(2),
-                &junk_thr,
                 g.next() % 128,
             ));
+            let (what, cycle) = (&self.what, self.cycle);
+            let owed = self.want.front().filter(|w| w.0 == cycle);
+            let thr = owed.map_or(&junk_thr, |w| &w.4);
             let p = &self.ports;
             let (clk, rst, iv, fi, la, iw, ix, im, it, ifl, itag) = (
                 p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10],
             );
             let (ov, oacc, obits, otag) = (p[11], p[12], p[13], p[14]);
+            let (pv, ptag) = (p[16], p[17]);
             let sim = &mut self.sim;
             sim.set(rst, reset as u64);
             sim.set(iv, drive.is_some() as u64);
@@ -751,10 +756,18 @@ mod xcore {
             sim.set_wide(ifl, &pack(&thr.iter().map(|t| t.1).collect::<Vec<_>>()));
             sim.set(itag, tag);
             sim.eval();
-            let (what, cycle) = (&self.what, self.cycle);
             let valid = sim.get(ov) == 1;
+            let next = self.want.iter().find(|w| w.0 == cycle + 1);
+            assert_eq!(
+                sim.get(pv) == 1,
+                next.is_some(),
+                "{what}: pre_valid at cycle {cycle}"
+            );
+            if let Some(w) = next {
+                assert_eq!(sim.get(ptag), w.3, "{what}: pre_tag at cycle {cycle}");
+            }
             if self.want.front().is_some_and(|w| w.0 == cycle) {
-                let (_, acc, bits, tag) = self.want.pop_front().expect("owed");
+                let (_, acc, bits, tag, _) = self.want.pop_front().expect("owed");
                 assert!(valid, "{what}: no result at cycle {cycle}");
                 let a = sim.get_words(oacc);
                 let got: Vec<i64> = (0..pix * pe).map(|k| field(&a, k * aw, aw)).collect();
@@ -804,6 +817,8 @@ mod xcore {
                 "out_bits",
                 "out_tag",
                 "in_rot",
+                "pre_valid",
+                "pre_tag",
             ];
             let ports = names
                 .iter()
@@ -860,10 +875,15 @@ mod xcore {
                     }
                     let last = i + 1 == n;
                     if last {
-                        run.want
-                            .push_back((run.cycle + lat, acc.clone(), bits.clone(), tag));
+                        run.want.push_back((
+                            run.cycle + lat,
+                            acc.clone(),
+                            bits.clone(),
+                            tag,
+                            thr.clone(),
+                        ));
                     }
-                    run.step(&mut g, Some((b, i == 0, last, &thr, tag)), false);
+                    run.step(&mut g, Some((b, i == 0, last, tag)), false);
                 }
                 groups += 1;
             }

@@ -14,14 +14,17 @@
 // stay below PIX: PIX a power of two, or in_rot = 0; RB, in_rot's width, is left at its
 // default).
 //     bit_jp = (acc_jp ≥ t_p) ^ f_p      t_p = in_thr[p·TW +: TW] signed, f_p = in_flip[p]
-// (a layer's `ge` threshold t is (t, 0); `le` is (t + 1, 1)); in_thr and in_flip are read
-// with the in_last beat only.
+// (a layer's `ge` threshold t is (t, 0); `le` is (t + 1, 1)); in_thr and in_flip are the
+// group's, presented in the cycle its results are out (out_valid; out_bits follows them
+// combinationally): a caller reads them from a memory at pre_tag in the cycle pre_valid
+// is high, the one before, so they need not ride along the pipeline.
 //
 // Timing: one beat a cycle, no back-pressure (the engine's controller schedules every
 // beat; a cycle with in_valid low is a bubble). A group's results are on out_acc / out_bits
 // with out_valid for exactly one cycle, LAT = popcount_latency(SIMD, REG_EVERY) + 2 cycles
 // after the cycle its last beat entered (hdlgen::rtl::lib::xcore_latency), with out_tag =
-// the in_tag of that last beat. Groups may follow each other back to back.
+// the in_tag of that last beat; pre_valid and pre_tag announce it a cycle earlier. Groups
+// may follow each other back to back.
 // out_acc lane j·PE + p at bits [(j·PE + p)·AW +: AW], signed: AW must hold every acc
 // (clog2(beats·SIMD + 1) + 1 bits do); out_bits bit j·PE + p.
 // The inputs feed the popcount leaves directly: drive them from flip-flops or block-RAM
@@ -49,6 +52,8 @@ module hdlgen_xcore #(
     input  wire [PE*TW-1:0]       in_thr,
     input  wire [PE-1:0]          in_flip,
     input  wire [TAG_W-1:0]       in_tag,
+    output wire                   pre_valid,
+    output wire [TAG_W-1:0]       pre_tag,
     output wire                   out_valid,
     output wire [PIX*PE*AW-1:0]   out_acc,
     output wire [PIX*PE-1:0]      out_bits,
@@ -57,12 +62,12 @@ module hdlgen_xcore #(
     localparam integer CW = $clog2(SIMD + 1);                 // popcount width
     localparam integer N = PIX * PE;
     localparam integer XW = ((AW > TW) ? AW : TW) + 1;        // compare width
-    // What rides along the popcount pipeline: first, last, the masks, the
-    // thresholds and flips, the caller's tag. Identical copies in the N trees are one
-    // set of flip-flops after yosys's opt_merge.
-    localparam integer RW = 2 + PIX + PE * (TW + 1) + TAG_W + RB;
+    // What rides along the popcount pipeline: first, last, the masks, the caller's tag,
+    // the routing. Identical copies in the N trees are one set of flip-flops after
+    // yosys's opt_merge.
+    localparam integer RW = 2 + PIX + TAG_W + RB;
 
-    wire [RW-1:0] ride_in = {in_rot, in_tag, in_flip, in_thr, in_m, in_last, in_first};
+    wire [RW-1:0] ride_in = {in_rot, in_tag, in_m, in_last, in_first};
     wire [N*CW-1:0] cnt;
     wire [N*RW-1:0] rides;                                    // the copies; [RW-1:0] used
     wire [N-1:0] pc_valid;
@@ -116,10 +121,8 @@ module hdlgen_xcore #(
     wire r_first = ride[0];
     wire r_last = ride[1];
     wire [PIX-1:0] r_m = ride[2 +: PIX];
-    wire [PE*TW-1:0] r_thr = ride[2 + PIX +: PE*TW];
-    wire [PE-1:0] r_flip = ride[2 + PIX + PE*TW +: PE];
-    wire [TAG_W-1:0] r_tag = ride[2 + PIX + PE*(TW+1) +: TAG_W];
-    wire [RB-1:0] r_rot = ride[2 + PIX + PE*(TW+1) + TAG_W +: RB];
+    wire [TAG_W-1:0] r_tag = ride[2 + PIX +: TAG_W];
+    wire [RB-1:0] r_rot = ride[2 + PIX + TAG_W +: RB];
     // Pixel j's counts: those of input j ^ rot.
     wire [N*CW-1:0] rcnt;
     generate
@@ -156,24 +159,18 @@ module hdlgen_xcore #(
     // stand for one cycle (out_valid), and a following group's first beat overwrites them.
     reg [N*AW-1:0] acc = {N*AW{1'b0}};
     reg ov = 1'b0;
-    reg [PE*TW-1:0] thr = {PE*TW{1'b0}};
-    reg [PE-1:0] flip = {PE{1'b0}};
     reg [TAG_W-1:0] tag = {TAG_W{1'b0}};
     // The beat values, routed and masked, are registered before the accumulators (with
-    // the group's flags, thresholds and tag): the routing's multiplexers into the
-    // accumulator's carry chain were the UP5K's critical path.
+    // the group's flags and tag): the routing's multiplexers into the accumulator's
+    // carry chain were the UP5K's critical path.
     integer k;
     reg [N*(CW+1)-1:0] bq = {(N*(CW+1)){1'b0}};
     reg b_valid = 1'b0, b_first = 1'b0, b_last = 1'b0;
-    reg [PE*TW-1:0] b_thr = {PE*TW{1'b0}};
-    reg [PE-1:0] b_flip = {PE{1'b0}};
     reg [TAG_W-1:0] b_tag = {TAG_W{1'b0}};
     always @(posedge clk) begin
         b_valid <= r_valid && !rst;
         b_first <= r_first;
         b_last <= r_last;
-        b_thr <= r_thr;
-        b_flip <= r_flip;
         b_tag <= r_tag;
         for (k = 0; k < N; k = k + 1)
             bq[k*(CW+1) +: CW+1] <= r_m[k / PE] ? beat[k*(CW+1) +: CW+1] : {(CW+1){1'b0}};
@@ -181,8 +178,6 @@ module hdlgen_xcore #(
     always @(posedge clk) begin
         ov <= b_valid && b_last && !rst;
         if (b_valid && b_last) begin
-            thr <= b_thr;
-            flip <= b_flip;
             tag <= b_tag;
         end
         for (k = 0; k < N; k = k + 1) begin
@@ -198,12 +193,14 @@ module hdlgen_xcore #(
             for (p = 0; p < PE; p = p + 1) begin : g_cmp_pe
                 wire signed [XW-1:0] a = {{(XW-AW){acc[(j*PE+p)*AW + AW - 1]}},
                                           acc[(j*PE+p)*AW +: AW]};
-                wire signed [XW-1:0] t = {{(XW-TW){thr[p*TW + TW - 1]}}, thr[p*TW +: TW]};
-                assign out_bits[j*PE+p] = (a >= t) ^ flip[p];
+                wire signed [XW-1:0] t = {{(XW-TW){in_thr[p*TW + TW - 1]}}, in_thr[p*TW +: TW]};
+                assign out_bits[j*PE+p] = (a >= t) ^ in_flip[p];
             end
         end
     endgenerate
 
+    assign pre_valid = b_valid && b_last;
+    assign pre_tag = b_tag;
     assign out_valid = ov;
     assign out_acc = acc;
     assign out_tag = tag;

@@ -37,7 +37,8 @@
 // w_addr runs a beat ahead of the issue and w_data is registered here: the weights travel
 // from the memory (an SPRAM in a corner of a UP5K) to the core in a cycle of their own.
 // Thresholds: word d_tbase + g = PE fields {flip, t} of TW + 1 bits (hdlgen_xcore's
-// in_thr/in_flip), same latency. Written maps: C_out must be a multiple of SIMD.
+// in_thr/in_flip), same latency; t_addr is that of the group whose results the core
+// announces (pre_tag), so t_data comes with them. Written maps: C_out must be a multiple of SIMD.
 // Loop order: blocks in raster order, groups, ky, kx, chunks; one beat a cycle, so from
 // the cycle `start` is high to the one `done` is: ceil(OH/2)·ceil(OW/2)·NG·K·K·ICH beats
 // + 4 + the core's latency (hdlgen::rtl::xseq::xseq_cycles).
@@ -81,7 +82,7 @@ module hdlgen_xseq #(
     input  wire [TA-1:0]        d_tbase,
     output wire [WA-1:0]        w_addr,
     input  wire [PE*SIMD-1:0]   w_data,
-    output reg  [TA-1:0]        t_addr,
+    output wire [TA-1:0]        t_addr,
     input  wire [PE*(TW+1)-1:0] t_data,
     input  wire                 ext_we,
     input  wire [1:0]           ext_bank,
@@ -330,7 +331,6 @@ module hdlgen_xseq #(
     wire [3:0] pbank = (4'd1 << {by[0], bx[0]}) & {4{&slots}};
     wire [3:0] wmask = d_final ? 4'd0 : d_pool ? pbank : slots;
     wire word_end = gpos == gpos_l || lg;
-    wire [TA+DW-1:0] g_x = {{TA{1'b0}}, g};
 
     // S1: per bank its word's address and whether its pixel is inside the input map;
     // weight and threshold addresses (their data, like the banks', arrive with S2).
@@ -351,7 +351,6 @@ module hdlgen_xseq #(
         s1_slots <= slots;
         s1_rot <= rot;
         s1_tag <= {g, wa, wmask, finish, word_end, d_final};
-        t_addr <= d_tbase + g_x[TA-1:0];
     end
     // A bank whose pixel is outside the input map reads the ones word (padding `one`;
     // with zero padding the slot is masked). Slot s counts when its output pixel is in
@@ -375,7 +374,10 @@ module hdlgen_xseq #(
     reg [3:0] wr_q = 4'd0;                  // sequencer writes (data: the collector)
     reg [BA-1:0] wr_addr = 0;
     reg [4*SIMD-1:0] col = 0;
-    assign ext_ready = wr_q == 4'd0;
+    // ext_ready = (wr_q == 0) as a flip-flop of its own: the front end's register slice
+    // and the banks' write enables hang off it (a UP5K critical path through both).
+    reg ext_rdy = 1'b1;
+    assign ext_ready = ext_rdy;
     wire ext_go = ext_we && ext_ready;
     wire [4*SIMD-1:0] rdata;
     generate
@@ -433,6 +435,13 @@ module hdlgen_xseq #(
     wire [4*PE*AW-1:0] c_acc;
     wire [4*PE-1:0] c_bits;
     wire [TGW-1:0] c_tag;
+    wire c_pre;
+    wire [TGW-1:0] c_pre_tag;
+    // A group's thresholds are read when the core announces its results (pre_tag's g),
+    // so they arrive with them instead of riding along the core's pipeline.
+    wire [DW-1:0] pre_g = c_pre_tag[7+BA +: DW];
+    wire [TA+DW-1:0] pre_gx = {{TA{1'b0}}, pre_g};
+    assign t_addr = d_tbase + pre_gx[TA-1:0];
     wire [PE*TW-1:0] thr;
     wire [PE-1:0] flip;
     genvar p;
@@ -463,6 +472,8 @@ module hdlgen_xseq #(
         .in_thr(thr),
         .in_flip(flip),
         .in_tag(s2_tag),
+        .pre_valid(c_pre),
+        .pre_tag(c_pre_tag),
         .out_valid(c_v),
         .out_acc(c_acc),
         .out_bits(c_bits),
@@ -501,9 +512,11 @@ module hdlgen_xseq #(
             end
         end
     endgenerate
+    wire [3:0] wr_d = (o_v && !o_final && o_end && !rst) ? o_mask : 4'd0;
     always @(posedge clk) begin
         if (o_v && !o_final) col <= col_nx;
-        wr_q <= (o_v && !o_final && o_end && !rst) ? o_mask : 4'd0;
+        wr_q <= wr_d;
+        ext_rdy <= wr_d == 4'd0;
         wr_addr <= o_addr;
     end
     assign tap_valid = wr_q != 4'd0;
@@ -524,6 +537,6 @@ module hdlgen_xseq #(
         else if (finish) pend <= 1'b1;
     end
     wire _unused_ok = &{1'b0, ich_x[BA+DW-1:BA], och_x[BA+DW-1:BA], ch_x[BA+DW-1:BA],
-                        g_x[TA+DW-1:TA], 1'b0};
+                        pre_gx[TA+DW-1:TA], c_pre, c_pre_tag[7+BA-1:0], 1'b0};
 endmodule
 `default_nettype wire
