@@ -877,6 +877,7 @@ pub fn build(
         led_active_low: target.led_active_low,
         pll: pll.is_some(),
         out_slice: target.device.family == Family::Ecp5,
+        in_slices: if target.device.family == Family::Ecp5 { 2 } else { 1 },
     };
     let bt = board_top(&g, &shell)?;
     let pll_text = pll.as_ref().map(Pll::verilog).unwrap_or_default();

@@ -76,6 +76,7 @@ fn setup() -> &'static Setup {
                 pll: false,
                 // The ECP5 variant: the network's results reach the link through a slice.
                 out_slice: true,
+                in_slices: 2,
             },
         )
         .expect("board top");

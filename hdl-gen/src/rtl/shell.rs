@@ -35,6 +35,9 @@ pub struct ShellOptions {
     /// stream (ECP5: the link's transmit logic was pulled toward the network and spread
     /// out).
     pub out_slice: bool,
+    /// Two-entry register slices on the image stream after the link's one-entry slice (at
+    /// least 1): each is a hop the placer can put between the link and the first engine.
+    pub in_slices: usize,
 }
 
 /// What the host must know to talk to a board top (also sent in the INFO reply).
@@ -343,22 +346,31 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
     // A two-entry slice after it as well, so the beat crosses the chip in two hops (the
     // one-entry slice sat by the link and its valid ran 3.9 ns into conv1's window
     // generator on an 85F, 128.2 MHz; 5.0 ns on a UP5K, 44.4 MHz).
-    let (net_in_valid, net_in_ready, net_in_data) = {
+    // On ECP5 a second one (`in_slices`): with one, the slice sat between the link and
+    // conv1's window generator with 9 ns of routing into the generator (MNIST, 85F).
+    let mut net_in = (net_in_valid, net_in_ready, net_in_data);
+    for k in 0..opts.in_slices.max(1) {
+        let name = if k == 0 {
+            "in_slice".to_string()
+        } else {
+            format!("in_slice{}", k + 1)
+        };
         let (v, r, d) = (
-            m.wire("in_slice_valid", 1),
-            m.wire("in_slice_ready", 1),
-            m.wire("in_slice_data", lp.beat_bits),
+            m.wire(&format!("{name}_valid"), 1),
+            m.wire(&format!("{name}_ready"), 1),
+            m.wire(&format!("{name}_data"), lp.beat_bits),
         );
         m.items.push(skid(
-            "in_slice",
+            &name,
             lp.beat_bits,
             &clk,
             &rst,
-            [net_in_valid, net_in_ready, net_in_data],
+            [net_in.0, net_in.1, net_in.2],
             [v.clone(), r.clone(), d.clone()],
         ));
-        (v, r, d)
-    };
+        net_in = (v, r, d);
+    }
+    let (net_in_valid, net_in_ready, net_in_data) = net_in;
     let (out_valid, out_ready, out_score, out_last, out_pred) = (
         m.wire("out_valid", 1),
         m.wire("out_ready", 1),
