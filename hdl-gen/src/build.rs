@@ -870,14 +870,15 @@ pub fn build(
         None
     };
     let design_mhz = pll.as_ref().map_or(target.clock_mhz, |p| p.out_mhz);
+    let ecp5 = family == Family::Ecp5;
     let shell = ShellOptions {
         sys_hz: (design_mhz * 1e6).round() as u64,
         baud: opts.baud,
         leds: target.leds,
         led_active_low: target.led_active_low,
         pll: pll.is_some(),
-        out_slice: target.device.family == Family::Ecp5,
-        in_slices: if target.device.family == Family::Ecp5 { 2 } else { 1 },
+        out_slice: ecp5,
+        in_slices: if ecp5 { 2 } else { 1 },
     };
     let bt = board_top(&g, &shell)?;
     let pll_text = pll.as_ref().map(Pll::verilog).unwrap_or_default();

@@ -691,14 +691,15 @@ mod xcore {
     }
 
     type Thr = Vec<(i64, bool)>;
+    /// A result owed: (cycle, sums, bits, tag, the group's thresholds).
+    type Owed = (u64, Vec<i64>, Vec<bool>, u64, Thr);
 
     /// One instance with its ports, the results it owes (by cycle) and a cycle count.
     struct Run {
         sim: hdlgen_sim::Instance,
         ports: Vec<hdlgen_sim::PortHandle>,
         shape: (usize, usize, usize, usize, usize),
-        /// (cycle, sums, bits, tag, the group's thresholds).
-        want: std::collections::VecDeque<(u64, Vec<i64>, Vec<bool>, u64, Thr)>,
+        want: std::collections::VecDeque<Owed>,
         cycle: u64,
         checked: usize,
         what: String,

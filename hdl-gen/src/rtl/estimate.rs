@@ -7,6 +7,7 @@
 
 use serde::Serialize;
 
+use super::lib::MVAU_XG;
 use super::lower::{compute_layers, divisors, lower, Design, Engine, Fold, Kind, Mvau, Swg};
 use super::xseq::Xnet;
 use crate::error::Error;
@@ -170,11 +171,14 @@ fn weight_regs(m: &Mvau) -> (u64, u64) {
     )
 }
 
-/// Flip-flops of `hdlgen_mvau`'s W_PIPE stage (`Mvau::w_pipe`): the weight word once
-/// more, and the operands (MODE 1 also −x, which then has no other register) in a copy
-/// per 8 PEs.
-fn w_pipe_ff(m: &Mvau) -> u64 {
-    let copies = m.pe.div_ceil(8) as u64;
+/// Flip-flops of `hdlgen_mvau`'s W_PIPE stage where the plan has one (`Mvau::w_pipe`;
+/// else none): the weight word once more, and the operands (MODE 1 also −x, which then
+/// has no other register) in a copy per `MVAU_XG` PEs.
+fn w_pipe_ff(m: &Mvau, replicate: bool) -> u64 {
+    if !m.w_pipe(replicate) {
+        return 0;
+    }
+    let copies = m.pe.div_ceil(MVAU_XG) as u64;
     let ops = (m.simd * m.in_w as usize + if m.masked { m.simd } else { 0 }) as u64;
     let neg = if m.int {
         (copies - 1) * (m.simd * (m.in_w as usize + 1)) as u64
@@ -571,10 +575,8 @@ pub fn estimate(d: &Design, replicate: bool) -> Estimate {
                 x.cycles = s.folded_interval(d.reg_every) as u64;
             }
             if let Kind::Mvau { mvau, .. } = &e.kind {
-                if mvau.w_pipe(replicate) {
-                    x.ff += w_pipe_ff(mvau);
-                    x.lc = logic_cells(x.lut4, x.ff);
-                }
+                x.ff += w_pipe_ff(mvau, replicate);
+                x.lc = logic_cells(x.lut4, x.ff);
             }
             if replicate && k + 1 < n && !folds {
                 let (l, f) = skid_cost(e.output.width());
@@ -685,10 +687,8 @@ pub fn choose_folding(
                 let mut mm = **m;
                 mm.pe = p;
                 mm.simd = s;
-                let (l, mut ff, _) = mvau_cost(&mm, reg_every);
-                if mm.w_pipe(replicate) {
-                    ff += w_pipe_ff(&mm);
-                }
+                let (l, ff, _) = mvau_cost(&mm, reg_every);
+                let ff = ff + w_pipe_ff(&mm, replicate);
                 let (rl, rf) = weight_regs(&mm);
                 let lc = match whole(s) {
                     Some(sw) => {

@@ -166,6 +166,10 @@ pub mod lib {
         6 + w_pipe as usize + popcount_latency(simd, reg_every)
     }
 
+    /// PEs per operand copy of `hdlgen_mvau`'s W_PIPE stage (its parameter XG, left at
+    /// this default by the generated tops).
+    pub const MVAU_XG: usize = 8;
+
     /// Cycles from a group's last beat entering `hdlgen_xcore` to its results (out_valid).
     pub fn xcore_latency(simd: usize, reg_every: usize) -> usize {
         2 + popcount_latency(simd, reg_every)
