@@ -93,6 +93,8 @@ struct Cfg {
     cfg_reg: bool,
     /// W_PIPE = 1 (ECP5 plans): one more operand and weight stage, operands in copies.
     w_pipe: bool,
+    /// EN_PIPE = 1 (ECP5 plans): en decided a cycle ahead, a three-entry output FIFO.
+    en_pipe: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -121,6 +123,7 @@ const fn cfg(
         init,
         cfg_reg: false,
         w_pipe: false,
+        en_pipe: false,
     }
 }
 
@@ -216,10 +219,11 @@ impl Cfg {
     }
     fn name(&self) -> String {
         format!(
-            "{}{}{} MW={} MH={} PE={} SIMD={} IN_W={} MASKED={} ACT={} R={}",
+            "{}{}{}{} MW={} MH={} PE={} SIMD={} IN_W={} MASKED={} ACT={} R={}",
             if self.int { "int" } else { "xnor" },
             if self.cfg_reg { " CFG_REG" } else { "" },
             if self.w_pipe { " W_PIPE" } else { "" },
+            if self.en_pipe { " EN_PIPE" } else { "" },
             self.mw,
             self.mh,
             self.pe,
@@ -233,14 +237,15 @@ impl Cfg {
     fn init_paths(&self) -> (PathBuf, PathBuf) {
         let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hdlgen-rtl-mvau");
         let tag = format!(
-            "{}_{}_{}_{}_{}_{}_{}",
+            "{}_{}_{}_{}_{}_{}_{}_{}",
             self.int as u8,
             self.mw,
             self.mh,
             self.pe,
             self.simd,
             self.cfg_reg as u8,
-            self.w_pipe as u8
+            self.w_pipe as u8,
+            self.en_pipe as u8
         );
         (
             d.join(format!("w_{tag}.hex")),
@@ -265,6 +270,7 @@ impl Cfg {
             format!("-GCFG_LW={}", self.cfg_lw()),
             format!("-GCFG_REG={}", self.cfg_reg as u8),
             format!("-GW_PIPE={}", self.w_pipe as u8),
+            format!("-GEN_PIPE={}", self.en_pipe as u8),
         ];
         if self.init {
             let (w, t) = self.init_paths();
@@ -822,11 +828,25 @@ fn mvau_with_registered_configuration_writes_matches_the_formulas() {
     check_grid(&cases);
 }
 
-/// The ECP5 plans' extra weight and operand stage (W_PIPE) with registered writes:
+/// ECP5 plans: registered writes and EN_PIPE (the enable a cycle ahead, a three-entry
+/// output FIFO), and over block-RAM weights the extra weight and operand stage (W_PIPE):
 /// operand copies for PE ≤ 8 (one), 10 and 12 (two), masked and not, thresholds compared
 /// in the popcount domain with a 1-stage tree (read from the last operand stage), and
-/// integer lanes with their −x copies.
-fn w_pipe_cases() -> Vec<Cfg> {
+/// integer lanes with their −x copies. Without W_PIPE (weights in flip-flops): NF = 1
+/// and 3, XNOR and integer.
+fn ecp5_cases() -> Vec<Cfg> {
+    let en_only = [
+        XNOR[1],
+        XNOR[5],
+        cfg(false, (8, 6, 2, 8), 1, true, true, 2, (0, 0), false),
+        INT[1],
+    ]
+    .into_iter()
+    .map(|c| Cfg {
+        cfg_reg: true,
+        en_pipe: true,
+        ..c
+    });
     [
         XNOR[0],
         XNOR[3],
@@ -841,14 +861,16 @@ fn w_pipe_cases() -> Vec<Cfg> {
     .map(|c| Cfg {
         cfg_reg: true,
         w_pipe: true,
+        en_pipe: true,
         ..c
     })
+    .chain(en_only)
     .collect()
 }
 
 #[test]
-fn mvau_with_a_weight_pipe_stage_matches_the_formulas() {
-    check_grid(&w_pipe_cases());
+fn mvau_on_ecp5_plans_matches_the_formulas() {
+    check_grid(&ecp5_cases());
 }
 
 /// Free-flowing streams: output beats exactly SF·NF cycles apart, input taken in fold 0
@@ -860,7 +882,7 @@ fn mvau_costs_sf_nf_cycles_per_vector_with_the_documented_latency() {
         INT[4],
     ]
     .into_iter()
-    .chain(w_pipe_cases())
+    .chain(ecp5_cases())
     {
         let what = c.name();
         let model = model(&c);
@@ -918,16 +940,8 @@ fn mvau_is_lint_clean() {
         cfg(true, (6, 4, 4, 1), 3, true, true, 2, (0, 0), false),
         cfg(false, (5, 7, 7, 5), 1, true, false, 3, (0, 0), false),
     ];
-    // W_PIPE without CFG_REG: hdlgen_cfgmem's registered write data is 32 bits wide
-    // even for a narrower memory (an unused-bits warning of its own, left for now).
-    let w_pipe: Vec<Cfg> = w_pipe_cases()
-        .into_iter()
-        .map(|c| Cfg {
-            cfg_reg: false,
-            ..c
-        })
-        .collect();
-    for c in XNOR.iter().chain(INT).chain(&extra).chain(&w_pipe) {
+    let ecp5 = ecp5_cases();
+    for c in XNOR.iter().chain(INT).chain(&extra).chain(&ecp5) {
         let mut p = c.params();
         p.retain(|a| !a.starts_with("-GW_INIT") && !a.starts_with("-GT_INIT"));
         // Also with a 1-bit bus (narrower than most memories need: truncated), and with

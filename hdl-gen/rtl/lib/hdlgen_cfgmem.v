@@ -163,11 +163,13 @@ module hdlgen_cfgmem #(
                 initial $readmemh(INIT_FILE, mem);
             end
             if (WREG == 1) begin : g_w1
-                // Stage 1: the bus registered as it comes (one copy for all lanes).
-                reg [31:0] d;
+                // Stage 1: the bus registered as it comes (one copy for all lanes; the
+                // bits a lane holds, so a word narrower than the bus keeps no spare ones).
+                localparam integer DW = (W < 32) ? W : 32;
+                reg [DW-1:0] d;
                 reg [AW-1:0] a;
                 always @(posedge clk) if (we) begin
-                    d <= wdata;
+                    d <= wdata[DW-1:0];
                     a <= waddr;
                 end
             end

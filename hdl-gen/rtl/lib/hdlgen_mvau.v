@@ -71,7 +71,8 @@
 //          bits, registered
 //   out:   PE lanes per fold collected into the vector; a 2-entry output FIFO (out_data
 //          is its head register; the second entry keeps only the last fold's lanes, the
-//          others wait in the collection registers, frozen while the FIFO is full).
+//          others wait in the collection registers, frozen while the FIFO is full); with
+//          EN_PIPE, a 3-entry FIFO of whole vectors.
 // rst (synchronous, active high) clears the control state (counters, valids, FIFO
 // occupancy) only.
 `default_nettype none
@@ -113,6 +114,13 @@ module hdlgen_mvau #(
     // of routing). One cycle more latency.
     parameter integer W_PIPE = 0,
     parameter integer XG = 8,
+    // EN_PIPE = 1 (ECP5 plans): en is decided a cycle earlier, from a flip-flop `go` set
+    // while the output FIFO holds at most one vector, so its D input is one gate from
+    // flip-flops beside it (en sits among its thousands of sinks: the route into it from
+    // the FIFO count was an 85F critical path, 2.85 ns of 7.31). The vector pushed in the
+    // cycle en still runs needs a third FIFO entry; all three hold whole vectors. fold0
+    // and in_ready get a copy of en of their own (en_f). Same latency and throughput.
+    parameter integer EN_PIPE = 0,
     // CFG_CHECKED = 1: wcfg_we/tcfg_we are only ever set for words and lanes inside their
     // memory (the top range-checks them in its registered bus copy, so the strobes reach
     // the memories' write decode straight from flip-flops); the checks here are left out.
@@ -194,10 +202,26 @@ module hdlgen_mvau #(
     reg in_rdy = 1'b1;
     assign in_ready = in_rdy;
     wire beat = en_c && (!fold0 || in_valid);    // a beat is issued this cycle
+    wire beat_f;                                  // the same, from en_f (EN_PIPE)
     wire [SW-1:0] sf_next = (sf == LAST_S) ? {SW{1'b0}} : sf + 1'b1;
     wire [AW-1:0] addr_next = (addr == LAST_A) ? {AW{1'b0}} : addr + 1'b1;
-    wire en_d = (fifo_next != 2'd2) && !wcfg_we;
-    wire fold0_d = rst ? 1'b1 : (beat && sf == LAST_S) ? (nf == LAST_N) : fold0;
+    wire en_d;
+    wire fold0_d = rst ? 1'b1 : (beat_f && sf == LAST_S) ? (nf == LAST_N) : fold0;
+    generate
+        if (EN_PIPE == 1) begin : g_enp
+            // go: the FIFO holds at most one vector this cycle, so en (next cycle) may
+            // push one more even if this cycle pushes too: at most three.
+            reg go = 1'b1;
+            reg en_f = 1'b1;
+            always @(posedge clk) go <= fifo_next <= 2'd1;
+            (* keep *) always @(posedge clk) en_f <= en_d;
+            assign en_d = (go || rst) && !wcfg_we;    // ready again right after rst
+            assign beat_f = en_f && (!fold0 || in_valid);
+        end else begin : g_en
+            assign en_d = (fifo_next != 2'd2) && !wcfg_we;
+            assign beat_f = beat;
+        end
+    endgenerate
     (* keep *) always @(posedge clk) en <= en_d;
     (* keep *) always @(posedge clk) en_c <= en_d;
     always @(posedge clk) begin
@@ -207,10 +231,12 @@ module hdlgen_mvau #(
             sf <= {SW{1'b0}};
             nf <= {NW{1'b0}};
             addr <= {AW{1'b0}};
-        end else if (beat) begin
-            sf <= sf_next;
-            if (sf == LAST_S) nf <= (nf == LAST_N) ? {NW{1'b0}} : nf + 1'b1;
-            addr <= addr_next;
+        end else begin
+            if (beat_f) begin
+                sf <= sf_next;
+                if (sf == LAST_S) nf <= (nf == LAST_N) ? {NW{1'b0}} : nf + 1'b1;
+            end
+            if (beat) addr <= addr_next;
         end
     end
 
@@ -621,8 +647,9 @@ module hdlgen_mvau #(
                 genvar tl, ta;
                 // CFG_REG: each (word, lane) strobe and the data are registered first, so
                 // the decode is off the words' clock enables (a write lands a cycle later).
-                reg [31:0] t_d;
-                always @(posedge clk) if (t_we) t_d <= cfg_data;
+                localparam integer TDW = (TWW < 32) ? TWW : 32;   // bits a lane holds
+                reg [TDW-1:0] t_d;
+                always @(posedge clk) if (t_we) t_d <= cfg_data[TDW-1:0];
                 for (tl = 0; tl < TLANES; tl = tl + 1) begin : g_lane
                     localparam integer LO = 32 * tl;
                     localparam integer NB = (TWW - LO) < 32 ? (TWW - LO) : 32;
@@ -791,30 +818,53 @@ module hdlgen_mvau #(
         end
     endgenerate
 
-    // The FIFO's second entry needs only its last fold's lanes (s_last): the vector that
-    // fills the FIFO is pushed with en high, and en is low from the next cycle until a
-    // pop (fifo_n == 2 ⟹ en == 0), so its other folds stay in `col`, which changes only
-    // with en, and act_q (which may take the next fold as it is pushed) is the only part
-    // that must be kept. f0 loads `col` from one source and multiplexes PE·OB bits only.
     reg [MH*OB-1:0] f0;                         // head (out_data)
-    reg [PE*OB-1:0] s_last;                     // second entry: its last fold's lanes
     reg o_valid = 1'b0;                         // fifo_n != 0, as a flip-flop
     wire pop = out_valid && out_ready;
-    wire f0_load = pop ? (fifo_n == 2'd2 || push) : (push && fifo_n == 2'd0);
-    wire [PE*OB-1:0] last_d = (fifo_n == 2'd2) ? s_last : act_q;
     assign fifo_next = rst ? 2'd0 : fifo_n + {1'b0, push} - {1'b0, pop};
     assign out_valid = o_valid;
     assign out_data = f0;
     always @(posedge clk) begin
         fifo_n <= fifo_next;
         o_valid <= fifo_next != 2'd0;
-        if (f0_load) f0[MH*OB-1 -: PE*OB] <= last_d;
-        if (push && fifo_n == 2'd1 && !pop) s_last <= act_q;
     end
     generate
-        if (NF > 1) begin : g_f0col
-            for (f = 0; f < NF - 1; f = f + 1) begin : g_f0s
-                always @(posedge clk) if (f0_load) f0[f*PE*OB +: PE*OB] <= g_many.g_slot[f].col;
+        if (EN_PIPE == 1) begin : g_fifo3
+            // Three whole vectors (en runs a cycle after the FIFO holds two, so the
+            // collection registers may take the next vector's folds meanwhile). The
+            // incoming vector is {act_q, col[NF-2], ..., col[0]}; entries shift towards
+            // the head on a pop. Loads into entries that stay empty are harmless.
+            wire [MH*OB-1:0] vin;
+            reg [MH*OB-1:0] f1, f2;
+            assign vin[MH*OB-1 -: PE*OB] = act_q;
+            if (NF > 1) begin : g_vcol
+                for (f = 0; f < NF - 1; f = f + 1) begin : g_v
+                    assign vin[f*PE*OB +: PE*OB] = g_many.g_slot[f].col;
+                end
+            end
+            always @(posedge clk) begin
+                if (pop || (push && fifo_n == 2'd0)) f0 <= (fifo_n[1]) ? f1 : vin;
+                if (pop || (push && fifo_n == 2'd1)) f1 <= (fifo_n == 2'd3) ? f2 : vin;
+                if (push) f2 <= vin;
+            end
+        end else begin : g_fifo2
+            // The second entry needs only its last fold's lanes (s_last): the vector that
+            // fills the FIFO is pushed with en high, and en is low from the next cycle
+            // until a pop (fifo_n == 2 ⟹ en == 0), so its other folds stay in `col`, which
+            // changes only with en, and act_q (which may take the next fold as it is
+            // pushed) is the only part that must be kept. f0 loads `col` from one source
+            // and multiplexes PE·OB bits only.
+            reg [PE*OB-1:0] s_last;                 // second entry: its last fold's lanes
+            wire f0_load = pop ? (fifo_n == 2'd2 || push) : (push && fifo_n == 2'd0);
+            wire [PE*OB-1:0] last_d = (fifo_n == 2'd2) ? s_last : act_q;
+            always @(posedge clk) begin
+                if (f0_load) f0[MH*OB-1 -: PE*OB] <= last_d;
+                if (push && fifo_n == 2'd1 && !pop) s_last <= act_q;
+            end
+            if (NF > 1) begin : g_f0col
+                for (f = 0; f < NF - 1; f = f + 1) begin : g_f0s
+                    always @(posedge clk) if (f0_load) f0[f*PE*OB +: PE*OB] <= g_many.g_slot[f].col;
+                end
             end
         end
     endgenerate

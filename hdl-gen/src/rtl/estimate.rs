@@ -171,21 +171,29 @@ fn weight_regs(m: &Mvau) -> (u64, u64) {
     )
 }
 
-/// Flip-flops of `hdlgen_mvau`'s W_PIPE stage where the plan has one (`Mvau::w_pipe`;
-/// else none): the weight word once more, and the operands (MODE 1 also −x, which then
-/// has no other register) in a copy per `MVAU_XG` PEs.
-fn w_pipe_ff(m: &Mvau, replicate: bool) -> u64 {
-    if !m.w_pipe(replicate) {
-        return 0;
+/// (LUT4, flip-flops) `hdlgen_mvau` adds on ECP5 plans (`replicate`; else none).
+/// W_PIPE (`Mvau::w_pipe`): the weight word once more, and the operands (MODE 1 also −x,
+/// which then has no other register) in a copy per `MVAU_XG` PEs. EN_PIPE
+/// (`Mvau::en_pipe`): two whole-vector FIFO entries in place of one fold's lanes, and a
+/// two-way multiplexer in front of the head and the second entry.
+fn ecp5_extra(m: &Mvau, replicate: bool) -> (u64, u64) {
+    let (out, pe_out) = ((m.mh * m.ob as usize) as u64, (m.pe * m.ob as usize) as u64);
+    let (mut lut, mut ff) = (0, 0);
+    if m.en_pipe(replicate) {
+        lut += 2 * out - pe_out;
+        ff += 2 * out - pe_out + 2;
     }
-    let copies = m.pe.div_ceil(MVAU_XG) as u64;
-    let ops = (m.simd * m.in_w as usize + if m.masked { m.simd } else { 0 }) as u64;
-    let neg = if m.int {
-        (copies - 1) * (m.simd * (m.in_w as usize + 1)) as u64
-    } else {
-        0
-    };
-    (m.pe * m.simd) as u64 + copies * ops + neg + 2
+    if m.w_pipe(replicate) {
+        let copies = m.pe.div_ceil(MVAU_XG) as u64;
+        let ops = (m.simd * m.in_w as usize + if m.masked { m.simd } else { 0 }) as u64;
+        let neg = if m.int {
+            (copies - 1) * (m.simd * (m.in_w as usize + 1)) as u64
+        } else {
+            0
+        };
+        ff += (m.pe * m.simd) as u64 + copies * ops + neg + 2;
+    }
+    (lut, ff)
 }
 
 /// What the folding search charges for a block of block RAM a whole-window generator
@@ -575,7 +583,9 @@ pub fn estimate(d: &Design, replicate: bool) -> Estimate {
                 x.cycles = s.folded_interval(d.reg_every) as u64;
             }
             if let Kind::Mvau { mvau, .. } = &e.kind {
-                x.ff += w_pipe_ff(mvau, replicate);
+                let (l, f) = ecp5_extra(mvau, replicate);
+                x.lut4 += l;
+                x.ff += f;
                 x.lc = logic_cells(x.lut4, x.ff);
             }
             if replicate && k + 1 < n && !folds {
@@ -688,7 +698,8 @@ pub fn choose_folding(
                 mm.pe = p;
                 mm.simd = s;
                 let (l, ff, _) = mvau_cost(&mm, reg_every);
-                let ff = ff + w_pipe_ff(&mm, replicate);
+                let (el, ef) = ecp5_extra(&mm, replicate);
+                let (l, ff) = (l + el, ff + ef);
                 let (rl, rf) = weight_regs(&mm);
                 let lc = match whole(s) {
                     Some(sw) => {

@@ -223,11 +223,12 @@ fn finish(net: &Network, opts: &GenOptions, design: Design) -> Result<Generated,
     } else {
         super::lib::NETWORK
     };
-    let mut files: Vec<(String, String)> = prims
+    let top_text = super::print::module(&m);
+    let mut files: Vec<(String, String)> = super::lib::used(prims, &[&top_text])
         .iter()
         .map(|(n, t)| (n.to_string(), t.to_string()))
         .collect();
-    files.push((format!("{name}.v"), super::print::module(&m)));
+    files.push((format!("{name}.v"), top_text));
     if opts.hex {
         for (u, img) in images.iter().enumerate() {
             files.push((unit_file(&design, u), hex(&design.units[u], img)));

@@ -147,6 +147,11 @@ impl Mvau {
     pub fn w_pipe(&self, replicate: bool) -> bool {
         replicate && self.block_ram_weights()
     }
+    /// `hdlgen_mvau`'s EN_PIPE (its pipeline enable decided a cycle ahead, behind a
+    /// three-entry output FIFO of whole vectors): on ECP5 plans (`replicate`).
+    pub fn en_pipe(&self, replicate: bool) -> bool {
+        replicate
+    }
     pub fn sf(&self) -> usize {
         self.mw / self.simd
     }

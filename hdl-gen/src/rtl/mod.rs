@@ -151,6 +151,38 @@ pub mod lib {
         ARGMAX_PLAIN,
     ];
 
+    /// Whether Verilog `text` instantiates `module`: a line (outside `//` comments) that
+    /// starts with its name followed by a space or `#` (how `print` and the primitives
+    /// write instances).
+    pub fn instantiates(text: &str, module: &str) -> bool {
+        text.lines().any(|l| {
+            let code = l.split("//").next().unwrap_or("").trim_start();
+            code.strip_prefix(module)
+                .is_some_and(|r| r.starts_with([' ', '#', '\t']))
+        })
+    }
+
+    /// The primitives of `all` that `roots` instantiate, directly or through each other,
+    /// in `all`'s order. A design gets only these: yosys numbers the cells of every
+    /// module it reads, so an unused file's edits would still move a design's placement.
+    pub fn used<'a>(all: &[(&'a str, &'a str)], roots: &[&str]) -> Vec<(&'a str, &'a str)> {
+        let module = |file: &str| file.trim_end_matches(".v").to_string();
+        let mut keep = vec![false; all.len()];
+        let mut todo: Vec<&str> = roots.to_vec();
+        while let Some(text) = todo.pop() {
+            for (i, (file, body)) in all.iter().enumerate() {
+                if !keep[i] && instantiates(text, &module(file)) {
+                    keep[i] = true;
+                    todo.push(body);
+                }
+            }
+        }
+        all.iter()
+            .zip(keep)
+            .filter_map(|(f, k)| k.then_some(*f))
+            .collect()
+    }
+
     /// Cycles from a beat entering `hdlgen_mvau_bin` to its fold's result in the output
     /// register (weight read, popcount tree, accumulate), with no stalls.
     pub fn mvau_bin_latency(simd: usize, reg_every: usize) -> usize {
@@ -193,5 +225,43 @@ pub mod lib {
         (1..=levels)
             .filter(|&k| k % reg_every == 0 || k == levels)
             .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lib;
+
+    #[test]
+    fn instances_are_told_from_comments_declarations_and_longer_names() {
+        let text = "module hdlgen_mvau #(\n  // hdlgen_swg #( in a comment\n  hdlgen_popcount_x #(.N(2)) u (\n";
+        for m in ["hdlgen_mvau", "hdlgen_swg", "hdlgen_popcount"] {
+            assert!(!lib::instantiates(text, m), "{m}");
+        }
+        assert!(lib::instantiates(
+            "  x;\n    hdlgen_cfgmem #(.W(4)) u_m (",
+            "hdlgen_cfgmem"
+        ));
+        assert!(lib::instantiates("hdlgen_skid u_s (", "hdlgen_skid"));
+    }
+
+    #[test]
+    fn a_design_gets_the_primitives_it_reaches_in_library_order() {
+        let top = "module t;\n  hdlgen_mvau #(.MW(4)) u_a (\n  );\nendmodule\n";
+        let names: Vec<&str> = lib::used(lib::NETWORK, &[top])
+            .iter()
+            .map(|f| f.0)
+            .collect();
+        // hdlgen_mvau reaches its trees and memories, nothing else.
+        assert_eq!(
+            names,
+            [
+                "hdlgen_popcount.v",
+                "hdlgen_addtree.v",
+                "hdlgen_cfgmem.v",
+                "hdlgen_mvau.v"
+            ]
+        );
+        assert!(lib::used(lib::NETWORK, &["module t; endmodule"]).is_empty());
     }
 }

@@ -527,13 +527,17 @@ pub fn board_top(g: &Generated, opts: &ShellOptions) -> Result<BoardTop, Error> 
         m.assign(w, Expr::un(UnOp::ReduceAnd, Expr::Concat(all)));
     }
     let _ = d;
+    let verilog = print::module(&m);
+    // The shell's own primitives, and its register slices' where the network has none.
+    let files = super::lib::used(&[SERIAL_RX, SERIAL_TX, LINK, super::lib::SKID], &[&verilog])
+        .iter()
+        .filter(|(n, _)| !g.files.iter().any(|f| f.0 == *n))
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+        .collect();
     Ok(BoardTop {
         name,
-        verilog: print::module(&m),
-        files: [SERIAL_RX, SERIAL_TX, LINK]
-            .iter()
-            .map(|(n, t)| (n.to_string(), t.to_string()))
-            .collect(),
+        verilog,
+        files,
         link: lp,
     })
 }
