@@ -69,6 +69,24 @@ pub fn fill(device: &Device) -> f64 {
 /// and transmitter add about 60 cells.
 pub const SHELL_LC: u64 = 650;
 pub const SHELL_BRAM: u64 = 2;
+/// The shell's block RAM on ECP5: the link's frame buffer is one `DP16KD`.
+pub const SHELL_DP16KD: u64 = 1;
+
+/// The network's block RAMs in the device's own blocks (iCE40 EBR, ECP5 DP16KD).
+fn est_bram(est: &Estimate, family: Family) -> u64 {
+    match family {
+        Family::Ice40 => est.bram,
+        Family::Ecp5 => est.dp16kd,
+    }
+}
+
+/// The shell's block RAMs in the device's own blocks.
+fn shell_bram(family: Family) -> u64 {
+    match family {
+        Family::Ice40 => SHELL_BRAM,
+        Family::Ecp5 => SHELL_DP16KD,
+    }
+}
 
 /// Where the design goes: a board from the table or a custom one.
 #[derive(Clone, Debug)]
@@ -322,6 +340,7 @@ pub struct EstimateReport {
     pub logic_cells: u64,
     pub lut4: u64,
     pub ff: u64,
+    /// The network's block RAMs in the device's blocks: iCE40 EBR, ECP5 DP16KD.
     pub bram: u64,
     #[serde(default)]
     pub spram: u64,
@@ -426,12 +445,11 @@ fn over_capacity(est: &Estimate, device: &Device) -> Option<String> {
             device.logic
         ));
     }
-    // The estimate counts iCE40 EBRs (4 kbit). An ECP5 DP16KD holds at least one EBR's
-    // words in every width, so EBRs bound DP16KDs from above; only iCE40 is checked exactly.
-    if device.family == Family::Ice40 && est.bram + SHELL_BRAM > device.bram as u64 {
+    let (bram, shell) = (est_bram(est, device.family), shell_bram(device.family));
+    if bram + shell > device.bram as u64 {
         over.push(format!(
-            "{} block RAMs of the {}'s {}",
-            est.bram + SHELL_BRAM,
+            "{} block RAMs ({bram} for the network, {shell} for the board shell) of the {}'s {}",
+            bram + shell,
             device.part,
             device.bram
         ));
@@ -482,13 +500,17 @@ pub fn network_budget(device: &Device) -> u64 {
 }
 
 /// The generation options `build` uses on a device (`budget`: a logic-cell budget in place
-/// of [`network_budget`]). `gen`, `sim` and `check` use them too, so the design simulated
-/// for a board is the one built for it.
+/// of [`network_budget`]; block RAM is always held to the device's, less the shell's).
+/// `gen`, `sim` and `check` use them too, so the design simulated for a board is the one
+/// built for it.
 pub fn board_gen_options(device: &Device, budget: Option<u64>) -> GenOptions {
-    gen_options(
-        device.family,
-        budget.unwrap_or_else(|| network_budget(device)),
-    )
+    GenOptions {
+        bram_budget: Some((device.bram as u64).saturating_sub(shell_bram(device.family))),
+        ..gen_options(
+            device.family,
+            budget.unwrap_or_else(|| network_budget(device)),
+        )
+    }
 }
 
 /// Generation options for a family: the adder-tree register spacing and configuration-bus
@@ -496,6 +518,7 @@ pub fn board_gen_options(device: &Device, budget: Option<u64>) -> GenOptions {
 fn gen_options(family: Family, budget: u64) -> GenOptions {
     GenOptions {
         lut_budget: Some(budget),
+        bram_budget: None,
         folds: None,
         taps: false,
         hex: true,
@@ -1046,7 +1069,7 @@ pub fn build(
             },
             lut4: est.lut4,
             ff: est.ff,
-            bram: est.bram,
+            bram: est_bram(est, target.device.family),
             spram: est.spram,
         },
         resources: Resources {
@@ -1279,7 +1302,7 @@ pub fn summary(r: &BuildReport) -> String {
     ));
     line(format!("  {:<12} {:>6}", "carry", r.resources.carry));
     line(format!(
-        "  {:<12} {}   (estimate {} EBR)",
+        "  {:<12} {}   (estimate {})",
         match r.family {
             Family::Ice40 => "EBR",
             Family::Ecp5 => "DP16KD",

@@ -478,6 +478,45 @@ fn too_big_for_the_board_is_an_error_before_any_tool_runs() {
     );
 }
 
+/// ECP5 block RAM is counted in DP16KD and checked before any tool runs: a million
+/// weight bits (at least 64 blocks) exceed a 25F's 56 less the shell's one, and fit an
+/// 85F, where the build goes on to synthesis.
+#[test]
+fn too_much_block_ram_for_an_ecp5_part_is_an_error_before_any_tool_runs() {
+    let t = TempDir::new().unwrap();
+    let yaml = "version: 1\nname: big\ninput: {shape: [8192], bits: 1, signed: false}\nlayers:\n  - binary_dense: {name: fc, units: 128, pe: 1, simd: 32, weights: {random: 1}}\n  - output: {name: o}\n";
+    let net = t.path().join("big.yaml");
+    std::fs::write(&net, yaml).unwrap();
+    let dir = t.path().join("b");
+    let run = |board: &str| {
+        hdlgen(
+            &[
+                "build",
+                net.to_str().unwrap(),
+                "--board",
+                board,
+                "-o",
+                dir.to_str().unwrap(),
+            ],
+            &[("HDLGEN_YOSYS", "/nonexistent/yosys")],
+        )
+    };
+    let o = run("ulx3s-25f");
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    let s = o.squashed();
+    assert!(s.contains("doesnotfittheulx3s-25f"), "{}", o.stderr);
+    assert!(
+        s.contains("the55blockRAMsthenetworkmayuse:theslowestneeds67"),
+        "{}",
+        o.stderr
+    );
+    assert!(s.contains("itfitson:ulx3s-85f"), "{}", o.stderr);
+    assert!(!dir.exists(), "nothing written");
+    let o = run("ulx3s-85f");
+    assert_eq!(o.code, Some(4), "{}", o.stderr);
+    assert!(o.stderr.contains("/nonexistent/yosys"), "{}", o.stderr);
+}
+
 #[test]
 fn a_fixed_folding_too_big_names_the_folding_fit_would_pick() {
     let t = TempDir::new().unwrap();

@@ -113,12 +113,26 @@ fn check_estimates_for_the_board_asked_for() {
         i_big * 100 < i_ice,
         "85F {i_big} vs smallest folding {i_ice}"
     );
-    let lc = big["estimate"]["lc"].as_u64().unwrap();
-    // An explicit budget bounds the estimate it reports.
-    let cap = est(&["--luts", "20000"]);
+    // An explicit budget bounds the estimate it reports, in the board's unit (ECP5 LUT4
+    // slots: the larger of 1.25 × LUT4 and FF). The board's block RAM still binds: on
+    // the default iCEBreaker no folding of the chain has few enough EBRs.
+    let slots = |e: &serde_json::Value| {
+        let (l, f) = (e["lut4"].as_u64().unwrap(), e["ff"].as_u64().unwrap());
+        (l * 5 / 4).max(f)
+    };
+    let cap = est(&["--board", "ulx3s-85f", "--luts", "20000"]);
     assert_eq!(cap["fits"], true, "{cap}");
-    assert!(cap["estimate"]["lc"].as_u64().unwrap() <= 20000);
-    assert!(lc > 20000 || cap["estimate"]["interval"] == big["estimate"]["interval"]);
+    assert!(slots(&cap["estimate"]) <= 20000, "{cap}");
+    assert!(
+        slots(&big["estimate"]) > 20000
+            || cap["estimate"]["interval"] == big["estimate"]["interval"]
+    );
+    let up = est(&["--luts", "20000", "--engine", "dataflow"]);
+    assert_eq!(up["fits"], false, "{up}");
+    assert!(
+        up["note"].as_str().unwrap().contains("28 block RAMs"),
+        "{up}"
+    );
     let text = ok(&["check", "examples/digits/bnn.yaml", "--board", "hx8k"]);
     assert!(text.contains("hardware estimate (hx8k budget"), "{text}");
 }

@@ -66,7 +66,8 @@ fn every_example_bnn_synthesises_for_ice40_and_ecp5() {
     // MNIST BNN (too big for a UP5K as a chain) at its smallest folding, which keeps yosys
     // quick, and on the layer-sequential engine.
     // On iCE40 the generator's LUT4 estimate (the figure the folding search and the
-    // capacity check use) must be within 25 % of yosys's count.
+    // capacity check use) must be within 25 % of yosys's count; its block RAMs close to
+    // yosys's on both families (below).
     for (path, tag, luts) in [
         ("examples/digits/bnn.yaml", "digits", Some(4224)),
         ("examples/digits/bnn.yaml", "digits-fast", Some(20_000)),
@@ -80,12 +81,24 @@ fn every_example_bnn_synthesises_for_ice40_and_ecp5() {
             o.write_netlist = false;
             let r = flow::synth(&o).unwrap_or_else(|e| panic!("{tag} {family}: {e}"));
             eprintln!(
-                "{tag} {family}: {} LUT4, {} carry, {} FF, {} BRAM (estimate {} LUT4, {} FF, {} EBR) in {:.1} s",
-                r.lut4, r.carry, r.ff, r.bram, g.estimate.lut4, g.estimate.ff, g.estimate.bram, r.seconds
+                "{tag} {family}: {} LUT4, {} carry, {} FF, {} BRAM (estimate {} LUT4, {} FF, {} EBR, {} DP16KD) in {:.1} s",
+                r.lut4, r.carry, r.ff, r.bram, g.estimate.lut4, g.estimate.ff, g.estimate.bram, g.estimate.dp16kd, r.seconds
             );
             assert!(
                 r.lut4 > 0 && r.ff > 0 && r.bram > 0,
                 "{tag} {family}: {r:?}"
+            );
+            // Block RAM in the family's own blocks (the capacity check and the folding
+            // search's block-RAM budget use it): ECP5 within 10 % or 2 blocks; iCE40 never
+            // below yosys's count and within 20 % (MNIST's smallest folding: 91 for 77).
+            let (est, tol) = match family {
+                Family::Ice40 => (g.estimate.bram, r.bram / 5),
+                Family::Ecp5 => (g.estimate.dp16kd, r.bram / 10),
+            };
+            assert!(
+                est.abs_diff(r.bram) <= tol.max(2) && (family == Family::Ecp5 || est >= r.bram),
+                "{tag} {family}: block RAM estimate {est}, yosys {}",
+                r.bram
             );
             if family == Family::Ice40 {
                 let err = (g.estimate.lut4 as f64 - r.lut4 as f64) / r.lut4 as f64;

@@ -31,6 +31,10 @@ pub struct EngineEstimate {
     pub ff: u64,
     /// iCE40 `SB_RAM40_4K` blocks (256 × 16 bit).
     pub bram: u64,
+    /// ECP5 `DP16KD` blocks of the same memories (not in `design.json`: the board top's
+    /// design id hashes it, and this figure only serves ECP5 builds' reports and checks).
+    #[serde(skip)]
+    pub dp16kd: u64,
     /// iCE40 UltraPlus `SB_SPRAM256KA` blocks (`store: spram` weights).
     pub spram: u64,
     /// iCE40 logic cells (see [`logic_cells`]).
@@ -45,6 +49,9 @@ pub struct Estimate {
     pub lut4: u64,
     pub ff: u64,
     pub bram: u64,
+    /// ECP5 `DP16KD` blocks (see [`EngineEstimate::dp16kd`]).
+    #[serde(skip)]
+    pub dp16kd: u64,
     pub spram: u64,
     /// iCE40 logic cells, the figure the folding budget bounds.
     pub lc: u64,
@@ -60,17 +67,95 @@ fn clog2(n: usize) -> u64 {
     }
 }
 
-/// iCE40 EBR blocks for a `width` × `depth` memory (256×16, 512×8, 1024×4, 2048×2),
-/// or 0 when it stays in flip-flops (`hdlgen_cfgmem` keeps up to 4 words in registers).
-pub fn ebr_blocks(width: usize, depth: usize) -> u64 {
-    if depth <= 4 || width == 0 {
-        return 0;
+/// Block RAMs of a memory on each family: iCE40 `SB_RAM40_4K` and ECP5 `DP16KD`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Blocks {
+    pub ebr: u64,
+    pub dp16kd: u64,
+}
+
+impl Blocks {
+    /// A `width` × `depth` memory written a word at a time: the cheapest of each
+    /// family's modes (iCE40 256×16, 512×8, 1024×4, 2048×2; ECP5 [`DP16KD_MODES`]), or
+    /// none when it stays in flip-flops (`hdlgen_cfgmem` keeps up to 4 words in
+    /// registers).
+    pub fn of(width: usize, depth: usize) -> Self {
+        if depth <= 4 || width == 0 {
+            return Self::default();
+        }
+        Self {
+            ebr: fewest(&[(256, 16), (512, 8), (1024, 4), (2048, 2)], width, depth),
+            dp16kd: fewest(DP16KD_MODES, width, depth),
+        }
     }
-    [(256, 16), (512, 8), (1024, 4), (2048, 2)]
+
+    /// A memory written over the configuration bus (`hdlgen_cfgmem`) in 32-bit lanes:
+    /// on ECP5 yosys keeps each lane's write enable to blocks of their own, so a 512-word
+    /// `PDPW16KD` holds one lane, 32 of its 36 bits (MNIST conv2's 3,072-bit weights
+    /// took 96 blocks, not 86). iCE40's 16-bit blocks divide a lane already.
+    pub fn lanes(width: usize, depth: usize) -> Self {
+        let mut b = Self::of(width, depth);
+        if b.dp16kd > 0 {
+            b.dp16kd = (width / 32) as u64 * fewest(DP16KD_MODES, 32, depth)
+                + if width % 32 > 0 {
+                    fewest(DP16KD_MODES, width % 32, depth)
+                } else {
+                    0
+                };
+        }
+        b
+    }
+}
+
+/// ECP5 block RAM modes (words, bits): `DP16KD`'s, and `PDPW16KD`'s 512×36 (one write
+/// and one read port, as every memory here has).
+const DP16KD_MODES: &[(usize, usize)] = &[
+    (512, 36),
+    (1024, 18),
+    (2048, 9),
+    (4096, 4),
+    (8192, 2),
+    (16384, 1),
+];
+
+/// Blocks of a `width` × `depth` memory in the cheapest of `modes` (words, bits).
+fn fewest(modes: &[(usize, usize)], width: usize, depth: usize) -> u64 {
+    modes
         .iter()
         .map(|&(d, w)| (width.div_ceil(w) * depth.div_ceil(d)) as u64)
         .min()
         .expect("modes")
+}
+
+impl std::ops::Add for Blocks {
+    type Output = Self;
+    fn add(self, o: Self) -> Self {
+        Self {
+            ebr: self.ebr + o.ebr,
+            dp16kd: self.dp16kd + o.dp16kd,
+        }
+    }
+}
+
+impl std::ops::AddAssign for Blocks {
+    fn add_assign(&mut self, o: Self) {
+        *self = *self + o;
+    }
+}
+
+impl std::ops::Mul<Blocks> for u64 {
+    type Output = Blocks;
+    fn mul(self, b: Blocks) -> Blocks {
+        Blocks {
+            ebr: self * b.ebr,
+            dp16kd: self * b.dp16kd,
+        }
+    }
+}
+
+/// iCE40 EBR blocks for a `width` × `depth` memory ([`Blocks::of`]).
+pub fn ebr_blocks(width: usize, depth: usize) -> u64 {
+    Blocks::of(width, depth).ebr
 }
 
 /// iCE40 UltraPlus `SB_SPRAM256KA` blocks (16 bits × 16,384 words each; yosys gangs
@@ -87,10 +172,10 @@ pub fn spram_blocks(m: &Mvau) -> u64 {
 const MAX_SPRAM: u64 = 4;
 
 /// Window-generator write side and ring memory: (cycles to accept an image, bram, lut, ff).
-fn swg_cost(s: &Swg) -> (u64, u64, u64, u64) {
+fn swg_cost(s: &Swg) -> (u64, Blocks, u64, u64) {
     let w = &s.win;
     let ring_words = s.ring_rows() * w.in_w;
-    let bram = ebr_blocks(s.c * s.dw as usize, ring_words);
+    let bram = Blocks::of(s.c * s.dw as usize, ring_words);
     let beat = (s.simd * s.dw as usize + s.simd) as u64;
     // Coordinate counters and compares (~190 LUT4 in yosys for the examples' geometries).
     let lut = 150 + beat + 4 * clog2(ring_words);
@@ -103,7 +188,7 @@ fn swg_cost(s: &Swg) -> (u64, u64, u64, u64) {
 /// multiplexer), a write-address counter per copy, the window's pixel, output and skid
 /// registers (one LUT4 per bit each for the padding substitution and the output
 /// multiplexer) and the reader's differences, tables and read address.
-fn winbuf_cost(s: &Swg) -> (u64, u64, u64, u64) {
+fn winbuf_cost(s: &Swg) -> (u64, Blocks, u64, u64) {
     let w = &s.win;
     let taps = (w.kh * w.kw) as u64;
     let pw = s.c * s.dw as usize;
@@ -118,10 +203,14 @@ fn winbuf_cost(s: &Swg) -> (u64, u64, u64, u64) {
         + 2;
     let lw = clog2(lmax + 1) + 1;
     let (bram, mem_lut, mem_ff) = if depth > 4 {
-        (taps * ebr_blocks(pw, depth), 0, 0)
+        (taps * Blocks::of(pw, depth), 0, 0)
     } else {
         // Flip-flop copies: the words, a read multiplexer and the read register.
-        (0, win * (depth as u64 - 1), win * depth as u64 + win)
+        (
+            Blocks::default(),
+            win * (depth as u64 - 1),
+            win * depth as u64 + win,
+        )
     };
     // (yosys `synth_ice40`, MNIST conv1 / conv2 geometries: ~430 / ~850 LUT4, ~310 / ~710 FF)
     let lut = 110 + 2 * win + taps * (aw + 2) + 3 * lw + 2 * aw + mem_lut;
@@ -132,7 +221,7 @@ fn winbuf_cost(s: &Swg) -> (u64, u64, u64, u64) {
 /// The window generator an MVAU reads from: `hdlgen_winbuf` for a whole window per beat
 /// (with `hdlgen_chunk` behind it when a beat spans several taps but not all), else
 /// `hdlgen_swg`. (cycles to accept an image, bram, lut, ff)
-fn window_cost(s: &Swg) -> (u64, u64, u64, u64) {
+fn window_cost(s: &Swg) -> (u64, Blocks, u64, u64) {
     if s.uses_winbuf() {
         let (c, b, l, f) = winbuf_cost(s);
         let (cl, cf) = chunk_cost(s);
@@ -211,7 +300,7 @@ fn whole_window_sensible(s: &Swg) -> bool {
 
 /// MVAU alone (without its window generator): (lut, ff, bram). Fitted to yosys 0.70
 /// `synth_ice40` of `hdlgen_mvau` over PE × SIMD grids (`bench/mvau_density.sh`).
-fn mvau_cost(m: &Mvau, reg_every: usize) -> (u64, u64, u64) {
+fn mvau_cost(m: &Mvau, reg_every: usize) -> (u64, u64, Blocks) {
     let lanes = (m.pe * m.simd) as u64;
     let (pe, acc, tw) = (m.pe as u64, m.acc_w as u64, m.tw as u64 + 1);
     let (out, pe_out) = ((m.mh * m.ob as usize) as u64, pe * m.ob as u64);
@@ -297,15 +386,15 @@ fn mvau_cost(m: &Mvau, reg_every: usize) -> (u64, u64, u64) {
     let ff =
         lane_ff + pe * per_pe_ff + 2 * out + pe_out + small_t + w_q + 2 * simd * m.in_w as u64 + 60;
     let mut bram = if m.logic() || m.spram() {
-        0
+        Blocks::default()
     } else {
-        ebr_blocks(m.pe * m.simd, m.sf() * m.nf())
+        Blocks::lanes(m.pe * m.simd, m.sf() * m.nf())
     };
     if m.thr {
-        bram += ebr_blocks(m.pe * (m.tw as usize + 1), m.nf());
+        bram += Blocks::lanes(m.pe * (m.tw as usize + 1), m.nf());
     }
     if m.nf() > 1 && m.sf() > 4 {
-        bram += ebr_blocks(m.simd * (m.in_w as usize + 1), m.sf());
+        bram += Blocks::of(m.simd * (m.in_w as usize + 1), m.sf());
     }
     (lut, ff, bram)
 }
@@ -333,6 +422,14 @@ pub enum Fabric {
 }
 
 impl Fabric {
+    /// `b` in this fabric's block RAMs (iCE40 EBR, ECP5 DP16KD).
+    pub fn blocks(self, b: Blocks) -> u64 {
+        match self {
+            Fabric::Ice40 => b.ebr,
+            Fabric::Ecp5 => b.dp16kd,
+        }
+    }
+
     /// The budgeted logic of `lut4` LUT4s and `ff` flip-flops.
     pub fn logic(self, lut4: u64, ff: u64) -> u64 {
         match self {
@@ -380,8 +477,8 @@ pub fn engine(e: &Engine, reg_every: usize) -> EngineEstimate {
             let w = &swg.win;
             let width = (*c * *ew as usize) as u64;
             let per = if *max { 5 } else { 3 };
-            let bram = ebr_blocks(*c * *ew as usize, w.out_w);
-            let (row_lut, row_ff) = if bram == 0 {
+            let bram = Blocks::of(*c * *ew as usize, w.out_w);
+            let (row_lut, row_ff) = if bram == Blocks::default() {
                 (width * (w.out_w as u64 - 1) / 2, width * w.out_w as u64)
             } else {
                 (0, 0)
@@ -424,7 +521,7 @@ pub fn engine(e: &Engine, reg_every: usize) -> EngineEstimate {
                 0,
                 c * (*in_w as u64 + *tw as u64) + 10,
                 c * (*tw as u64 + 3) + 20,
-                0,
+                Blocks::default(),
             )
         }
         Kind::Argmax {
@@ -443,7 +540,7 @@ pub fn engine(e: &Engine, reg_every: usize) -> EngineEstimate {
                 0,
                 c * w + 2 * w + 20,
                 c * w + 3 * w + 20,
-                0,
+                Blocks::default(),
             )
         }
         Kind::Seq(x) => {
@@ -477,7 +574,7 @@ pub fn engine(e: &Engine, reg_every: usize) -> EngineEstimate {
             0,
             4 * *sw as u64 + 200,
             8 * *sw as u64 + (*cls as u64) * (*in_w as u64) + 200,
-            ebr_blocks(64, *cls),
+            Blocks::lanes(64, *cls),
         ),
     };
     EngineEstimate {
@@ -489,7 +586,8 @@ pub fn engine(e: &Engine, reg_every: usize) -> EngineEstimate {
         macs,
         lut4,
         ff,
-        bram,
+        bram: bram.ebr,
+        dp16kd: bram.dp16kd,
         pix: if matches!(e.kind, Kind::Seq(_)) { 4 } else { 1 },
         spram: match &e.kind {
             Kind::Mvau { mvau: m, .. } => spram_blocks(m),
@@ -504,7 +602,7 @@ pub fn engine(e: &Engine, reg_every: usize) -> EngineEstimate {
 /// (4 pixels × PE × SIMD XNOR-popcount, ~2 LUT4 a lane as in the MVAU), its banks'
 /// read and write multiplexers, the front end's two adder trees and patch, control;
 /// fitted to yosys `synth_ice40` of the MNIST engine (docs/board-flow.md).
-fn seq_cost(x: &Xnet) -> (u64, u64, u64) {
+fn seq_cost(x: &Xnet) -> (u64, u64, Blocks) {
     let (pe, simd) = (x.plan.pe as u64, x.plan.simd as u64);
     let (aw, ba, dw) = (x.aw as u64, x.plan.ba as u64, x.dw as u64);
     let lanes = 4 * pe * simd;
@@ -527,15 +625,15 @@ fn seq_cost(x: &Xnet) -> (u64, u64, u64) {
     let lut = core_lut + bank_lut + front_lut + out / 2 + 60;
     let ff = core_ff + bank_ff + front_ff + out + 40;
     let pl = &x.plan;
-    let banks = 4 * ebr_blocks(x.plan.simd, 1 << pl.ba);
+    let banks = 4 * Blocks::of(x.plan.simd, 1 << pl.ba);
     let weights = if seq_spram(x) > 0 {
-        0
+        Blocks::default()
     } else {
-        ebr_blocks(x.plan.pe * x.plan.simd, pl.weight_words)
+        Blocks::lanes(x.plan.pe * x.plan.simd, pl.weight_words)
     };
-    let thr = ebr_blocks(x.plan.pe * (x.tw as usize + 1), pl.threshold_words);
-    let fparams = ebr_blocks(f.k * f.k, f.cout) + ebr_blocks(f.tw as usize + 1, f.cout);
-    let image = ebr_blocks(f.in_w as usize, f.h * f.w);
+    let thr = Blocks::lanes(x.plan.pe * (x.tw as usize + 1), pl.threshold_words);
+    let fparams = Blocks::lanes(f.k * f.k, f.cout) + Blocks::lanes(f.tw as usize + 1, f.cout);
+    let image = Blocks::of(f.in_w as usize, f.h * f.w);
     (lut, ff, banks + weights + thr + fparams + image)
 }
 
@@ -608,6 +706,7 @@ pub fn estimate(d: &Design, replicate: bool) -> Estimate {
         lut4: engines.iter().map(|e| e.lut4).sum::<u64>() + 40,
         ff: engines.iter().map(|e| e.ff).sum::<u64>() + 40,
         bram: engines.iter().map(|e| e.bram).sum(),
+        dp16kd: engines.iter().map(|e| e.dp16kd).sum(),
         spram: engines.iter().map(|e| e.spram).sum(),
         lc: engines.iter().map(|e| e.lc).sum::<u64>() + 80,
         efficiency: ideal as f64 / interval as f64,
@@ -617,10 +716,13 @@ pub fn estimate(d: &Design, replicate: bool) -> Estimate {
 
 /// Picks `pe`/`simd` for every compute layer: the smallest interval whose cheapest
 /// foldings keep the whole design within `lc_budget` of `fabric`'s logic (iCE40 logic
-/// cells, ECP5 LUT4 slots), honouring user-fixed keys. With no budget, the fastest.
+/// cells, ECP5 LUT4 slots) and `bram_budget` of its block RAMs, honouring user-fixed
+/// keys. With no budgets, the fastest.
+#[allow(clippy::too_many_arguments)]
 pub fn choose_folding(
     net: &Network,
     lc_budget: Option<u64>,
+    bram_budget: Option<u64>,
     fabric: Fabric,
     reg_every: usize,
     replicate: bool,
@@ -670,7 +772,20 @@ pub fn choose_folding(
         } else {
             0
         };
-    let mut options: Vec<Vec<(u64, u64, Fold)>> = vec![];
+    let fixed_bram: u64 = base
+        .engines
+        .iter()
+        .filter(|e| !matches!(e.kind, Kind::Mvau { .. }))
+        .map(|e| {
+            let x = engine(e, reg_every);
+            fabric.blocks(Blocks {
+                ebr: x.bram,
+                dp16kd: x.dp16kd,
+            })
+        })
+        .sum();
+    // (cycles, logic, block RAMs, folding) per candidate.
+    let mut options: Vec<Vec<(u64, u64, u64, Fold)>> = vec![];
     for ((d, keys), (swg, m)) in layers.iter().zip(&compute) {
         let FoldKeys { pe, simd, .. } = keys;
         let pes = pe.map_or_else(|| divisors(d.mh), |p| vec![p.value]);
@@ -689,7 +804,7 @@ pub fn choose_folding(
             },
             |s| vec![s.value],
         );
-        let (_, _, swl, swf) = window_cost(swg);
+        let (_, swb, swl, swf) = window_cost(swg);
         let mut v = vec![];
         for &p in &pes {
             for &s in &simds {
@@ -697,18 +812,21 @@ pub fn choose_folding(
                 let mut mm = **m;
                 mm.pe = p;
                 mm.simd = s;
-                let (l, ff, _) = mvau_cost(&mm, reg_every);
+                let (l, ff, mb) = mvau_cost(&mm, reg_every);
                 let (el, ef) = ecp5_extra(&mm, replicate);
                 let (l, ff) = (l + el, ff + ef);
                 let (rl, rf) = weight_regs(&mm);
-                let lc = match whole(s) {
+                let (lc, b) = match whole(s) {
                     Some(sw) => {
                         let (_, wb, wl, wf) = window_cost(&sw);
-                        fabric.logic(l + wl + rl, ff + wf + rf) + wb * EBR_LC
+                        (
+                            fabric.logic(l + wl + rl, ff + wf + rf) + wb.ebr * EBR_LC,
+                            mb + wb,
+                        )
                     }
-                    None => fabric.logic(l + swl + rl, ff + swf + rf),
+                    None => (fabric.logic(l + swl + rl, ff + swf + rf), mb + swb),
                 };
-                v.push((d.cycles(f), lc, f));
+                v.push((d.cycles(f), lc, fabric.blocks(b), f));
             }
         }
         // SPRAM weights wider than the 4 blocks of a UP5K (the most any part has) cannot
@@ -719,30 +837,55 @@ pub fn choose_folding(
             mm.simd = f.simd;
             spram_blocks(&mm) <= MAX_SPRAM
         };
-        if v.iter().any(|o| buildable(&o.2)) {
-            v.retain(|o| buildable(&o.2));
+        if v.iter().any(|o| buildable(&o.3)) {
+            v.retain(|o| buildable(&o.3));
         }
         options.push(v);
     }
-    // For an interval T, every layer takes its cheapest folding that meets T.
-    let pick = |t: u64| -> Option<(u64, Vec<Fold>)> {
-        let mut total = fixed_lc;
+    // For an interval T, every layer takes its cheapest folding that meets T: (logic,
+    // block RAMs, foldings). Cheapest in logic, unless that exceeds the block-RAM budget:
+    // then in block RAM (logic breaking ties).
+    let pick_by = |t: u64, bram_first: bool| -> Option<(u64, u64, Vec<Fold>)> {
+        let (mut total, mut bram) = (fixed_lc, fixed_bram);
         let mut folds = vec![];
         for v in &options {
+            // (An option whose logic alone breaks the logic budget is never part of a
+            // fit: left out when it would otherwise win on block RAM.)
+            let in_budget = |o: &&(u64, u64, u64, Fold)| {
+                !bram_first || lc_budget.is_none_or(|x| fixed_lc + o.1 <= x)
+            };
             let best = v
                 .iter()
                 .filter(|o| o.0 <= t)
-                .min_by_key(|o| (o.1, o.2.pe * o.2.simd, o.2.pe))?;
+                .filter(in_budget)
+                .min_by_key(|o| {
+                    let (a, b) = if bram_first { (o.2, o.1) } else { (o.1, o.2) };
+                    (a, b, o.3.pe * o.3.simd, o.3.pe)
+                })?;
             total += best.1;
-            folds.push(best.2);
+            bram += best.2;
+            folds.push(best.3);
         }
-        Some((total, folds))
+        Some((total, bram, folds))
+    };
+    let pick = |t: u64| {
+        let p = pick_by(t, false)?;
+        match bram_budget {
+            Some(x) if p.1 > x => pick_by(t, true).filter(|q| q.1 <= x).or(Some(p)),
+            _ => Some(p),
+        }
     };
     let mut ts: Vec<u64> = options.iter().flatten().map(|o| o.0).collect();
     ts.sort_unstable();
     ts.dedup();
-    // Feasibility is monotone in T: binary search the smallest feasible interval.
-    let fits = |t: u64| pick(t).is_some_and(|(l, _)| lc_budget.is_none_or(|b| l <= b));
+    // Logic is monotone in T, block RAM nearly so (slower foldings have narrower, deeper
+    // memories): binary search the smallest feasible interval. The answer is feasible
+    // whatever the shape; at worst a faster feasible one is missed.
+    let fits = |t: u64| {
+        pick(t).is_some_and(|(l, b, _)| {
+            lc_budget.is_none_or(|x| l <= x) && bram_budget.is_none_or(|x| b <= x)
+        })
+    };
     let (mut lo, mut hi) = (0usize, ts.len());
     while lo < hi {
         let mid = (lo + hi) / 2;
@@ -753,21 +896,29 @@ pub fn choose_folding(
         }
     }
     match ts.get(lo) {
-        Some(&t) => Ok(pick(t).expect("feasible").1),
+        Some(&t) => Ok(pick(t).expect("feasible").2),
         None if ts.is_empty() => Ok(vec![]),
         None => {
             let t = *ts.last().expect("non-empty");
-            let (l, _) = pick(t).expect("slowest always exists");
-            Err(Error::Input {
-                path: net.src.name.clone().into(),
-                message: format!(
-                    "no folding fits the budget of {} {}: the smallest needs about {l}",
-                    lc_budget.unwrap_or(0),
+            let (l, b, _) = pick(t).expect("slowest always exists");
+            let mut over = vec![];
+            if let Some(x) = lc_budget.filter(|&x| l > x) {
+                over.push(format!(
+                    "the budget of {x} {}: the smallest needs about {l}",
                     match fabric {
                         Fabric::Ice40 => "logic cells",
                         Fabric::Ecp5 => "LUT4s",
                     }
-                ),
+                ));
+            }
+            if let Some(x) = bram_budget.filter(|&x| b > x) {
+                over.push(format!(
+                    "the {x} block RAMs the network may use: the slowest needs {b}"
+                ));
+            }
+            Err(Error::Input {
+                path: net.src.name.clone().into(),
+                message: format!("no folding fits {}", over.join(" or ")),
                 help: Some(
                     "raise the budget (`--luts N`), choose a larger board (`--board`), or reduce the network"
                         .into(),
@@ -782,6 +933,52 @@ mod tests {
     use super::*;
     use crate::spec::source::Source;
 
+    /// Block counts yosys 0.70 `synth_ecp5` gave MNIST's memories on the 85F (1,176-cycle
+    /// folding): conv2's and conv3's lane-written weights take a DP16KD per 32-bit lane
+    /// (96 and 64, not 86 and 57), fc's 32 × 1,000 two, a 32-bit window ring one.
+    #[test]
+    fn block_rams_per_family() {
+        assert_eq!(Blocks::lanes(3072, 6).dp16kd, 96);
+        assert_eq!(Blocks::lanes(2048, 36).dp16kd, 64);
+        assert_eq!(Blocks::lanes(32, 1000).dp16kd, 2);
+        assert_eq!(Blocks::of(32, 112).dp16kd, 1);
+        assert_eq!(Blocks::of(3072, 6).dp16kd, 86);
+        // iCE40: 16-bit blocks divide a lane; a lane-written memory costs the same.
+        assert_eq!(
+            Blocks::lanes(3072, 6),
+            Blocks {
+                ebr: 192,
+                dp16kd: 96
+            }
+        );
+        assert_eq!(Blocks::lanes(40, 300).ebr, Blocks::of(40, 300).ebr);
+        assert_eq!(Blocks::of(64, 4), Blocks::default(), "flip-flops");
+    }
+
+    /// With a block-RAM budget the search trades logic for block RAM: at a logic budget of
+    /// 30,000 LUT4 slots, a dense layer's cheapest fastest folding holds its 524,288 weight
+    /// bits and a replay buffer in more than 40 DP16KD; under a budget of 40 another
+    /// folding within it is chosen, and an impossible budget is an error that names
+    /// block RAM.
+    #[test]
+    fn the_folding_search_keeps_within_a_block_ram_budget() {
+        let yaml = "version: 1\nname: t\ninput: {shape: [4096], bits: 1, signed: false}\nlayers:\n  - binary_dense: {name: fc, units: 128, weights: {random: 1}}\n  - output: {name: o}\n";
+        let net = Network::parse(Source::new("t.yaml", yaml.into(), "")).expect("parses");
+        let run = |bram: Option<u64>| {
+            let folds = choose_folding(&net, Some(30_000), bram, Fabric::Ecp5, 1, true, false)?;
+            let d = lower(&net, &folds, 1, false).expect("lowers");
+            Ok::<_, Error>((estimate(&d, true), folds))
+        };
+        let (free, ff) = run(None).expect("a folding");
+        let (held, hf) = run(Some(40)).expect("a folding");
+        assert!(free.dp16kd > 40, "{ff:?}: {}", free.dp16kd);
+        assert!(held.dp16kd <= 40, "{hf:?}: {}", held.dp16kd);
+        // (Here as fast: 128 × 8 needs no replay buffer, 8 × 128 eight DP16KD of it.)
+        assert!(held.interval >= free.interval, "{ff:?} {hf:?}");
+        let m = run(Some(10)).expect_err("no folding").to_string();
+        assert!(m.contains("block RAMs"), "{m}");
+    }
+
     /// The folding search keeps `store: spram` weights within a UP5K's 4 SPRAM blocks at
     /// every budget, and does not hold a folding whose weights are at most 4 words (in
     /// flip-flops) to that: unbounded, it picks the whole layer in one word.
@@ -791,7 +988,7 @@ mod tests {
         let net = Network::parse(Source::new("t.yaml", yaml.into(), "")).expect("parses");
         let mut spram_used = false;
         for budget in [3_000, 4_000, 6_000, 10_000, 20_000] {
-            let folds = choose_folding(&net, Some(budget), Fabric::Ice40, 2, false, true)
+            let folds = choose_folding(&net, Some(budget), None, Fabric::Ice40, 2, false, true)
                 .expect("a folding");
             let d = lower(&net, &folds, 2, true).expect("lowers");
             let est = estimate(&d, false);
@@ -799,7 +996,8 @@ mod tests {
             spram_used |= est.spram > 0;
         }
         assert!(spram_used, "some budget keeps the weights in SPRAM");
-        let folds = choose_folding(&net, None, Fabric::Ice40, 2, false, true).expect("a folding");
+        let folds =
+            choose_folding(&net, None, None, Fabric::Ice40, 2, false, true).expect("a folding");
         assert_eq!(
             folds[0].pe * folds[0].simd,
             64 * 1024,

@@ -14,6 +14,9 @@ use crate::network::Network;
 pub struct GenOptions {
     /// LUT4 budget for the folding search (`None`: fastest folding).
     pub lut_budget: Option<u64>,
+    /// Block RAMs the folding search may use, in `fabric`'s blocks (iCE40 EBR, ECP5
+    /// DP16KD; `None`: any number).
+    pub bram_budget: Option<u64>,
     /// Foldings to use instead of searching (one per compute layer).
     pub folds: Option<Vec<Fold>>,
     /// Taps on every inter-engine stream (co-simulation).
@@ -57,6 +60,7 @@ impl Default for GenOptions {
     fn default() -> Self {
         GenOptions {
             lut_budget: None,
+            bram_budget: None,
             folds: None,
             taps: false,
             hex: true,
@@ -171,6 +175,7 @@ fn lower_dataflow(net: &Network, opts: &GenOptions) -> Result<Design, Error> {
         None => choose_folding(
             net,
             opts.lut_budget,
+            opts.bram_budget,
             opts.fabric,
             opts.reg_every,
             opts.replicate,
