@@ -153,11 +153,6 @@ impl std::ops::Mul<Blocks> for u64 {
     }
 }
 
-/// iCE40 EBR blocks for a `width` × `depth` memory ([`Blocks::of`]).
-pub fn ebr_blocks(width: usize, depth: usize) -> u64 {
-    Blocks::of(width, depth).ebr
-}
-
 /// iCE40 UltraPlus `SB_SPRAM256KA` blocks (16 bits × 16,384 words each; yosys gangs
 /// them for width and cascades them for depth) of an MVAU's weights: none unless they
 /// are in SPRAM.
