@@ -745,14 +745,16 @@ pub fn choose_folding(
             _ => None,
         })
         .collect();
-    let fixed_lc: u64 = base
+    // The engines the search does not fold, estimated once.
+    let fixed: Vec<EngineEstimate> = base
         .engines
         .iter()
         .filter(|e| !matches!(e.kind, Kind::Mvau { .. }))
-        .map(|e| {
-            let x = engine(e, reg_every);
-            fabric.logic(x.lut4, x.ff)
-        })
+        .map(|e| engine(e, reg_every))
+        .collect();
+    let fixed_lc: u64 = fixed
+        .iter()
+        .map(|x| fabric.logic(x.lut4, x.ff))
         .sum::<u64>()
         + 80
         + if replicate {
@@ -767,12 +769,9 @@ pub fn choose_folding(
         } else {
             0
         };
-    let fixed_bram: u64 = base
-        .engines
+    let fixed_bram: u64 = fixed
         .iter()
-        .filter(|e| !matches!(e.kind, Kind::Mvau { .. }))
-        .map(|e| {
-            let x = engine(e, reg_every);
+        .map(|x| {
             fabric.blocks(Blocks {
                 ebr: x.bram,
                 dp16kd: x.dp16kd,
