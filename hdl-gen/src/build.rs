@@ -7,6 +7,7 @@
 //! scripts and logs (`synth.log`, `pnr.log`), the tool reports, the bitstream, `report.json`
 //! and `summary.txt`.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -14,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, SpecError, SpecErrorExt};
 use crate::flow::{
-    self, board::constrained_pins, Board, CriticalPath, Device, Family, PnrOptions, SynthOptions,
-    Usage,
+    self, board::constrained_pins, Board, CriticalPath, Device, Family, FlowError, PnrOptions,
+    PnrStep, SynthOptions, Usage,
 };
 use crate::layers::{
     fold::{FoldKeys, Store},
@@ -221,6 +222,8 @@ pub struct BuildOptions {
     pub rebuild: bool,
     /// Which engine to generate.
     pub engine: EngineChoice,
+    /// Let nextpnr's router run to the end even when it is not converging ([`RouteWatch`]).
+    pub keep_routing: bool,
 }
 
 /// The hardware `build` (and `gen`, `sim`, `check` for a board) generates.
@@ -741,6 +744,115 @@ fn seed_label(seed: Option<u64>) -> String {
     seed.map_or_else(|| "default".into(), |s| s.to_string())
 }
 
+/// Routing time before [`RouteWatch`] judges convergence (s): successful MNIST 85F routes
+/// took 400-1,476 s of router1 time.
+const STALL_MIN: f64 = 900.0;
+/// The window over which it measures the router's rate (s).
+const STALL_WINDOW: f64 = 300.0;
+/// It stops the router when, at that rate, the arcs left need more than this many times
+/// the routing time so far. At 900 s the slowest MNIST 85F route that finished (1,476 s)
+/// projected 0.9 times; the four congested ones 6-8 times (one reached 93,333 arcs left
+/// after 1,466 s of its 150,344 and was stopped by hand).
+const STALL_FACTOR: f64 = 4.0;
+/// How often routing progress is shown (s of routing, or of wall time for router2).
+const NOTE_EVERY: f64 = 120.0;
+
+/// Follows a nextpnr run for [`place_and_route`]: says which step it is in, and stops
+/// router1 when it is not converging (see [`STALL_FACTOR`]). Congested placements of MNIST
+/// on an 85F queued ~105,000 of 153,000 arcs after 1,100-1,600 s, at 7-30 arcs a second.
+struct RouteWatch {
+    arcs: u64,
+    /// (routing seconds, arcs left), the last [`STALL_WINDOW`] seconds and one before.
+    samples: VecDeque<(f64, u64)>,
+    next_note: f64,
+    started: Instant,
+    /// Judge convergence (off with `--keep-routing`).
+    judge: bool,
+}
+
+/// What a [`RouteWatch`] makes of a step.
+#[derive(Debug, PartialEq)]
+enum Heard {
+    Quiet,
+    Note(String),
+    Stop(String),
+}
+
+impl RouteWatch {
+    fn new(judge: bool) -> Self {
+        RouteWatch {
+            arcs: 0,
+            samples: VecDeque::new(),
+            next_note: 0.0,
+            started: Instant::now(),
+            judge,
+        }
+    }
+
+    fn hear(&mut self, step: PnrStep) -> Heard {
+        match step {
+            PnrStep::Placing { cells } => Heard::Note(format!("placing {cells} cells")),
+            PnrStep::Refining => Heard::Note("refining the placement".into()),
+            PnrStep::Routing { arcs } => {
+                self.arcs = arcs;
+                self.next_note = NOTE_EVERY;
+                Heard::Note(format!("routing {arcs} arcs"))
+            }
+            PnrStep::Routed => Heard::Note("routed".into()),
+            PnrStep::Overused { iter, wires } => {
+                let t = self.started.elapsed().as_secs_f64();
+                if t < self.next_note {
+                    return Heard::Quiet;
+                }
+                self.next_note = t + NOTE_EVERY;
+                Heard::Note(format!(
+                    "routing (router2) iteration {iter}: {wires} wires overused"
+                ))
+            }
+            PnrStep::ArcsLeft { left, seconds } => self.arcs_left(left, seconds),
+        }
+    }
+
+    fn arcs_left(&mut self, left: u64, t: f64) -> Heard {
+        self.samples.push_back((t, left));
+        while self.samples.len() > 2 && self.samples[1].0 <= t - STALL_WINDOW {
+            self.samples.pop_front();
+        }
+        let (t0, left0) = self.samples[0];
+        if self.judge && t >= STALL_MIN && t - t0 >= STALL_WINDOW {
+            let rate = left0.saturating_sub(left) as f64 / (t - t0);
+            let more = if rate > 0.0 {
+                left as f64 / rate
+            } else {
+                f64::INFINITY
+            };
+            if more > STALL_FACTOR * t {
+                return Heard::Stop(format!(
+                    "routing is not converging: {left} of {} arcs left after {t:.0} s of \
+                     routing, {rate:.1} arcs/s over the last {:.0} s (about {} s more); try \
+                     other placements (`--seeds 3`), a smaller folding (`--luts`), or \
+                     `--keep-routing` to wait",
+                    self.arcs,
+                    t - t0,
+                    if more.is_finite() {
+                        format!("{more:.0}")
+                    } else {
+                        "∞".into()
+                    },
+                ));
+            }
+        }
+        if t < self.next_note {
+            return Heard::Quiet;
+        }
+        self.next_note = t + NOTE_EVERY;
+        Heard::Note(format!(
+            "routing: {left} of {} arcs left after {t:.0} s",
+            self.arcs
+        ))
+    }
+}
+
 /// Places and routes with up to `tries` placer seeds, stopping at the first placement
 /// that meets `p.freq_mhz`; with none, the fastest is kept. The files of the other
 /// attempts are renamed `pnr.seed-S.log` / `pnr.seed-S.json` (kept for the record; their
@@ -750,6 +862,7 @@ fn place_and_route(
     p: &mut PnrOptions,
     first: Option<u64>,
     tries: u32,
+    judge: bool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<flow::PnrReport, Error> {
     let dir = p.out_dir.clone();
@@ -798,9 +911,45 @@ fn place_and_route(
     let mut k = 0;
     let mut r = loop {
         p.seed = seed_of(first, k);
-        let r = flow::pnr_with(nextpnr, p)?;
-        seconds += r.seconds;
+        let attempt = Instant::now();
+        let mut watch = RouteWatch::new(judge);
+        let run = flow::pnr_following(nextpnr, p, &mut |step| match watch.hear(step) {
+            Heard::Quiet => None,
+            Heard::Note(detail) => {
+                progress(Progress::Note { detail });
+                None
+            }
+            Heard::Stop(why) => Some(why),
+        });
         k += 1;
+        let r = match run {
+            Ok(r) => r,
+            Err(FlowError::Stopped { reason, log, .. }) if k < tries || best.is_some() => {
+                seconds += attempt.elapsed().as_secs_f64();
+                let label = seed_label(p.seed);
+                let aside = dir.join(format!("pnr.seed-{label}.log"));
+                rename(&log, &aside)?;
+                progress(Progress::Note {
+                    detail: format!("placer seed {label} stopped: {reason}"),
+                });
+                if k < tries {
+                    continue;
+                }
+                // The last seed stopped: keep the fastest earlier one.
+                let b = best.take().expect("checked above");
+                progress(Progress::Note {
+                    detail: format!(
+                        "no seed met {target:.2} MHz; keeping seed {} ({:.2} MHz)",
+                        seed_label(b.seed),
+                        fmax(&b)
+                    ),
+                });
+                swap(&b, true)?;
+                break b;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        seconds += r.seconds;
         if meets(&r, target) || k == tries {
             break r;
         }
@@ -1006,7 +1155,14 @@ pub fn build(
     p.freq_mhz = Some(design_mhz);
     // The report is wanted either way; whether a miss fails the build is decided below.
     p.allow_timing_fail = true;
-    let r = place_and_route(&nextpnr, &mut p, opts.seed, tries, progress)?;
+    let r = place_and_route(
+        &nextpnr,
+        &mut p,
+        opts.seed,
+        tries,
+        !opts.keep_routing,
+        progress,
+    )?;
     seconds.pnr = r.seconds;
     progress(Progress::Done {
         step: "place and route",
@@ -1401,6 +1557,88 @@ mod tests {
             folding_line(&[f("conv1_bn1", "mvau", Some(2)), f("fc", "mvau", Some(1))]),
             "folding: conv1_bn1 2×32, fc 1×16"
         );
+    }
+
+    /// Router1's (routing seconds, arcs left) every 10,000 iterations, from the logs of
+    /// MNIST on an ULX3S-85F at 120 MHz: a placement that routed (153,038 arcs, done after
+    /// 1,476 s) and two that congested (stopped by hand).
+    #[rustfmt::skip]
+    const ROUTED: &[(f64, u64)] = &[
+        (11.31, 145897), (20.42, 140275), (34.85, 136273), (71.08, 132655), (119.78, 128624),
+        (166.15, 124060), (217.93, 119799), (252.47, 116010), (297.53, 111042), (343.80, 106791),
+        (375.46, 102204), (404.54, 98508), (432.01, 94541), (475.89, 91395), (532.29, 87237),
+        (593.40, 83267), (674.34, 79257), (740.42, 75439), (809.40, 71779), (870.20, 65028),
+        (925.55, 61968), (974.76, 57011), (1030.85, 52839), (1074.06, 47214), (1108.70, 40855),
+        (1159.57, 36071), (1198.66, 31936), (1227.09, 26248), (1258.96, 22288), (1285.30, 17621),
+        (1318.13, 15175), (1348.24, 11579), (1390.30, 6707), (1472.42, 374),
+    ];
+    #[rustfmt::skip]
+    const CONGESTED_A: &[(f64, u64)] = &[
+        (21.88, 147943), (46.90, 142353), (66.85, 138314), (89.71, 133926), (135.51, 130803),
+        (226.13, 127796), (338.64, 124872), (424.51, 120925), (564.19, 117779), (812.96, 114720),
+        (1025.12, 112143), (1245.61, 109520), (1584.36, 107277),
+    ];
+    #[rustfmt::skip]
+    const CONGESTED_B: &[(f64, u64)] = &[
+        (60.89, 146474), (81.96, 141132), (95.37, 136789), (111.15, 132866), (127.68, 129141),
+        (155.22, 125265), (190.25, 121768), (231.39, 117825), (268.55, 115787), (307.95, 116636),
+        (326.88, 111377), (419.63, 108431), (517.13, 106896), (691.24, 104413), (869.64, 101853),
+        (1117.06, 99202), (1315.50, 96002), (1466.17, 93333), (1761.96, 90892),
+    ];
+
+    /// Where a watch stops router1 on a trace, if it does.
+    fn stop_time(trace: &[(f64, u64)], arcs: u64) -> Option<f64> {
+        let mut w = RouteWatch::new(true);
+        w.hear(PnrStep::Routing { arcs });
+        trace.iter().find_map(|&(seconds, left)| {
+            match w.hear(PnrStep::ArcsLeft { left, seconds }) {
+                Heard::Stop(why) => {
+                    assert!(
+                        why.contains(&format!("{left} of {arcs} arcs left")),
+                        "{why}"
+                    );
+                    Some(seconds)
+                }
+                _ => None,
+            }
+        })
+    }
+
+    #[test]
+    fn a_router_that_converges_runs_on_and_a_congested_one_is_stopped() {
+        assert_eq!(stop_time(ROUTED, 153038), None);
+        assert_eq!(stop_time(CONGESTED_A, 152884), Some(1025.12));
+        assert_eq!(stop_time(CONGESTED_B, 150344), Some(1117.06));
+        // Not before STALL_MIN, however slow.
+        let flat: Vec<(f64, u64)> = (1..40).map(|k| (k as f64 * 30.0, 150000)).collect();
+        assert_eq!(stop_time(&flat, 150000), Some(900.0));
+        // --keep-routing
+        let mut w = RouteWatch::new(false);
+        assert!(CONGESTED_A.iter().all(|&(seconds, left)| !matches!(
+            w.hear(PnrStep::ArcsLeft { left, seconds }),
+            Heard::Stop(_)
+        )));
+    }
+
+    #[test]
+    fn routing_progress_is_shown_every_two_minutes() {
+        let mut w = RouteWatch::new(true);
+        assert_eq!(
+            w.hear(PnrStep::Placing { cells: 37524 }),
+            Heard::Note("placing 37524 cells".into())
+        );
+        w.hear(PnrStep::Routing { arcs: 153038 });
+        let notes: Vec<String> = ROUTED
+            .iter()
+            .filter_map(
+                |&(seconds, left)| match w.hear(PnrStep::ArcsLeft { left, seconds }) {
+                    Heard::Note(n) => Some(n),
+                    _ => None,
+                },
+            )
+            .collect();
+        assert_eq!(notes[0], "routing: 124060 of 153038 arcs left after 166 s");
+        assert_eq!(notes.len(), 10, "{notes:#?}");
     }
 
     #[test]

@@ -126,6 +126,11 @@ enum Cmd {
         /// stopping at the first that meets the clock; with none, keep the fastest.
         #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
         seeds: u32,
+        /// Let nextpnr's router run to the end even when it is not converging (by default
+        /// a placement whose routing would take more than four times as long again, judged
+        /// after 15 minutes of routing, is stopped; with --seeds the next seed is tried).
+        #[arg(long)]
+        keep_routing: bool,
         /// UART baud rate of the board shell.
         #[arg(long, default_value_t = 115_200)]
         baud: u32,
@@ -244,6 +249,7 @@ fn main() -> ExitCode {
             allow_timing_fail,
             seed,
             seeds,
+            keep_routing,
             baud,
             rebuild,
             engine,
@@ -292,6 +298,7 @@ fn main() -> ExitCode {
                     baud,
                     rebuild,
                     engine,
+                    keep_routing,
                 },
             )
         })(),

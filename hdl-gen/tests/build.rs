@@ -177,6 +177,10 @@ fn digits_bitstream_for_the_icebreaker_and_a_weights_only_patch() {
         "progress: {}",
         o.stderr
     );
+    // nextpnr's steps, read from its log as it runs.
+    for step in ["placing ", "refining the placement", "routing ", "routed"] {
+        assert!(o.stderr.contains(step), "no {step:?} in: {}", o.stderr);
+    }
     eprintln!("{}", o.stdout);
     let bin_a = std::fs::read(dir.join("top.bin")).unwrap();
 

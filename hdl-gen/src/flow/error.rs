@@ -48,6 +48,15 @@ pub enum FlowError {
         tail: String,
     },
 
+    /// The caller stopped the run before it finished (nextpnr's router not converging);
+    /// `reason` says why.
+    #[error("{tool} stopped: {reason} (log {})", log.display())]
+    Stopped {
+        tool: String,
+        reason: String,
+        log: PathBuf,
+    },
+
     /// Place and route finished but missed the target frequency, and
     /// `allow_timing_fail` was off. The report is complete (nextpnr writes it anyway).
     #[error("timing not met: {detail} (see {})", report.log.display())]

@@ -29,10 +29,11 @@ pub mod synth;
 pub mod tool;
 
 use std::fmt;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::str::FromStr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -40,8 +41,8 @@ pub use board::{Board, BOARDS};
 pub use device::{Device, DEVICES};
 pub use error::{FlowError, Result};
 pub use pnr::{
-    pack, pack_with, pnr, pnr_with, ClockFmax, CriticalPath, PackReport, PnrOptions, PnrReport,
-    Usage,
+    pack, pack_with, pnr, pnr_following, pnr_with, ClockFmax, CriticalPath, PackReport, PnrOptions,
+    PnrReport, PnrStep, Usage,
 };
 pub use synth::{synth, synth_with, SynthOptions, SynthReport};
 pub use tool::{Origin, Tool, ToolKind};
@@ -160,6 +161,127 @@ fn run(tool: &Tool, args: &[String], dir: &Path) -> Result<Ran> {
     })
 }
 
+/// How often [`run_following`] reads the log.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Runs `tool` like [`run`], and meanwhile hands each complete new line of `log` (the file
+/// the tool writes its log to) to `watch`. When `watch` answers `Some(reason)`, the tool is
+/// stopped (killed) and the reason is returned with the run. The log, not the console, is
+/// read: YoWASP tools may cut their console output short.
+fn run_following(
+    tool: &Tool,
+    args: &[String],
+    dir: &Path,
+    log: &Path,
+    watch: &mut dyn FnMut(&str) -> Option<String>,
+) -> Result<(Ran, Option<String>)> {
+    let start = Instant::now();
+    let missing = |e: std::io::Error| FlowError::ToolMissing {
+        tool: tool.kind().name(),
+        var: tool.kind().env_var(),
+        detail: format!("cannot run `{}`: {e}", tool.path().display()),
+    };
+    let mut child = Command::new(tool.path())
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(missing)?;
+    // Drained on threads of their own, so a full pipe never blocks the tool.
+    fn drain<R: Read + Send + 'static>(r: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut v);
+            }
+            v
+        })
+    }
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let waited = |e: std::io::Error| FlowError::io("wait for", tool.path(), e);
+    let mut follow = LogFollower::new(log);
+    let mut stopped = None;
+    let status = loop {
+        let done = child.try_wait().map_err(waited)?;
+        for line in follow.poll() {
+            if stopped.is_none() && done.is_none() {
+                stopped = watch(&line);
+            }
+        }
+        if let Some(s) = done {
+            break s;
+        }
+        if stopped.is_some() {
+            let _ = child.kill();
+            break child.wait().map_err(waited)?;
+        }
+        std::thread::sleep(POLL);
+    };
+    // A stopped tool's children (a wrapper's) may hold its pipes open: do not wait for them.
+    let join = |h: std::thread::JoinHandle<Vec<u8>>| {
+        if stopped.is_some() {
+            Vec::new()
+        } else {
+            h.join().unwrap_or_default()
+        }
+    };
+    let output = Output {
+        status,
+        stdout: join(stdout),
+        stderr: join(stderr),
+    };
+    Ok((
+        Ran {
+            output,
+            seconds: start.elapsed().as_secs_f64(),
+        },
+        stopped,
+    ))
+}
+
+/// Reads the lines a tool appends to its log file (which may not exist yet).
+struct LogFollower {
+    path: PathBuf,
+    offset: u64,
+    partial: Vec<u8>,
+}
+
+impl LogFollower {
+    fn new(path: &Path) -> Self {
+        LogFollower {
+            path: path.to_path_buf(),
+            offset: 0,
+            partial: Vec::new(),
+        }
+    }
+
+    /// The lines completed since the last call.
+    fn poll(&mut self) -> Vec<String> {
+        let Ok(mut f) = std::fs::File::open(&self.path) else {
+            return Vec::new();
+        };
+        let mut buf = Vec::new();
+        if f.seek(SeekFrom::Start(self.offset)).is_err() || f.read_to_end(&mut buf).is_err() {
+            return Vec::new();
+        }
+        self.offset += buf.len() as u64;
+        self.partial.extend_from_slice(&buf);
+        let Some(end) = self.partial.iter().rposition(|&b| b == b'\n') else {
+            return Vec::new();
+        };
+        let rest = self.partial.split_off(end + 1);
+        let lines = String::from_utf8_lossy(&self.partial)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        self.partial = rest;
+        lines
+    }
+}
+
 /// The error for a run that exited non-zero: the last lines of its log file, or of its
 /// console output when the log is missing or empty.
 fn failed(tool: &Tool, ran: &Ran, dir: &Path, log: &Path) -> FlowError {
@@ -222,6 +344,22 @@ mod tests {
         let t = tail("Preparing to run x\na\n\nb\nc\n", 2);
         assert_eq!(t, "b\nc");
         assert_eq!(tail("a\n", 5), "a");
+    }
+
+    #[test]
+    fn the_log_is_followed_line_by_line() {
+        let dir = std::env::temp_dir().join(format!("hdlgen-follow-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("x.log");
+        let _ = std::fs::remove_file(&log);
+        let mut f = LogFollower::new(&log);
+        assert!(f.poll().is_empty(), "no file yet");
+        std::fs::write(&log, "one\ntw").unwrap();
+        assert_eq!(f.poll(), ["one"]);
+        assert!(f.poll().is_empty(), "a partial line waits");
+        std::fs::write(&log, "one\ntwo\nthree\n").unwrap();
+        assert_eq!(f.poll(), ["two", "three"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::device::Device;
 use super::error::{FlowError, Result};
 use super::tool::{Tool, ToolKind};
-use super::{failed, prepare_dir, read_json, relative_to, remove_stale, run, Family};
+use super::{
+    failed, prepare_dir, read_json, relative_to, remove_stale, run, run_following, Family,
+};
 
 /// File names in the build directory.
 pub const LOG: &str = "pnr.log";
@@ -152,6 +154,64 @@ pub struct PnrReport {
     pub seconds: f64,
 }
 
+/// Where a running nextpnr is, from a line of its log.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PnrStep {
+    /// The analytic placer starts on `cells` cells.
+    Placing { cells: u64 },
+    /// Simulated-annealing refinement of the placement starts.
+    Refining,
+    /// Router1 starts on `arcs` arcs.
+    Routing { arcs: u64 },
+    /// Router1's progress: `left` arcs still queued after `seconds` of routing.
+    ArcsLeft { left: u64, seconds: f64 },
+    /// Router2's progress: wires still used by more than one net after iteration `iter`.
+    Overused { iter: u64, wires: u64 },
+    /// Routing finished.
+    Routed,
+}
+
+impl PnrStep {
+    /// The step a log line announces, if any (nextpnr 0.6-0.11 wording).
+    pub fn parse(line: &str) -> Option<PnrStep> {
+        let l = line.strip_prefix("Info:")?.trim();
+        let num = |s: &str| s.trim().replace(',', "").parse::<u64>().ok();
+        if let Some(r) = l.strip_prefix("Creating initial analytic placement for ") {
+            return Some(PnrStep::Placing {
+                cells: num(r.split_whitespace().next()?)?,
+            });
+        }
+        if l.starts_with("Running simulated annealing placer") {
+            return Some(PnrStep::Refining);
+        }
+        if let Some(r) = l.strip_prefix("Routing ") {
+            if let Some(n) = r.strip_suffix(" arcs.") {
+                return Some(PnrStep::Routing { arcs: num(n)? });
+            }
+        }
+        if l == "Routing complete." || l.starts_with("Router2 time") {
+            return Some(PnrStep::Routed);
+        }
+        if let Some(r) = l.strip_prefix("iter=") {
+            // `iter=12 wires=729893 overused=53563 overuse=69362 archfail=NA`
+            let iter = num(r.split_whitespace().next()?)?;
+            let wires = r
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("overused="))
+                .and_then(num)?;
+            return Some(PnrStep::Overused { iter, wires });
+        }
+        // Router1's table: `IterCnt | w/ripup wo/ripup | w/r wo/r | arcs | batch total |`.
+        let cols: Vec<&str> = l.split('|').collect();
+        if cols.len() >= 5 && num(cols[0]).is_some() {
+            let left = num(cols[3])?;
+            let seconds = cols[4].split_whitespace().nth(1)?.parse::<f64>().ok()?;
+            return Some(PnrStep::ArcsLeft { left, seconds });
+        }
+        None
+    }
+}
+
 /// Places and routes with the nextpnr [`Tool::find`] picks for the device's family.
 pub fn pnr(opts: &PnrOptions) -> Result<PnrReport> {
     pnr_with(&Tool::find(ToolKind::nextpnr(opts.device.family))?, opts)
@@ -159,6 +219,17 @@ pub fn pnr(opts: &PnrOptions) -> Result<PnrReport> {
 
 /// Places and routes with the given nextpnr.
 pub fn pnr_with(nextpnr: &Tool, opts: &PnrOptions) -> Result<PnrReport> {
+    pnr_following(nextpnr, opts, &mut |_| None)
+}
+
+/// Places and routes with the given nextpnr, handing `watch` each step its log announces
+/// as it runs. When `watch` answers `Some(reason)`, nextpnr is stopped and the result is
+/// [`FlowError::Stopped`] with that reason (its log stays).
+pub fn pnr_following(
+    nextpnr: &Tool,
+    opts: &PnrOptions,
+    watch: &mut dyn FnMut(PnrStep) -> Option<String>,
+) -> Result<PnrReport> {
     let family = opts.device.family;
     if nextpnr.kind() != ToolKind::nextpnr(family) {
         return Err(FlowError::Options(format!(
@@ -237,8 +308,17 @@ pub fn pnr_with(nextpnr: &Tool, opts: &PnrOptions) -> Result<PnrReport> {
         args.push(a.clone());
     }
     remove_stale(&dir, &[LOG, REPORT, output])?;
-    let ran = run(nextpnr, &args, &dir)?;
     let log = dir.join(LOG);
+    let (ran, stopped) = run_following(nextpnr, &args, &dir, &log, &mut |line| {
+        PnrStep::parse(line).and_then(&mut *watch)
+    })?;
+    if let Some(reason) = stopped {
+        return Err(FlowError::Stopped {
+            tool: nextpnr.to_string(),
+            reason,
+            log,
+        });
+    }
     let report_path = dir.join(REPORT);
     // nextpnr writes the report also when it exits 1 for a missed target.
     let parsed = read_json(&report_path)
@@ -546,6 +626,96 @@ mod tests {
         let bad: serde_json::Value =
             serde_json::from_str(r#"{"utilization": {"ICESTORM_LC": {"used": 1}}}"#).unwrap();
         assert!(parse_report(&bad, Family::Ice40).is_err());
+    }
+
+    /// A stand-in nextpnr-ecp5 that logs the start of routing and then hangs: the watch
+    /// stops it from its log, and the run ends with the watch's reason.
+    #[test]
+    #[cfg(unix)]
+    fn a_watch_stops_a_run_from_its_log() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::TempDir::new().unwrap();
+        let exe = t.path().join("nextpnr-ecp5");
+        std::fs::write(
+            &exe,
+            "#!/bin/sh\n\
+             if [ \"$1\" = --version ]; then\n\
+               echo 'nextpnr-ecp5 -- Next Generation Place and Route (Version 0.11.1)'; exit 0\n\
+             fi\n\
+             while [ $# -gt 0 ]; do [ \"$1\" = -l ] && log=$2; shift; done\n\
+             printf 'Info: Routing 1000 arcs.\\n' > \"$log\"\n\
+             printf 'Info:  1000 | 10 990 | 10 990 |   900|  1.00  1.00|\\n' >> \"$log\"\n\
+             exec sleep 600\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let tool = Tool::at(ToolKind::NextpnrEcp5, &exe).unwrap();
+        let netlist = t.path().join("top.json");
+        std::fs::write(&netlist, "{}").unwrap();
+        let device = *Device::by_name("85k").unwrap();
+        let opts = PnrOptions::new(device, &netlist, t.path().join("pnr"));
+        let mut heard = Vec::new();
+        let start = std::time::Instant::now();
+        let r = pnr_following(&tool, &opts, &mut |s| {
+            heard.push(s);
+            matches!(s, PnrStep::ArcsLeft { left: 900, .. }).then(|| "enough".to_string())
+        });
+        match r {
+            Err(FlowError::Stopped { reason, log, .. }) => {
+                assert_eq!(reason, "enough");
+                assert!(log.ends_with("pnr/pnr.log"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            heard,
+            [
+                PnrStep::Routing { arcs: 1000 },
+                PnrStep::ArcsLeft {
+                    left: 900,
+                    seconds: 1.0
+                }
+            ]
+        );
+        // Killed, not waited for.
+        assert!(start.elapsed().as_secs() < 300);
+    }
+
+    #[test]
+    fn log_lines_give_the_steps() {
+        // Lines of nextpnr-ecp5 0.11.1 logs (router1 and router2 runs of MNIST on an 85F).
+        let p = PnrStep::parse;
+        assert_eq!(
+            p("Info: Creating initial analytic placement for 37524 cells, random placement wirelen = 4313442."),
+            Some(PnrStep::Placing { cells: 37524 })
+        );
+        assert_eq!(
+            p("Info: Running simulated annealing placer for refinement."),
+            Some(PnrStep::Refining)
+        );
+        assert_eq!(
+            p("Info: Routing 152884 arcs."),
+            Some(PnrStep::Routing { arcs: 152884 })
+        );
+        assert_eq!(
+            p("Info:     131000 |    43107      87892 |  487   513 |    107153|      72.67    1657.03|"),
+            Some(PnrStep::ArcsLeft { left: 107153, seconds: 1657.03 })
+        );
+        assert_eq!(
+            p("Info:    IterCnt |  w/ripup   wo/ripup |  w/r  wo/r |      arcs| batch(sec) total(sec)|"),
+            None
+        );
+        assert_eq!(
+            p("Info:     iter=2 wires=763366 overused=33853 overuse=37234 archfail=NA"),
+            Some(PnrStep::Overused {
+                iter: 2,
+                wires: 33853
+            })
+        );
+        assert_eq!(p("Info: Routing complete."), Some(PnrStep::Routed));
+        assert_eq!(p("Info: Routing globals..."), None);
+        assert_eq!(p("Info: Routing.."), None);
+        assert_eq!(p("Warning: Routing 12 arcs."), None);
     }
 
     #[test]
