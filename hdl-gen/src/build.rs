@@ -754,6 +754,8 @@ const STALL_WINDOW: f64 = 300.0;
 /// projected 0.9 times; the four congested ones 6-8 times (one reached 93,333 arcs left
 /// after 1,466 s of its 150,344 and was stopped by hand).
 const STALL_FACTOR: f64 = 4.0;
+/// How often the synthesis pass is shown (s).
+const SYNTH_NOTE_EVERY: f64 = 30.0;
 /// How often routing progress is shown (s of routing, or of wall time for router2).
 const NOTE_EVERY: f64 = 120.0;
 
@@ -1125,7 +1127,22 @@ pub fn build(
         step: "synthesis",
         detail: format!("{yosys}; log {}", dir.join(flow::synth::LOG).display()),
     });
-    let s = flow::synth_with(&yosys, &SynthOptions::new(family, sources, &bt.name, dir))?;
+    // The pass yosys is in, every SYNTH_NOTE_EVERY s (MNIST on an 85F takes 5-9 min).
+    let started = Instant::now();
+    let mut next_note = SYNTH_NOTE_EVERY;
+    let s = flow::synth_following(
+        &yosys,
+        &SynthOptions::new(family, sources, &bt.name, dir),
+        &mut |pass| {
+            let t = started.elapsed().as_secs_f64();
+            if t >= next_note {
+                next_note = t + SYNTH_NOTE_EVERY;
+                progress(Progress::Note {
+                    detail: format!("synthesis: {pass} pass, {t:.0} s in"),
+                });
+            }
+        },
+    )?;
     seconds.synth = s.seconds;
     progress(Progress::Done {
         step: "synthesis",

@@ -44,7 +44,7 @@ pub use pnr::{
     pack, pack_with, pnr, pnr_following, pnr_with, ClockFmax, CriticalPath, PackReport, PnrOptions,
     PnrReport, PnrStep, Usage,
 };
-pub use synth::{synth, synth_with, SynthOptions, SynthReport};
+pub use synth::{synth, synth_following, synth_with, SynthOptions, SynthReport};
 pub use tool::{Origin, Tool, ToolKind};
 
 /// FPGA family: selects the yosys `synth_*` command, the nextpnr and the packer.

@@ -10,7 +10,9 @@ use super::netlist::{
     fill_ice40_bram_init, fold_bram_output_registers, parse_ice40_ram_dump, OutregFold,
 };
 use super::tool::{Tool, ToolKind};
-use super::{failed, prepare_dir, read_json, relative_to, remove_stale, run, write_json, Family};
+use super::{
+    failed, prepare_dir, read_json, relative_to, remove_stale, run_following, write_json, Family,
+};
 
 /// File names in the build directory.
 pub const SCRIPT: &str = "synth.ys";
@@ -138,6 +140,29 @@ pub fn synth(opts: &SynthOptions) -> Result<SynthReport> {
 
 /// Synthesises with the given yosys.
 pub fn synth_with(yosys: &Tool, opts: &SynthOptions) -> Result<SynthReport> {
+    synth_following(yosys, opts, &mut |_| {})
+}
+
+/// The pass a yosys log line starts, from its numbered headings down to the second level
+/// (`17.46. Executing ABC9 pass.` → `ABC9`; within a `synth_*` script that is each step).
+pub fn pass_of(line: &str) -> Option<&str> {
+    let (num, rest) = line.split_once(". Executing ")?;
+    let levels = num.split('.').count();
+    if !(1..=2).contains(&levels) || !num.split('.').all(|n| n.parse::<u32>().is_ok()) {
+        return None;
+    }
+    let name = rest.split_whitespace().next()?;
+    let name = name.trim_end_matches(['.', ':']);
+    (!name.is_empty()).then_some(name)
+}
+
+/// Synthesises with the given yosys, handing `pass` the name of the pass yosys is in
+/// ([`pass_of`]) at each line it logs.
+pub fn synth_following(
+    yosys: &Tool,
+    opts: &SynthOptions,
+    pass: &mut dyn FnMut(&str),
+) -> Result<SynthReport> {
     if yosys.kind() != ToolKind::Yosys {
         return Err(FlowError::Options(format!(
             "synthesis needs yosys, not {}",
@@ -148,7 +173,7 @@ pub fn synth_with(yosys: &Tool, opts: &SynthOptions) -> Result<SynthReport> {
     let defer = opts.defer_bram_init && opts.family == Family::Ice40 && opts.write_netlist;
     if defer {
         let started = std::time::Instant::now();
-        let mut r = run_script(yosys, opts, &dir, true)?;
+        let mut r = run_script(yosys, opts, &dir, true, pass)?;
         let n = dir.join(NETLIST);
         let dump = dir.join(RAM_DUMP);
         let text = std::fs::read_to_string(&dump).map_err(|e| FlowError::io("read", &dump, e))?;
@@ -164,12 +189,18 @@ pub fn synth_with(yosys: &Tool, opts: &SynthOptions) -> Result<SynthReport> {
             return Ok(r);
         }
     }
-    run_script(yosys, opts, &dir, false)
+    run_script(yosys, opts, &dir, false, pass)
 }
 
 /// Writes and runs the script (`defer`: with the block-RAM contents left out, see
 /// [`SynthOptions::defer_bram_init`]).
-fn run_script(yosys: &Tool, opts: &SynthOptions, dir: &Path, defer: bool) -> Result<SynthReport> {
+fn run_script(
+    yosys: &Tool,
+    opts: &SynthOptions,
+    dir: &Path,
+    defer: bool,
+    pass: &mut dyn FnMut(&str),
+) -> Result<SynthReport> {
     remove_stale(dir, &[LOG, STAT, NETLIST, RAM_DUMP, BRAMS_MAP])?;
     let map = if defer {
         brams_map_without_init(yosys)
@@ -185,7 +216,16 @@ fn run_script(yosys: &Tool, opts: &SynthOptions, dir: &Path, defer: bool) -> Res
     std::fs::write(&script_path, script).map_err(|e| FlowError::io("write", &script_path, e))?;
     let log = dir.join(LOG);
     let args: Vec<String> = ["-q", "-l", LOG, "-s", SCRIPT].map(String::from).into();
-    let ran = run(yosys, &args, dir)?;
+    let mut current = String::new();
+    let (ran, _) = run_following(yosys, &args, dir, &log, &mut |line| {
+        if let Some(p) = pass_of(line) {
+            current = p.to_string();
+        }
+        if !current.is_empty() {
+            pass(&current);
+        }
+        None
+    })?;
     if !ran.output.status.success() {
         return Err(failed(yosys, &ran, dir, &log));
     }
@@ -461,6 +501,22 @@ pub(crate) fn cell_counts(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passes_are_read_from_the_log() {
+        assert_eq!(pass_of("17.46. Executing ABC9 pass."), Some("ABC9"));
+        assert_eq!(
+            pass_of("17.28. Executing MEMORY_LIBMAP pass (mapping memories to cells)."),
+            Some("MEMORY_LIBMAP")
+        );
+        assert_eq!(
+            pass_of("11. Executing Verilog-2005 frontend: mnist_bnn_top.v"),
+            Some("Verilog-2005")
+        );
+        assert_eq!(pass_of("17.46.3. Executing ABC9_OPS pass."), None);
+        assert_eq!(pass_of("-- Executing script file `synth.ys' --"), None);
+        assert_eq!(pass_of("Executing ABC9 pass."), None);
+    }
 
     #[test]
     fn stat_json_shapes() {
