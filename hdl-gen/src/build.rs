@@ -744,15 +744,16 @@ fn seed_label(seed: Option<u64>) -> String {
     seed.map_or_else(|| "default".into(), |s| s.to_string())
 }
 
-/// Routing time before [`RouteWatch`] judges convergence (s): successful MNIST 85F routes
-/// took 400-1,476 s of router1 time.
+/// Routing time before [`RouteWatch`] judges convergence (s): MNIST 85F routes that
+/// finished took 420-1,546 s of router1 time.
 const STALL_MIN: f64 = 900.0;
 /// The window over which it measures the router's rate (s).
 const STALL_WINDOW: f64 = 300.0;
 /// It stops the router when, at that rate, the arcs left need more than this many times
-/// the routing time so far. At 900 s the slowest MNIST 85F route that finished (1,476 s)
-/// projected 0.9 times; the four congested ones 6-8 times (one reached 93,333 arcs left
-/// after 1,466 s of its 150,344 and was stopped by hand).
+/// the routing time so far. Of the eleven MNIST 85F routes whose logs were kept (ninth to
+/// thirteenth sessions, 142,000-153,000 arcs), at 15 minutes the six that finished
+/// projected at most 1.1 times, the five that had not finished when stopped by hand
+/// (after 1,132-2,557 s, 88,000-125,000 arcs left) 8-58 times.
 const STALL_FACTOR: f64 = 4.0;
 /// How often the synthesis pass is shown (s).
 const SYNTH_NOTE_EVERY: f64 = 30.0;
