@@ -832,9 +832,7 @@ impl RouteWatch {
             if more > STALL_FACTOR * t {
                 return Heard::Stop(format!(
                     "routing is not converging: {left} of {} arcs left after {t:.0} s of \
-                     routing, {rate:.1} arcs/s over the last {:.0} s (about {} s more); try \
-                     other placements (`--seeds 3`), a smaller folding (`--luts`), or \
-                     `--keep-routing` to wait",
+                     routing, {rate:.1} arcs/s over the last {:.0} s (about {} s more)",
                     self.arcs,
                     t - t0,
                     if more.is_finite() {
@@ -949,6 +947,17 @@ fn place_and_route(
                 });
                 swap(&b, true)?;
                 break b;
+            }
+            Err(FlowError::Stopped { tool, reason, log }) => {
+                return Err(FlowError::Stopped {
+                    tool,
+                    reason: format!(
+                        "{reason}; try other placements (`--seeds 3`), a smaller folding \
+                         (`--luts`), or `--keep-routing` to wait"
+                    ),
+                    log,
+                }
+                .into())
             }
             Err(e) => return Err(e.into()),
         };

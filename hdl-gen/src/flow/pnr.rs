@@ -42,6 +42,9 @@ pub struct PnrOptions {
     pub allow_timing_fail: bool,
     /// Placer seed (`--seed`); `None` keeps nextpnr's default (deterministic).
     pub seed: Option<u64>,
+    /// Timing-driven rip-up in router1 (`--tmg-ripup`): critical arcs may take routes from
+    /// others.
+    pub tmg_ripup: bool,
     /// Further nextpnr options, one word each.
     pub extra_args: Vec<String>,
     /// The build directory (created if missing); the tool runs there.
@@ -60,6 +63,7 @@ impl PnrOptions {
             freq_mhz: None,
             allow_timing_fail: false,
             seed: None,
+            tmg_ripup: false,
             extra_args: Vec::new(),
             out_dir: out_dir.into(),
         }
@@ -298,6 +302,9 @@ pub fn pnr_following(
     if let Some(s) = opts.seed {
         args.push("--seed".into());
         args.push(s.to_string());
+    }
+    if opts.tmg_ripup {
+        args.push("--tmg-ripup".into());
     }
     for a in &opts.extra_args {
         if a.is_empty() || a.contains(char::is_whitespace) {
