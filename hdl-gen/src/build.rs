@@ -1182,6 +1182,10 @@ pub fn build(
     p.freq_mhz = Some(design_mhz);
     // The report is wanted either way; whether a miss fails the build is decided below.
     p.allow_timing_fail = true;
+    // ECP5: the same placements of the digits BNN on an 85F at 150 MHz route faster with
+    // timing-driven rip-up: 141.78 → 148.21, 147.95 → 154.39 and 156.59 → 156.59 MHz
+    // (placer seeds default, 1, 2; docs/board-flow.md). Not on iCE40 (not measured).
+    p.tmg_ripup = family == Family::Ecp5;
     let r = place_and_route(
         &nextpnr,
         &mut p,
