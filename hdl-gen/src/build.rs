@@ -745,15 +745,15 @@ fn seed_label(seed: Option<u64>) -> String {
 }
 
 /// Routing time before [`RouteWatch`] judges convergence (s): MNIST 85F routes that
-/// finished took 420-1,546 s of router1 time.
+/// finished took 419-1,546 s of router1 time.
 const STALL_MIN: f64 = 900.0;
 /// The window over which it measures the router's rate (s).
 const STALL_WINDOW: f64 = 300.0;
 /// It stops the router when, at that rate, the arcs left need more than this many times
-/// the routing time so far. Of the eleven MNIST 85F routes whose logs were kept (ninth to
-/// thirteenth sessions, 142,000-153,000 arcs), at 15 minutes the six that finished
-/// projected at most 1.1 times, the five that had not finished when stopped by hand
-/// (after 1,132-2,557 s, 88,000-125,000 arcs left) 8-58 times.
+/// the routing time so far. Of the eleven distinct MNIST 85F placements whose router logs
+/// were kept (ninth to thirteenth sessions, 142,000-153,000 arcs), at 15 minutes the six
+/// that finished projected at most 1.1 times, the five stopped by hand unfinished (after
+/// 1,132-2,557 s, 88,869-122,977 arcs left) 8-58 times.
 const STALL_FACTOR: f64 = 4.0;
 /// How often the synthesis pass is shown (s).
 const SYNTH_NOTE_EVERY: f64 = 30.0;
@@ -868,8 +868,8 @@ fn place_and_route(
 ) -> Result<flow::PnrReport, Error> {
     let dir = p.out_dir.clone();
     let target = p.freq_mhz.unwrap_or(0.0);
-    let aside = |r: &flow::PnrReport, what: &str, ext: &str| {
-        dir.join(format!("{what}.seed-{}.{ext}", seed_label(r.seed)))
+    let aside = |seed: Option<u64>, what: &str, ext: &str| {
+        dir.join(format!("{what}.seed-{}.{ext}", seed_label(seed)))
     };
     let rename = |from: &Path, to: &Path| {
         std::fs::rename(from, to).map_err(|source| Error::Write {
@@ -889,7 +889,7 @@ fn place_and_route(
             (&r.report, "pnr", "json".to_string()),
             (&r.output, "top", output_ext(r)),
         ] {
-            let other = aside(r, what, &ext);
+            let other = aside(r.seed, what, &ext);
             if back {
                 rename(&other, file)?;
             } else {
@@ -925,39 +925,42 @@ fn place_and_route(
         k += 1;
         let r = match run {
             Ok(r) => r,
-            Err(FlowError::Stopped { reason, log, .. }) if k < tries || best.is_some() => {
-                seconds += attempt.elapsed().as_secs_f64();
-                let label = seed_label(p.seed);
-                let aside = dir.join(format!("pnr.seed-{label}.log"));
-                rename(&log, &aside)?;
-                progress(Progress::Note {
-                    detail: format!("placer seed {label} stopped: {reason}"),
-                });
-                if k < tries {
-                    continue;
-                }
-                // The last seed stopped: keep the fastest earlier one.
-                let b = best.take().expect("checked above");
-                progress(Progress::Note {
-                    detail: format!(
-                        "no seed met {target:.2} MHz; keeping seed {} ({:.2} MHz)",
-                        seed_label(b.seed),
-                        fmax(&b)
-                    ),
-                });
-                swap(&b, true)?;
-                break b;
-            }
             Err(FlowError::Stopped { tool, reason, log }) => {
-                return Err(FlowError::Stopped {
-                    tool,
-                    reason: format!(
-                        "{reason}; try other placements (`--seeds 3`), a smaller folding \
-                         (`--luts`), or `--keep-routing` to wait"
-                    ),
-                    log,
+                seconds += attempt.elapsed().as_secs_f64();
+                // The last seed stopped with no earlier placement: the build fails on it.
+                if k == tries && best.is_none() {
+                    return Err(FlowError::Stopped {
+                        tool,
+                        reason: format!(
+                            "{reason}; try other placements (`--seeds 3`), a smaller folding \
+                             (`--luts`), or `--keep-routing` to wait"
+                        ),
+                        log,
+                    }
+                    .into());
                 }
-                .into())
+                rename(&log, &aside(p.seed, "pnr", "log"))?;
+                progress(Progress::Note {
+                    detail: format!("placer seed {} stopped: {reason}", seed_label(p.seed)),
+                });
+                match best.take() {
+                    // The last seed stopped: keep the fastest earlier one.
+                    Some(b) if k == tries => {
+                        progress(Progress::Note {
+                            detail: format!(
+                                "no seed met {target:.2} MHz; keeping seed {} ({:.2} MHz)",
+                                seed_label(b.seed),
+                                fmax(&b)
+                            ),
+                        });
+                        swap(&b, true)?;
+                        break b;
+                    }
+                    b => {
+                        best = b;
+                        continue;
+                    }
+                }
             }
             Err(e) => return Err(e.into()),
         };
@@ -976,10 +979,10 @@ fn place_and_route(
         });
         swap(&r, false)?;
         match &best {
-            Some(b) if fmax(&r) <= fmax(b) => drop_output(&aside(&r, "top", &output_ext(&r))),
+            Some(b) if fmax(&r) <= fmax(b) => drop_output(&aside(r.seed, "top", &output_ext(&r))),
             _ => {
                 if let Some(b) = &best {
-                    drop_output(&aside(b, "top", &output_ext(b)));
+                    drop_output(&aside(b.seed, "top", &output_ext(b)));
                 }
                 best = Some(r);
             }
@@ -995,11 +998,11 @@ fn place_and_route(
                 ),
             });
             swap(&r, false)?;
-            drop_output(&aside(&r, "top", &output_ext(&r)));
+            drop_output(&aside(r.seed, "top", &output_ext(&r)));
             swap(&b, true)?;
             r = b;
         } else {
-            drop_output(&aside(&b, "top", &output_ext(&b)));
+            drop_output(&aside(b.seed, "top", &output_ext(&b)));
         }
     }
     r.seconds = seconds;

@@ -150,15 +150,20 @@ fn run(tool: &Tool, args: &[String], dir: &Path) -> Result<Ran> {
         .args(args)
         .current_dir(dir)
         .output()
-        .map_err(|e| FlowError::ToolMissing {
-            tool: tool.kind().name(),
-            var: tool.kind().env_var(),
-            detail: format!("cannot run `{}`: {e}", tool.path().display()),
-        })?;
+        .map_err(|e| cannot_run(tool, e))?;
     Ok(Ran {
         output,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// The error for a tool that could not be started.
+fn cannot_run(tool: &Tool, e: std::io::Error) -> FlowError {
+    FlowError::ToolMissing {
+        tool: tool.kind().name(),
+        var: tool.kind().env_var(),
+        detail: format!("cannot run `{}`: {e}", tool.path().display()),
+    }
 }
 
 /// How often [`run_following`] reads the log.
@@ -176,11 +181,6 @@ fn run_following(
     watch: &mut dyn FnMut(&str) -> Option<String>,
 ) -> Result<(Ran, Option<String>)> {
     let start = Instant::now();
-    let missing = |e: std::io::Error| FlowError::ToolMissing {
-        tool: tool.kind().name(),
-        var: tool.kind().env_var(),
-        detail: format!("cannot run `{}`: {e}", tool.path().display()),
-    };
     let mut child = Command::new(tool.path())
         .args(args)
         .current_dir(dir)
@@ -188,7 +188,7 @@ fn run_following(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(missing)?;
+        .map_err(|e| cannot_run(tool, e))?;
     // Drained on threads of their own, so a full pipe never blocks the tool.
     fn drain<R: Read + Send + 'static>(r: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
         std::thread::spawn(move || {

@@ -874,52 +874,54 @@ pub fn choose_folding(
     ts.dedup();
     // Logic is monotone in T, block RAM nearly so (slower foldings have narrower, deeper
     // memories): binary search the smallest feasible interval. The answer is feasible
-    // whatever the shape; at worst a faster feasible one is missed.
-    let fits = |t: u64| {
-        pick(t).is_some_and(|(l, b, _)| {
-            lc_budget.is_none_or(|x| l <= x) && bram_budget.is_none_or(|x| b <= x)
-        })
+    // whatever the shape; at worst a faster feasible one is missed. `found` is the pick at
+    // the last feasible interval tried, which is where the search ends.
+    let within = |p: &(u64, u64, Vec<Fold>)| {
+        lc_budget.is_none_or(|x| p.0 <= x) && bram_budget.is_none_or(|x| p.1 <= x)
     };
-    let (mut lo, mut hi) = (0usize, ts.len());
+    let (mut lo, mut hi, mut found) = (0usize, ts.len(), None);
     while lo < hi {
         let mid = (lo + hi) / 2;
-        if fits(ts[mid]) {
-            hi = mid;
-        } else {
-            lo = mid + 1;
+        match pick(ts[mid]).filter(within) {
+            Some(p) => {
+                found = Some(p);
+                hi = mid;
+            }
+            None => lo = mid + 1,
         }
     }
-    match ts.get(lo) {
-        Some(&t) => Ok(pick(t).expect("feasible").2),
-        None if ts.is_empty() => Ok(vec![]),
-        None => {
-            let t = *ts.last().expect("non-empty");
-            let (l, b, _) = pick(t).expect("slowest always exists");
-            let mut over = vec![];
-            if let Some(x) = lc_budget.filter(|&x| l > x) {
-                over.push(format!(
-                    "the budget of {x} {}: the smallest needs about {l}",
-                    match fabric {
-                        Fabric::Ice40 => "logic cells",
-                        Fabric::Ecp5 => "LUT4s",
-                    }
-                ));
-            }
-            if let Some(x) = bram_budget.filter(|&x| b > x) {
-                over.push(format!(
-                    "the {x} block RAMs the network may use: the slowest needs {b}"
-                ));
-            }
-            Err(Error::Input {
-                path: net.src.name.clone().into(),
-                message: format!("no folding fits {}", over.join(" or ")),
-                help: Some(
-                    "raise the budget (`--luts N`), choose a larger board (`--board`), or reduce the network"
-                        .into(),
-                ),
-            })
+    if let Some((_, _, folds)) = found {
+        return Ok(folds);
+    }
+    let Some(&slowest) = ts.last() else {
+        return Ok(vec![]);
+    };
+    // Nothing fits: say by how much the slowest folding misses.
+    let mut over = vec![];
+    if let Some((l, b, _)) = pick(slowest) {
+        if let Some(x) = lc_budget.filter(|&x| l > x) {
+            over.push(format!(
+                "the budget of {x} {}: the smallest needs about {l}",
+                match fabric {
+                    Fabric::Ice40 => "logic cells",
+                    Fabric::Ecp5 => "LUT4s",
+                }
+            ));
+        }
+        if let Some(x) = bram_budget.filter(|&x| b > x) {
+            over.push(format!(
+                "the {x} block RAMs the network may use: the slowest needs {b}"
+            ));
         }
     }
+    Err(Error::Input {
+        path: net.src.name.clone().into(),
+        message: format!("no folding fits {}", over.join(" or ")).trim_end().into(),
+        help: Some(
+            "raise the budget (`--luts N`), choose a larger board (`--board`), or reduce the network"
+                .into(),
+        ),
+    })
 }
 
 #[cfg(test)]
