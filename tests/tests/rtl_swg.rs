@@ -171,3 +171,57 @@ fn swg_is_lint_clean() {
         assert_lint_clean(&design(), &p, &name(cfg));
     }
 }
+
+/// On ECP5 (`WR_SPLIT`) the issue decision is instantiated LUT4 / PFUMX / L6MUX21 cells,
+/// which Verilator never sees (it simulates the same INITs as expressions): yosys proves
+/// that form, with its own models of those cells, equivalent to the simulated one.
+#[test]
+fn swg_ecp5_issue_cells_equal_the_simulated_form() {
+    use hdlgen::flow::tool::{Tool, ToolKind};
+    let yosys = Tool::find(ToolKind::Yosys).expect("yosys (scripts/install.sh)");
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("hdlgen-swg-equiv");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(SWG.0), SWG.1).unwrap();
+    for cfg in [&BINARY[0], &BINARY[1], &INTEGER[1]] {
+        // -GNAME=V → chparam -set NAME V (a sized literal's value in decimal).
+        let mut set = String::new();
+        for p in params(cfg).iter().chain(&["-GWR_SPLIT=1".to_string()]) {
+            let (k, v) = p.trim_start_matches("-G").split_once('=').unwrap();
+            let v = v.split_once("'d").map_or(v, |(_, d)| d);
+            set += &format!(" -set {k} {v}");
+        }
+        let load = |gate: bool| {
+            format!(
+                "{}read_verilog{} {}\nchparam{set} hdlgen_swg\nhierarchy -top hdlgen_swg\n\
+                 proc; flatten; memory; opt_clean\nrename hdlgen_swg {n}\ndesign -stash {n}\n",
+                if gate { "read_verilog +/ecp5/common_sim.vh\n" } else { "" },
+                if gate { "" } else { " -nosynthesis" },
+                SWG.0,
+                n = if gate { "gate" } else { "gold" },
+            )
+        };
+        let script = format!(
+            "{}{}design -copy-from gold -as gold gold\ndesign -copy-from gate -as gate gate\n\
+             equiv_make gold gate equiv\nhierarchy -top equiv\nequiv_simple -seq 2\n\
+             equiv_induct\nequiv_status -assert\n",
+            load(false),
+            load(true)
+        );
+        std::fs::write(dir.join("equiv.ys"), script).unwrap();
+        let out = yosys
+            .command()
+            .current_dir(&dir)
+            .args(["-q", "-l", "equiv.log", "-s", "equiv.ys"])
+            .output()
+            .expect("runs yosys");
+        let log = std::fs::read_to_string(dir.join("equiv.log")).unwrap_or_default();
+        assert!(
+            out.status.success() && log.contains("Equivalence successfully proven"),
+            "{}: the ECP5 cells differ from the simulated issue decision:\n{}\n{}",
+            name(cfg),
+            String::from_utf8_lossy(&out.stderr),
+            log.lines().rev().take(20).collect::<Vec<_>>().join("\n")
+        );
+    }
+}

@@ -606,25 +606,50 @@ module hdlgen_swg #(
         end
     end
     // The issue decision. WR_SPLIT: for each (issue, wr) a candidate from its own sums'
-    // sign bits, one LUT after each carry chain (kept nets, and so are their other
-    // inputs, inb_d and e_ok: else ABC folds their logic in and makes it a wide LUT),
-    // then issue and wr pick one (the slice's wide-function multiplexers). Three LUT
-    // levels after the chain were the 85F's critical path (digits, 141.9-145.0 MHz over
-    // three placements). The candidates take en's next value without rst (e_ok: one LUT4
-    // of flip-flops, its own copy); rst clears issue through the flip-flop's reset
-    // (folded into e_ok, it made that three LUT levels: 142.8 MHz). Without WR_SPLIT no
-    // tap is there under rst either way (D0 < 0, d_go < 0).
+    // sign bits, one LUT4 after each carry chain, then wr and issue pick one in the
+    // slices' wide-function multiplexers (PFUMX, L6MUX21). These are instantiated: as
+    // kept wires, abc9 still merged the candidates with e_ok's and inb_d's logic into
+    // three multiplexer levels after the chain and two more behind a route (the digits
+    // 85F critical path, 148.21 MHz). The candidates take en's next value without rst
+    // (e_ok: one LUT4 of flip-flops, its own copy); rst clears issue through the
+    // flip-flop's reset (folded into e_ok, it made that three LUT levels: 142.8 MHz).
+    // Without WR_SPLIT no tap is there under rst either way (D0 < 0, d_go < 0).
     wire issue_d;
     wire issue_clr;
     generate
         if (WR_SPLIT == 1) begin : g_isel
-            (* keep *) wire e_ok = k_valid ? o_free : !(t_valid && !o_free);   // en_d, no rst
-            (* keep *) wire c11 = e_ok && (inb_d ? !g_split.wr_k1[LW] : !g_split.go_k1[LW]);
-            (* keep *) wire c10 = e_ok && (inb_d ? !g_split.wr_k0[LW-1] : !g_split.go_k0[LW-1]);
-            // (issue low: inb_d is inb)
-            (* keep *) wire c01 = e_ok && (inb ? !g_split.wr_1[LW-1] : !g_split.go_1[LW-1]);
-            (* keep *) wire c00 = e_ok && (inb ? !d_wr[LW-1] : !d_go[LW-1]);
-            assign issue_d = issue ? (wr ? c11 : c10) : (wr ? c01 : c00);
+            // LUT4 Z = INIT[{D, C, B, A}], late inputs on A (the fastest) and B.
+            // e_ok = en_d without rst: A out_ready, B o_valid, C t_valid, D k_valid
+            // (o_free = !B || A; D ? o_free : !(C && !o_free)): 16'hBBBF. A candidate:
+            // A, B the sign bits of its sums of N and of the image start, C inb, D e_ok:
+            // D && (C ? !A : !B): 16'h5300. (issue low: inb_d is inb.) Simulation
+            // evaluates the same INITs; a test proves the two forms equivalent.
+            localparam [15:0] E_INIT = 16'hBBBF;
+            localparam [15:0] C_INIT = 16'h5300;
+            wire e_ok, c11, c10, c01, c00, h1, h0;
+            wire s11 = g_split.wr_k1[LW], g11 = g_split.go_k1[LW];
+            wire s10 = g_split.wr_k0[LW-1], g10 = g_split.go_k0[LW-1];
+            wire s01 = g_split.wr_1[LW-1], g01 = g_split.go_1[LW-1];
+            wire s00 = d_wr[LW-1], g00 = d_go[LW-1];
+`ifdef SYNTHESIS
+            LUT4 #(.INIT(E_INIT)) u_e (.A(out_ready), .B(o_valid), .C(t_valid), .D(k_valid), .Z(e_ok));
+            LUT4 #(.INIT(C_INIT)) u11 (.A(s11), .B(g11), .C(inb_d), .D(e_ok), .Z(c11));
+            LUT4 #(.INIT(C_INIT)) u10 (.A(s10), .B(g10), .C(inb_d), .D(e_ok), .Z(c10));
+            LUT4 #(.INIT(C_INIT)) u01 (.A(s01), .B(g01), .C(inb), .D(e_ok), .Z(c01));
+            LUT4 #(.INIT(C_INIT)) u00 (.A(s00), .B(g00), .C(inb), .D(e_ok), .Z(c00));
+            PFUMX u_h1 (.ALUT(c11), .BLUT(c10), .C0(wr), .Z(h1));
+            PFUMX u_h0 (.ALUT(c01), .BLUT(c00), .C0(wr), .Z(h0));
+            L6MUX21 u_i (.D0(h0), .D1(h1), .SD(issue), .Z(issue_d));
+`else
+            assign e_ok = E_INIT[{k_valid, t_valid, o_valid, out_ready}];
+            assign c11 = C_INIT[{e_ok, inb_d, g11, s11}];
+            assign c10 = C_INIT[{e_ok, inb_d, g10, s10}];
+            assign c01 = C_INIT[{e_ok, inb, g01, s01}];
+            assign c00 = C_INIT[{e_ok, inb, g00, s00}];
+            assign h1 = wr ? c11 : c10;
+            assign h0 = wr ? c01 : c00;
+            assign issue_d = issue ? h1 : h0;
+`endif
             assign issue_clr = rst;
         end else begin : g_iadd
             assign issue_d = en_d && (inb_d ? !d_wr_d[LW-1] : !d_go_d[LW-1]);
