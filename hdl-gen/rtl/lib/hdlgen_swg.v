@@ -611,7 +611,7 @@ module hdlgen_swg #(
     // kept wires, abc9 still merged the candidates with e_ok's and inb_d's logic into
     // three multiplexer levels after the chain and two more behind a route (the digits
     // 85F critical path, 148.21 MHz). The candidates take en's next value without rst
-    // (e_ok: one LUT4 of flip-flops, its own copy); rst clears issue through the
+    // (e_ok: one LUT4 of out_ready and flip-flops); rst clears issue through the
     // flip-flop's reset (folded into e_ok, it made that three LUT levels: 142.8 MHz).
     // Without WR_SPLIT no tap is there under rst either way (D0 < 0, d_go < 0).
     wire issue_d;
