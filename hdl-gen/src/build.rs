@@ -771,6 +771,14 @@ struct RouteWatch {
     started: Instant,
     /// Judge convergence (off with `--keep-routing`).
     judge: bool,
+    /// The clock nextpnr is asked for (MHz; 0 when none).
+    target_mhz: f64,
+    /// Routing seconds of the last progress line.
+    last_t: f64,
+    /// When every arc had first been routed, and the worst slack then (ns): timing-driven
+    /// rip-up has started. Its rounds are judged on their own (the queue regrows from a
+    /// few arcs), and a stop says that the clock, not congestion, is what is missing.
+    routed_at: Option<(f64, f64)>,
 }
 
 /// What a [`RouteWatch`] makes of a step.
@@ -782,13 +790,28 @@ enum Heard {
 }
 
 impl RouteWatch {
-    fn new(judge: bool) -> Self {
+    fn new(judge: bool, target_mhz: f64) -> Self {
         RouteWatch {
             arcs: 0,
             samples: VecDeque::new(),
             next_note: 0.0,
             started: Instant::now(),
             judge,
+            target_mhz,
+            last_t: 0.0,
+            routed_at: None,
+        }
+    }
+
+    /// The clock a routing with worst slack `wns_ns` (≤ 0) at the target would make.
+    fn reach(&self, wns_ns: f64) -> String {
+        if self.target_mhz > 0.0 && wns_ns < 0.0 {
+            format!(
+                " (about {:.1} MHz)",
+                1000.0 / (1000.0 / self.target_mhz - wns_ns)
+            )
+        } else {
+            String::new()
         }
     }
 
@@ -813,10 +836,24 @@ impl RouteWatch {
                 ))
             }
             PnrStep::ArcsLeft { left, seconds } => self.arcs_left(left, seconds),
+            PnrStep::TimingRipup { arcs, wns_ns } => {
+                if arcs == 0 || self.routed_at.is_some() {
+                    return Heard::Quiet;
+                }
+                self.routed_at = Some((self.last_t, wns_ns));
+                self.samples.clear();
+                Heard::Note(format!(
+                    "every arc routed after {:.0} s, worst slack {wns_ns:.2} ns{}; \
+                     timing-driven rip-up: rerouting {arcs} arcs",
+                    self.last_t,
+                    self.reach(wns_ns)
+                ))
+            }
         }
     }
 
     fn arcs_left(&mut self, left: u64, t: f64) -> Heard {
+        self.last_t = t;
         self.samples.push_back((t, left));
         while self.samples.len() > 2 && self.samples[1].0 <= t - STALL_WINDOW {
             self.samples.pop_front();
@@ -830,7 +867,7 @@ impl RouteWatch {
                 f64::INFINITY
             };
             if more > STALL_FACTOR * t {
-                return Heard::Stop(format!(
+                let mut why = format!(
                     "routing is not converging: {left} of {} arcs left after {t:.0} s of \
                      routing, {rate:.1} arcs/s over the last {:.0} s (about {} s more)",
                     self.arcs,
@@ -840,7 +877,23 @@ impl RouteWatch {
                     } else {
                         "∞".into()
                     },
-                ));
+                );
+                if let Some((at, wns)) = self.routed_at {
+                    why += &format!(
+                        ", in timing-driven rip-up: every arc had been routed after {at:.0} s \
+                         with worst slack {wns:.2} ns{}, so this placement misses the clock \
+                         and rip-up does not recover it",
+                        self.reach(wns)
+                    );
+                    if self.target_mhz > 0.0 && wns < 0.0 {
+                        let mhz = 1000.0 / (1000.0 / self.target_mhz - wns);
+                        why += &format!(
+                            "; ask for less (`--freq {:.1}`)",
+                            (mhz * 10.0).floor() / 10.0
+                        );
+                    }
+                }
+                return Heard::Stop(why);
             }
         }
         if t < self.next_note {
@@ -913,7 +966,7 @@ fn place_and_route(
     let mut r = loop {
         p.seed = seed_of(first, k);
         let attempt = Instant::now();
-        let mut watch = RouteWatch::new(judge);
+        let mut watch = RouteWatch::new(judge, target);
         let run = flow::pnr_following(nextpnr, p, &mut |step| match watch.hear(step) {
             Heard::Quiet => None,
             Heard::Note(detail) => {
@@ -1620,9 +1673,83 @@ mod tests {
         (1117.06, 99202), (1315.50, 96002), (1466.17, 93333), (1761.96, 90892),
     ];
 
+    /// MNIST on an 85F at 150 MHz, placer seed 1 (fourteenth session): every arc routed
+    /// after 675.51 s, then timing-driven rip-up (WNS −1.90 ns) regrew the queue.
+    #[rustfmt::skip]
+    const RIPUP_FIRST: &[(f64, u64)] = &[
+        (2.91, 152567), (43.98, 133555), (87.31, 126347), (128.02, 121554), (169.37, 114101),
+        (210.24, 103030), (250.62, 95504), (292.37, 85156), (332.81, 74858), (373.74, 55889),
+        (414.32, 40938), (454.7, 34061), (495.05, 18410), (537.91, 17175), (577.99, 12730),
+        (619.59, 6866), (663.23, 1874), (675.51, 336),
+    ];
+    #[rustfmt::skip]
+    const RIPUP_THEN: &[(f64, u64)] = &[
+        (678.43, 3734), (720.02, 16079), (760.68, 18295), (802.17, 19425), (846.79, 19776),
+        (887.64, 19814), (906.08, 19750),
+    ];
+
+    #[test]
+    fn a_timing_ripup_that_does_not_converge_is_stopped_and_says_why() {
+        let mut w = RouteWatch::new(true, 150.0);
+        w.hear(PnrStep::Routing { arcs: 153025 });
+        for &(seconds, left) in RIPUP_FIRST {
+            assert!(!matches!(
+                w.hear(PnrStep::ArcsLeft { left, seconds }),
+                Heard::Stop(_)
+            ));
+        }
+        assert_eq!(
+            w.hear(PnrStep::TimingRipup {
+                arcs: 1856,
+                wns_ns: -1.9
+            }),
+            Heard::Note(
+                "every arc routed after 676 s, worst slack -1.90 ns (about 116.7 MHz); \
+                 timing-driven rip-up: rerouting 1856 arcs"
+                    .into()
+            )
+        );
+        // The rounds are judged from the rip-up on: not yet at 906 s (228 s of rip-up).
+        for &(seconds, left) in RIPUP_THEN {
+            assert!(!matches!(
+                w.hear(PnrStep::ArcsLeft { left, seconds }),
+                Heard::Stop(_)
+            ));
+        }
+        // Later rounds say nothing; a queue that stays stuck is stopped once the window is full.
+        assert_eq!(
+            w.hear(PnrStep::TimingRipup {
+                arcs: 900,
+                wns_ns: -1.8
+            }),
+            Heard::Quiet
+        );
+        match w.hear(PnrStep::ArcsLeft {
+            left: 19800,
+            seconds: 980.0,
+        }) {
+            Heard::Stop(why) => assert!(
+                why.contains("every arc had been routed after 676 s with worst slack -1.90 ns")
+                    && why.contains("`--freq 116.7`"),
+                "{why}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        // A route that meets the clock ends with an empty round, which is not news.
+        let mut w = RouteWatch::new(true, 120.0);
+        w.hear(PnrStep::Routing { arcs: 1000 });
+        assert_eq!(
+            w.hear(PnrStep::TimingRipup {
+                arcs: 0,
+                wns_ns: 0.0
+            }),
+            Heard::Quiet
+        );
+    }
+
     /// Where a watch stops router1 on a trace, if it does.
     fn stop_time(trace: &[(f64, u64)], arcs: u64) -> Option<f64> {
-        let mut w = RouteWatch::new(true);
+        let mut w = RouteWatch::new(true, 120.0);
         w.hear(PnrStep::Routing { arcs });
         trace.iter().find_map(|&(seconds, left)| {
             match w.hear(PnrStep::ArcsLeft { left, seconds }) {
@@ -1647,7 +1774,7 @@ mod tests {
         let flat: Vec<(f64, u64)> = (1..40).map(|k| (k as f64 * 30.0, 150000)).collect();
         assert_eq!(stop_time(&flat, 150000), Some(900.0));
         // --keep-routing
-        let mut w = RouteWatch::new(false);
+        let mut w = RouteWatch::new(false, 120.0);
         assert!(CONGESTED_A.iter().all(|&(seconds, left)| !matches!(
             w.hear(PnrStep::ArcsLeft { left, seconds }),
             Heard::Stop(_)
@@ -1656,7 +1783,7 @@ mod tests {
 
     #[test]
     fn routing_progress_is_shown_every_two_minutes() {
-        let mut w = RouteWatch::new(true);
+        let mut w = RouteWatch::new(true, 120.0);
         assert_eq!(
             w.hear(PnrStep::Placing { cells: 37524 }),
             Heard::Note("placing 37524 cells".into())

@@ -169,6 +169,10 @@ pub enum PnrStep {
     Routing { arcs: u64 },
     /// Router1's progress: `left` arcs still queued after `seconds` of routing.
     ArcsLeft { left: u64, seconds: f64 },
+    /// Router1's timing-driven rip-up (`--tmg-ripup`): every arc is routed, and `arcs` arcs
+    /// of paths near or below zero slack are queued again; `wns_ns` is the worst slack
+    /// (≤ 0) of the routing just finished. `arcs` 0 ends the routing.
+    TimingRipup { arcs: u64, wns_ns: f64 },
     /// Router2's progress: wires still used by more than one net after iteration `iter`.
     Overused { iter: u64, wires: u64 },
     /// Routing finished.
@@ -192,6 +196,14 @@ impl PnrStep {
             if let Some(n) = r.strip_suffix(" arcs.") {
                 return Some(PnrStep::Routing { arcs: num(n)? });
             }
+        }
+        // `1856 arcs ripped up due to negative slack WNS=-1.90ns TNS=-806.01ns.`
+        if let Some((n, r)) = l.split_once(" arcs ripped up due to negative slack ") {
+            let wns = r.strip_prefix("WNS=")?.split("ns").next()?;
+            return Some(PnrStep::TimingRipup {
+                arcs: num(n)?,
+                wns_ns: wns.parse().ok()?,
+            });
         }
         if l == "Routing complete." || l.starts_with("Router2 time") {
             return Some(PnrStep::Routed);
@@ -717,6 +729,20 @@ mod tests {
             Some(PnrStep::Overused {
                 iter: 2,
                 wires: 33853
+            })
+        );
+        assert_eq!(
+            p("Info:     1856 arcs ripped up due to negative slack WNS=-1.90ns TNS=-806.01ns."),
+            Some(PnrStep::TimingRipup {
+                arcs: 1856,
+                wns_ns: -1.9
+            })
+        );
+        assert_eq!(
+            p("Info:     0 arcs ripped up due to negative slack WNS=0.00ns TNS=0.00ns."),
+            Some(PnrStep::TimingRipup {
+                arcs: 0,
+                wns_ns: 0.0
             })
         );
         assert_eq!(p("Info: Routing complete."), Some(PnrStep::Routed));
