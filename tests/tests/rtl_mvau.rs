@@ -95,6 +95,8 @@ struct Cfg {
     w_pipe: bool,
     /// EN_PIPE = 1 (ECP5 plans): en decided a cycle ahead, a three-entry output FIFO.
     en_pipe: bool,
+    /// X_COPY = 1 (ECP5 plans without W_PIPE): the trees' operands in copies.
+    x_copy: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -124,6 +126,7 @@ const fn cfg(
         cfg_reg: false,
         w_pipe: false,
         en_pipe: false,
+        x_copy: false,
     }
 }
 
@@ -219,11 +222,12 @@ impl Cfg {
     }
     fn name(&self) -> String {
         format!(
-            "{}{}{}{} MW={} MH={} PE={} SIMD={} IN_W={} MASKED={} ACT={} R={}",
+            "{}{}{}{}{} MW={} MH={} PE={} SIMD={} IN_W={} MASKED={} ACT={} R={}",
             if self.int { "int" } else { "xnor" },
             if self.cfg_reg { " CFG_REG" } else { "" },
             if self.w_pipe { " W_PIPE" } else { "" },
             if self.en_pipe { " EN_PIPE" } else { "" },
+            if self.x_copy { " X_COPY" } else { "" },
             self.mw,
             self.mh,
             self.pe,
@@ -237,7 +241,7 @@ impl Cfg {
     fn init_paths(&self) -> (PathBuf, PathBuf) {
         let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hdlgen-rtl-mvau");
         let tag = format!(
-            "{}_{}_{}_{}_{}_{}_{}_{}",
+            "{}_{}_{}_{}_{}_{}_{}_{}_{}",
             self.int as u8,
             self.mw,
             self.mh,
@@ -245,7 +249,8 @@ impl Cfg {
             self.simd,
             self.cfg_reg as u8,
             self.w_pipe as u8,
-            self.en_pipe as u8
+            self.en_pipe as u8,
+            self.x_copy as u8
         );
         (
             d.join(format!("w_{tag}.hex")),
@@ -271,6 +276,7 @@ impl Cfg {
             format!("-GCFG_REG={}", self.cfg_reg as u8),
             format!("-GW_PIPE={}", self.w_pipe as u8),
             format!("-GEN_PIPE={}", self.en_pipe as u8),
+            format!("-GX_COPY={}", self.x_copy as u8),
         ];
         if self.init {
             let (w, t) = self.init_paths();
@@ -833,7 +839,8 @@ fn mvau_with_registered_configuration_writes_matches_the_formulas() {
 /// operand copies for PE ≤ 8 (one), 10 and 12 (two), masked and not, thresholds compared
 /// in the popcount domain with a 1-stage tree (read from the last operand stage), and
 /// integer lanes with their −x copies. Without W_PIPE (weights in flip-flops): NF = 1
-/// and 3, XNOR and integer.
+/// and 3, XNOR and integer, and with X_COPY (as the top sets it when PE > 8) operand and
+/// −x copies at PE 12 (two) and 17 (three, the last of one PE).
 fn ecp5_cases() -> Vec<Cfg> {
     let en_only = [
         XNOR[1],
@@ -846,7 +853,21 @@ fn ecp5_cases() -> Vec<Cfg> {
         cfg_reg: true,
         en_pipe: true,
         ..c
-    });
+    })
+    .chain(
+        [
+            cfg(true, (9, 12, 12, 9), 4, false, true, 2, (0, 0), true),
+            cfg(true, (6, 17, 17, 3), 3, false, false, 1, (0, 0), false),
+            cfg(false, (16, 24, 12, 16), 1, true, true, 2, (0, 0), false),
+        ]
+        .into_iter()
+        .map(|c| Cfg {
+            cfg_reg: true,
+            en_pipe: true,
+            x_copy: true,
+            ..c
+        }),
+    );
     [
         XNOR[0],
         XNOR[3],

@@ -114,6 +114,11 @@ module hdlgen_mvau #(
     // of routing). One cycle more latency.
     parameter integer W_PIPE = 0,
     parameter integer XG = 8,
+    // X_COPY = 1 (ECP5 plans): without W_PIPE too, the operands the trees take (s2, and
+    // MODE 1's −x) are in a kept copy per XG PEs (MNIST conv1's one register into 32 PEs'
+    // adder trees was the critical path of an 85F placement at 150 MHz: 5.33 ns of
+    // routing). Same latency.
+    parameter integer X_COPY = 0,
     // EN_PIPE = 1 (ECP5 plans): en is decided a cycle earlier, from a flip-flop `go` set
     // while the output FIFO holds at most one vector, so its D input is one gate from
     // flip-flops beside it (en sits among its thousands of sinks: the route into it from
@@ -366,7 +371,7 @@ module hdlgen_mvau #(
     // What the trees take: valid and tag (ov, otag), the weight word (wt) and NG copies of
     // the operands (xs; copy g serves PEs g·XG .. g·XG + XG − 1), from s2, or with W_PIPE
     // from s3.
-    localparam integer NG = (W_PIPE == 1) ? (PE + XG - 1) / XG : 1;
+    localparam integer NG = (W_PIPE == 1 || X_COPY == 1) ? (PE + XG - 1) / XG : 1;
     wire ov;
     wire [TGW-1:0] otag;
     wire [WW-1:0] wt;
@@ -394,6 +399,17 @@ module hdlgen_mvau #(
             assign ov = s3_valid;
             assign otag = s3_tag;
             assign wt = w_p;
+        end else if (NG > 1) begin : g_s2c
+            // s2's operand register itself copied (s2_in is then left unused).
+            wire _unused_s2 = &{1'b0, s2_in, 1'b0};
+            for (gi = 0; gi < NG; gi = gi + 1) begin : g_x
+                reg [RW-1:0] s2_c;
+                (* keep *) always @(posedge clk) if (en) s2_c <= s1_in;
+                assign xs[gi*RW +: RW] = s2_c;
+            end
+            assign ov = s2_valid;
+            assign otag = s2_tag;
+            assign wt = w_q;
         end else begin : g_s2
             assign ov = s2_valid;
             assign otag = s2_tag;
@@ -439,7 +455,7 @@ module hdlgen_mvau #(
     generate
         if (MODE == 0) begin : g_xnor
             for (p = 0; p < PE; p = p + 1) begin : g_pe
-                localparam integer G = (W_PIPE == 1) ? p / XG : 0;
+                localparam integer G = p / XG % NG;
                 wire [DB-1:0] x = xs[G*RW +: DB];
                 wire [SIMD-1:0] mp;
                 if (USE_MASK == 1) begin : g_mp
@@ -492,7 +508,7 @@ module hdlgen_mvau #(
                 assign nxs[gi*NXW +: NXW] = nx;
             end
             for (p = 0; p < PE; p = p + 1) begin : g_pe
-                localparam integer G = (W_PIPE == 1) ? p / XG : 0;
+                localparam integer G = p / XG % NG;
                 wire [DB-1:0] x = xs[G*RW +: DB];
                 wire [NXW-1:0] nx = nxs[G*NXW +: NXW];
                 wire [SIMD*(EW+1)-1:0] t;

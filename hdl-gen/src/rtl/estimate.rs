@@ -259,7 +259,9 @@ fn weight_regs(m: &Mvau) -> (u64, u64) {
 /// W_PIPE (`Mvau::w_pipe`): the weight word once more, and the operands (MODE 1 also −x,
 /// which then has no other register) in a copy per `MVAU_XG` PEs. EN_PIPE
 /// (`Mvau::en_pipe`): two whole-vector FIFO entries in place of one fold's lanes, and a
-/// two-way multiplexer in front of the head and the second entry.
+/// two-way multiplexer in front of the head and the second entry. X_COPY
+/// (`Mvau::x_copy`): the operands (and MODE 1's −x) in a copy per `MVAU_XG` PEs, one of
+/// which the plain MVAU already has.
 fn ecp5_extra(m: &Mvau, replicate: bool) -> (u64, u64) {
     let (out, pe_out) = ((m.mh * m.ob as usize) as u64, (m.pe * m.ob as usize) as u64);
     let (mut lut, mut ff) = (0, 0);
@@ -276,6 +278,16 @@ fn ecp5_extra(m: &Mvau, replicate: bool) -> (u64, u64) {
             0
         };
         ff += (m.pe * m.simd) as u64 + copies * ops + neg + 2;
+    }
+    if m.x_copy(replicate) {
+        let extra = m.pe.div_ceil(MVAU_XG) as u64 - 1;
+        let ops = (m.simd * m.in_w as usize + if m.masked { m.simd } else { 0 }) as u64;
+        let neg = if m.int {
+            (m.simd * (m.in_w as usize + 1)) as u64
+        } else {
+            0
+        };
+        ff += extra * (ops + neg);
     }
     (lut, ff)
 }

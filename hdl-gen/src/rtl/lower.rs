@@ -147,6 +147,11 @@ impl Mvau {
     pub fn w_pipe(&self, replicate: bool) -> bool {
         replicate && self.block_ram_weights()
     }
+    /// `hdlgen_mvau`'s X_COPY (without W_PIPE, the trees' operands in a copy per
+    /// `MVAU_XG` PEs): on ECP5 plans (`replicate`), when there is more than one copy.
+    pub fn x_copy(&self, replicate: bool) -> bool {
+        replicate && !self.w_pipe(replicate) && self.pe > super::lib::MVAU_XG
+    }
     /// `hdlgen_mvau`'s EN_PIPE (its pipeline enable decided a cycle ahead, behind a
     /// three-entry output FIFO of whole vectors): on ECP5 plans (`replicate`).
     pub fn en_pipe(&self, replicate: bool) -> bool {

@@ -582,6 +582,7 @@ pub fn top(d: &Design, opts: &TopOptions) -> Module {
                     .chain(opts.cfg_regs.then(|| ("CFG_CHECKED", p(1))))
                     .chain(m.spram().then(|| ("W_SPRAM", p(1))))
                     .chain(m.w_pipe(opts.replicate).then(|| ("W_PIPE", p(1))))
+                    .chain(m.x_copy(opts.replicate).then(|| ("X_COPY", p(1))))
                     .chain(m.en_pipe(opts.replicate).then(|| ("EN_PIPE", p(1))))
                     .collect(),
                     conns,
