@@ -839,7 +839,7 @@ fn mvau_with_registered_configuration_writes_matches_the_formulas() {
 /// operand copies for PE ≤ 8 (one), 10 and 12 (two), masked and not, thresholds compared
 /// in the popcount domain with a 1-stage tree (read from the last operand stage), and
 /// integer lanes with their −x copies. Without W_PIPE (weights in flip-flops): NF = 1
-/// and 3, XNOR and integer, and with X_COPY (as the top sets it when PE > 8) operand and
+/// and 3, XNOR and integer, and with X_COPY (which the top sets when PE > 16) operand and
 /// −x copies at PE 12 (two) and 17 (three, the last of one PE).
 fn ecp5_cases() -> Vec<Cfg> {
     let en_only = [

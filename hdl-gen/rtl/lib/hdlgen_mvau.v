@@ -114,7 +114,7 @@ module hdlgen_mvau #(
     // of routing). One cycle more latency.
     parameter integer W_PIPE = 0,
     parameter integer XG = 8,
-    // X_COPY = 1 (ECP5 plans): without W_PIPE too, the operands the trees take (s2, and
+    // X_COPY = 1 (ECP5 plans, PE > 16): without W_PIPE too, the operands the trees take (s2, and
     // MODE 1's −x) are in a kept copy per XG PEs (MNIST conv1's one register into 32 PEs'
     // adder trees was the critical path of an 85F placement at 150 MHz: 5.33 ns of
     // routing). Same latency.

@@ -148,9 +148,12 @@ impl Mvau {
         replicate && self.block_ram_weights()
     }
     /// `hdlgen_mvau`'s X_COPY (without W_PIPE, the trees' operands in a copy per
-    /// `MVAU_XG` PEs): on ECP5 plans (`replicate`), when there is more than one copy.
+    /// `MVAU_XG` PEs): on ECP5 plans (`replicate`) with more than 16 PEs. (MNIST conv1's
+    /// 32 PEs on one operand register made 5.33 ns of routing at 150 MHz; the digits
+    /// conv1's 16 never showed it, and copies there moved its 85F default-seed placement
+    /// from 157.43 to 140.47 MHz on an unrelated path.)
     pub fn x_copy(&self, replicate: bool) -> bool {
-        replicate && !self.w_pipe(replicate) && self.pe > super::lib::MVAU_XG
+        replicate && !self.w_pipe(replicate) && self.pe > 2 * super::lib::MVAU_XG
     }
     /// `hdlgen_mvau`'s EN_PIPE (its pipeline enable decided a cycle ahead, behind a
     /// three-entry output FIFO of whole vectors): on ECP5 plans (`replicate`).
