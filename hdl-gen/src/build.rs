@@ -803,16 +803,15 @@ impl RouteWatch {
         }
     }
 
-    /// The clock a routing with worst slack `wns_ns` (≤ 0) at the target would make.
+    /// The clock (MHz) a routing with worst slack `wns_ns` (< 0) at the target makes.
+    fn reach_mhz(&self, wns_ns: f64) -> Option<f64> {
+        (self.target_mhz > 0.0 && wns_ns < 0.0)
+            .then(|| 1000.0 / (1000.0 / self.target_mhz - wns_ns))
+    }
+
     fn reach(&self, wns_ns: f64) -> String {
-        if self.target_mhz > 0.0 && wns_ns < 0.0 {
-            format!(
-                " (about {:.1} MHz)",
-                1000.0 / (1000.0 / self.target_mhz - wns_ns)
-            )
-        } else {
-            String::new()
-        }
+        self.reach_mhz(wns_ns)
+            .map_or_else(String::new, |f| format!(" (about {f:.1} MHz)"))
     }
 
     fn hear(&mut self, step: PnrStep) -> Heard {
@@ -885,8 +884,7 @@ impl RouteWatch {
                          and rip-up does not recover it",
                         self.reach(wns)
                     );
-                    if self.target_mhz > 0.0 && wns < 0.0 {
-                        let mhz = 1000.0 / (1000.0 / self.target_mhz - wns);
+                    if let Some(mhz) = self.reach_mhz(wns) {
                         why += &format!(
                             "; ask for less (`--freq {:.1}`)",
                             (mhz * 10.0).floor() / 10.0
