@@ -370,7 +370,7 @@ module hdlgen_mvau #(
 
     // What the trees take: valid and tag (ov, otag), the weight word (wt) and NG copies of
     // the operands (xs; copy g serves PEs g·XG .. g·XG + XG − 1), from s2, or with W_PIPE
-    // from s3.
+    // from s3 (X_COPY: the copies are s2 itself).
     localparam integer NG = (W_PIPE == 1 || X_COPY == 1) ? (PE + XG - 1) / XG : 1;
     wire ov;
     wire [TGW-1:0] otag;
