@@ -269,25 +269,19 @@ fn ecp5_extra(m: &Mvau, replicate: bool) -> (u64, u64) {
         lut += 2 * out - pe_out;
         ff += 2 * out - pe_out + 2;
     }
+    // One copy's operand bits and (MODE 1) −x bits.
+    let copies = m.pe.div_ceil(MVAU_XG) as u64;
+    let ops = (m.simd * m.in_w as usize + if m.masked { m.simd } else { 0 }) as u64;
+    let neg = if m.int {
+        (m.simd * (m.in_w as usize + 1)) as u64
+    } else {
+        0
+    };
     if m.w_pipe(replicate) {
-        let copies = m.pe.div_ceil(MVAU_XG) as u64;
-        let ops = (m.simd * m.in_w as usize + if m.masked { m.simd } else { 0 }) as u64;
-        let neg = if m.int {
-            (copies - 1) * (m.simd * (m.in_w as usize + 1)) as u64
-        } else {
-            0
-        };
-        ff += (m.pe * m.simd) as u64 + copies * ops + neg + 2;
+        ff += (m.pe * m.simd) as u64 + copies * ops + (copies - 1) * neg + 2;
     }
     if m.x_copy(replicate) {
-        let extra = m.pe.div_ceil(MVAU_XG) as u64 - 1;
-        let ops = (m.simd * m.in_w as usize + if m.masked { m.simd } else { 0 }) as u64;
-        let neg = if m.int {
-            (m.simd * (m.in_w as usize + 1)) as u64
-        } else {
-            0
-        };
-        ff += extra * (ops + neg);
+        ff += (copies - 1) * (ops + neg);
     }
     (lut, ff)
 }
