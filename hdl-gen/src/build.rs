@@ -773,8 +773,6 @@ struct RouteWatch {
     judge: bool,
     /// The clock nextpnr is asked for (MHz; 0 when none).
     target_mhz: f64,
-    /// Routing seconds of the last progress line.
-    last_t: f64,
     /// When every arc had first been routed, and the worst slack then (ns): timing-driven
     /// rip-up has started. Its rounds are judged on their own (the queue regrows from a
     /// few arcs), and a stop says that the clock, not congestion, is what is missing.
@@ -798,7 +796,6 @@ impl RouteWatch {
             started: Instant::now(),
             judge,
             target_mhz,
-            last_t: 0.0,
             routed_at: None,
         }
     }
@@ -839,12 +836,13 @@ impl RouteWatch {
                 if arcs == 0 || self.routed_at.is_some() {
                     return Heard::Quiet;
                 }
-                self.routed_at = Some((self.last_t, wns_ns));
+                // The last progress line's time: when the queue ran empty.
+                let at = self.samples.back().map_or(0.0, |s| s.0);
+                self.routed_at = Some((at, wns_ns));
                 self.samples.clear();
                 Heard::Note(format!(
-                    "every arc routed after {:.0} s, worst slack {wns_ns:.2} ns{}; \
+                    "every arc routed after {at:.0} s, worst slack {wns_ns:.2} ns{}; \
                      timing-driven rip-up: rerouting {arcs} arcs",
-                    self.last_t,
                     self.reach(wns_ns)
                 ))
             }
@@ -852,7 +850,6 @@ impl RouteWatch {
     }
 
     fn arcs_left(&mut self, left: u64, t: f64) -> Heard {
-        self.last_t = t;
         self.samples.push_back((t, left));
         while self.samples.len() > 2 && self.samples[1].0 <= t - STALL_WINDOW {
             self.samples.pop_front();
@@ -1828,16 +1825,8 @@ mod tests {
     #[test]
     #[cfg(unix)]
     fn a_stopped_ripup_falls_back_to_the_routing_before_it() {
-        use std::os::unix::fs::PermissionsExt;
-        let t = tempfile::TempDir::new().unwrap();
-        let exe = t.path().join("nextpnr-ecp5");
-        std::fs::write(
-            &exe,
-            "#!/bin/sh\n\
-             if [ \"$1\" = --version ]; then\n\
-               echo 'nextpnr-ecp5 -- Next Generation Place and Route (Version 0.11.1)'; exit 0\n\
-             fi\n\
-             tmg=0\n\
+        let (t, tool, mut p) = flow::pnr::stand_in_nextpnr(
+            "tmg=0\n\
              while [ $# -gt 0 ]; do\n\
                case \"$1\" in -l) log=$2;; --report) rep=$2;; --textcfg) out=$2;; --tmg-ripup) tmg=1;; esac\n\
                shift\n\
@@ -1854,14 +1843,7 @@ mod tests {
              echo '{\"utilization\":{\"TRELLIS_COMB\":{\"used\":10,\"available\":100}},\
              \"fmax\":{\"clk\":{\"achieved\":116.4,\"constraint\":120.0}}}' > \"$rep\"\n\
              echo cfg > \"$out\"\n",
-        )
-        .unwrap();
-        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let tool = flow::Tool::at(flow::ToolKind::NextpnrEcp5, &exe).unwrap();
-        let netlist = t.path().join("top.json");
-        std::fs::write(&netlist, "{}").unwrap();
-        let device = *flow::Device::by_name("85k").unwrap();
-        let mut p = PnrOptions::new(device, &netlist, t.path().join("pnr"));
+        );
         p.freq_mhz = Some(120.0);
         p.allow_timing_fail = true;
         p.tmg_ripup = true;

@@ -618,6 +618,33 @@ pub fn pack_with(packer: &Tool, pnr: &PnrReport) -> Result<PackReport> {
     })
 }
 
+/// A stand-in nextpnr-ecp5 for tests: a shell script that answers `--version` as 0.11.1
+/// and otherwise runs `body`; with an empty `top.json` beside it and options for an 85F
+/// writing into `pnr/` (the directory lives as long as the returned `TempDir`).
+#[cfg(all(test, unix))]
+pub(crate) fn stand_in_nextpnr(body: &str) -> (tempfile::TempDir, Tool, PnrOptions) {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::TempDir::new().unwrap();
+    let exe = t.path().join("nextpnr-ecp5");
+    std::fs::write(
+        &exe,
+        format!(
+            "#!/bin/sh\n\
+             if [ \"$1\" = --version ]; then\n\
+               echo 'nextpnr-ecp5 -- Next Generation Place and Route (Version 0.11.1)'; exit 0\n\
+             fi\n{body}"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tool = Tool::at(ToolKind::NextpnrEcp5, &exe).unwrap();
+    let netlist = t.path().join("top.json");
+    std::fs::write(&netlist, "{}").unwrap();
+    let device = *Device::by_name("85k").unwrap();
+    let opts = PnrOptions::new(device, &netlist, t.path().join("pnr"));
+    (t, tool, opts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -652,27 +679,12 @@ mod tests {
     #[test]
     #[cfg(unix)]
     fn a_watch_stops_a_run_from_its_log() {
-        use std::os::unix::fs::PermissionsExt;
-        let t = tempfile::TempDir::new().unwrap();
-        let exe = t.path().join("nextpnr-ecp5");
-        std::fs::write(
-            &exe,
-            "#!/bin/sh\n\
-             if [ \"$1\" = --version ]; then\n\
-               echo 'nextpnr-ecp5 -- Next Generation Place and Route (Version 0.11.1)'; exit 0\n\
-             fi\n\
-             while [ $# -gt 0 ]; do [ \"$1\" = -l ] && log=$2; shift; done\n\
+        let (_t, tool, opts) = stand_in_nextpnr(
+            "while [ $# -gt 0 ]; do [ \"$1\" = -l ] && log=$2; shift; done\n\
              printf 'Info: Routing 1000 arcs.\\n' > \"$log\"\n\
              printf 'Info:  1000 | 10 990 | 10 990 |   900|  1.00  1.00|\\n' >> \"$log\"\n\
              exec sleep 600\n",
-        )
-        .unwrap();
-        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let tool = Tool::at(ToolKind::NextpnrEcp5, &exe).unwrap();
-        let netlist = t.path().join("top.json");
-        std::fs::write(&netlist, "{}").unwrap();
-        let device = *Device::by_name("85k").unwrap();
-        let opts = PnrOptions::new(device, &netlist, t.path().join("pnr"));
+        );
         let mut heard = Vec::new();
         let start = std::time::Instant::now();
         let r = pnr_following(&tool, &opts, &mut |s| {
